@@ -1,0 +1,8 @@
+"""Prequential evaluation and multi-label metrics."""
+
+from __future__ import annotations
+
+from streamlabels.evaluate.metrics import MultiLabelMetrics
+from streamlabels.evaluate.prequential import PrequentialResult, prequential
+
+__all__ = ["MultiLabelMetrics", "PrequentialResult", "prequential"]

@@ -1,0 +1,348 @@
+"""Multi-label metrics over bool arrays, cheap enough to update once per instance.
+
+A prequential run scores every instance before learning from it, so the metric update sits on the
+hot path. :class:`MultiLabelMetrics` keeps only counters (per-label true positives, label and
+prediction counts, and a few per-instance sums), so one update costs a handful of small numpy
+operations and every metric is derived from the counters on demand.
+
+Metrics and conventions (n instances, L labels, Y and Ŷ the true and predicted positive sets,
+tp/fp/fn counted per label; ALGORITHM.md §3.2):
+
+================= ================================================ ==========================
+key               definition                                       river / sklearn
+================= ================================================ ==========================
+subset_accuracy   mean of 1[Ŷ = Y]                                 ``ExactMatch`` /
+                                                                   ``accuracy_score``
+hamming_loss      Σ |Ŷ Δ Y| / (n L)                                1 - ``SampleAverage(``
+                                                                   ``Accuracy)`` /
+                                                                   ``hamming_loss``
+example_accuracy  mean of |Y ∩ Ŷ| / |Y ∪ Ŷ| (Jaccard)              ``SampleAverage(Jaccard)``
+example_precision mean of |Y ∩ Ŷ| / |Ŷ|                            ``SampleAverage(Precision)``
+example_recall    mean of |Y ∩ Ŷ| / |Y|                            ``SampleAverage(Recall)``
+example_f1        mean of 2 |Y ∩ Ŷ| / (|Y| + |Ŷ|)                  ``SampleAverage(F1)``
+micro_*           precision, recall, F1 of the pooled tp, fp, fn   ``MicroAverage(...)``
+macro_*           mean over all L labels of the per-label score    ``MacroAverage(...)``
+================= ================================================ ==========================
+
+Zero denominators:
+
+- *Micro and macro* scores are 0 when their denominator is 0. A label that was never seen nor
+  predicted therefore counts as 0 in the macro averages. This is river's convention, the one the
+  published numbers use, and sklearn's with ``zero_division=0``. (river's ``MacroAverage`` averages
+  over the labels keyed in the truth dicts, so it agrees when those dicts list every label.)
+- *Example-based* scores: an instance with Y = Ŷ = ∅ is a perfect prediction and scores
+  ``both_empty_score`` (default 1) on all four; when only the denominator's set is empty
+  (precision with Ŷ = ∅ ≠ Y, recall with Y = ∅ ≠ Ŷ) the instance scores 0.
+
+  - Jaccard and F1 equal sklearn's ``average="samples"`` with ``zero_division=1`` (their
+    denominators vanish only when both sets are empty).
+  - Precision and recall equal sklearn's ``zero_division=0`` value plus the share of instances with
+    both sets empty: sklearn applies one ``zero_division`` to both cases.
+  - river's ``SampleAverage`` scores every zero denominator 0, so all four river values are ours
+    minus that share; ``both_empty_score=0`` reproduces river exactly.
+- With no instance scored yet every metric is 0.
+
+Examples
+--------
+>>> import numpy as np
+>>> m = MultiLabelMetrics(n_labels=3)
+>>> m.update(np.array([True, False, True]), np.array([True, True, False]))
+>>> m.update(np.array([False, False, False]), np.array([False, False, False]))
+>>> m.n
+2
+>>> scores = m.get()
+>>> scores["subset_accuracy"], scores["example_accuracy"], scores["macro_f1"]
+(0.5, 0.666..., 0.333...)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["MultiLabelMetrics"]
+
+_KEYS = (
+    "subset_accuracy",
+    "hamming_loss",
+    "example_accuracy",
+    "example_precision",
+    "example_recall",
+    "example_f1",
+    "micro_precision",
+    "micro_recall",
+    "micro_f1",
+    "macro_precision",
+    "macro_recall",
+    "macro_f1",
+)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den elementwise, 0 where den is 0 (the micro/macro convention)."""
+    out = np.zeros(num.shape, dtype=np.float64)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+class MultiLabelMetrics:
+    """Running multi-label metrics of a stream of (truth, prediction) bool vectors.
+
+    Parameters
+    ----------
+    n_labels
+        L, the length of every truth and prediction vector.
+    both_empty_score
+        Example-based score of an instance whose truth and prediction are both empty. 1 (a perfect
+        prediction, our default) or 0 (river's ``SampleAverage``).
+
+    Attributes
+    ----------
+    n
+        Number of instances scored.
+    n_exact
+        Instances whose prediction equals the truth.
+    n_both_empty
+        Instances with empty truth and empty prediction.
+    hamming_errors
+        Σ |Ŷ Δ Y| over all instances.
+
+    Examples
+    --------
+    A batch update equals the same rows fed one at a time:
+
+    >>> import numpy as np
+    >>> Y = np.array([[1, 0, 1], [0, 1, 0]], dtype=bool)
+    >>> P = np.array([[1, 0, 0], [0, 1, 1]], dtype=bool)
+    >>> batch, single = MultiLabelMetrics(3), MultiLabelMetrics(3)
+    >>> batch.update(Y, P)
+    >>> for y, p in zip(Y, P):
+    ...     single.update(y, p)
+    >>> batch.get() == single.get()
+    True
+    >>> round(batch.get()["micro_f1"], 4)
+    0.6667
+    """
+
+    def __init__(self, n_labels: int, both_empty_score: float = 1.0) -> None:
+        if n_labels < 1:
+            raise ValueError(f"n_labels must be >= 1, got {n_labels}")
+        self.n_labels = int(n_labels)
+        self.both_empty_score = float(both_empty_score)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every instance, e.g. at the start of a new evaluation window."""
+        self.n = 0
+        self.n_exact = 0
+        self.n_both_empty = 0
+        self.hamming_errors = 0
+        self._tp = np.zeros(self.n_labels, dtype=np.int64)
+        self._n_true = np.zeros(self.n_labels, dtype=np.int64)
+        self._n_pred = np.zeros(self.n_labels, dtype=np.int64)
+        # Σ over instances of Jaccard, precision, recall and F1, both-empty instances excluded
+        # (they are added from n_both_empty in get(), so both_empty_score is applied once).
+        self._sums = [0.0, 0.0, 0.0, 0.0]
+
+    def copy(self) -> MultiLabelMetrics:
+        """An independent copy, e.g. to snapshot a running window."""
+        other = MultiLabelMetrics.__new__(MultiLabelMetrics)
+        other.__dict__.update(self.__dict__)
+        other._tp = self._tp.copy()
+        other._n_true = self._n_true.copy()
+        other._n_pred = self._n_pred.copy()
+        other._sums = list(self._sums)
+        return other
+
+    @property
+    def tp(self) -> np.ndarray:
+        """Per-label true positives (int64, shape (L,))."""
+        return self._tp.copy()
+
+    @property
+    def fp(self) -> np.ndarray:
+        """Per-label false positives (int64, shape (L,))."""
+        return self._n_pred - self._tp
+
+    @property
+    def fn(self) -> np.ndarray:
+        """Per-label false negatives (int64, shape (L,))."""
+        return self._n_true - self._tp
+
+    def _check(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if y_true.dtype != np.bool_:
+            y_true = np.asarray(y_true, dtype=np.bool_)
+        if y_pred.dtype != np.bool_:
+            y_pred = np.asarray(y_pred, dtype=np.bool_)
+        if y_true.shape != y_pred.shape or y_true.shape[-1] != self.n_labels or y_true.ndim > 2:
+            raise ValueError(
+                f"y_true {y_true.shape} and y_pred {y_pred.shape} must both have shape "
+                f"({self.n_labels},) or (n, {self.n_labels})"
+            )
+        return y_true, y_pred
+
+    def update(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+        """Score one instance (bool arrays of shape (L,)) or a batch (shape (n, L))."""
+        y_true, y_pred = self._check(np.asarray(y_true), np.asarray(y_pred))
+        if y_true.ndim == 2:
+            self._update_many(y_true, y_pred)
+            return
+        t = int(np.count_nonzero(y_true))
+        p = int(np.count_nonzero(y_pred))
+        a = 0
+        # Empty vectors (most truths and predictions on sparse label sets) skip their array adds.
+        if t:
+            self._n_true += y_true
+        if p:
+            self._n_pred += y_pred
+        if t and p:
+            inter = y_true & y_pred
+            a = int(np.count_nonzero(inter))
+            if a:
+                self._tp += inter
+        self.n += 1
+        self.hamming_errors += t + p - 2 * a
+        if a == t == p:
+            self.n_exact += 1
+            if t == 0:
+                self.n_both_empty += 1
+                return
+        if a:
+            s = self._sums
+            s[0] += a / (t + p - a)
+            s[1] += a / p
+            s[2] += a / t
+            s[3] += 2 * a / (t + p)
+
+    def _update_many(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+        inter = y_true & y_pred
+        self._tp += inter.sum(axis=0)
+        self._n_true += y_true.sum(axis=0)
+        self._n_pred += y_pred.sum(axis=0)
+        a = inter.sum(axis=1)
+        t = y_true.sum(axis=1)
+        p = y_pred.sum(axis=1)
+        exact = (a == t) & (a == p)
+        self.n += len(a)
+        self.n_exact += int(exact.sum())
+        self.n_both_empty += int((exact & (t == 0)).sum())
+        self.hamming_errors += int((t + p - 2 * a).sum())
+        hit = a > 0
+        a, t, p = a[hit].astype(np.float64), t[hit], p[hit]
+        rows = np.empty((len(a) + 1, 4))
+        rows[0] = self._sums
+        rows[1:, 0] = a / (t + p - a)
+        rows[1:, 1] = a / p
+        rows[1:, 2] = a / t
+        rows[1:, 3] = 2 * a / (t + p)
+        # add.accumulate sums strictly left to right, as the single-instance path does, so a batch
+        # update gives bit-identical results to the same rows fed one by one.
+        self._sums = np.add.accumulate(rows, axis=0)[-1].tolist()
+
+    def get(self) -> dict[str, float]:
+        """Every metric (keys as in the module table), computed from the counters."""
+        if self.n == 0:
+            return dict.fromkeys(_KEYS, 0.0)
+        n = self.n
+        tp = self._tp
+        fp = self._n_pred - tp
+        fn = self._n_true - tp
+        empty = self.n_both_empty * self.both_empty_score
+        ex = [(s + empty) / n for s in self._sums]
+        stp, sfp, sfn = int(tp.sum()), int(fp.sum()), int(fn.sum())
+        return {
+            "subset_accuracy": self.n_exact / n,
+            "hamming_loss": self.hamming_errors / (n * self.n_labels),
+            "example_accuracy": ex[0],
+            "example_precision": ex[1],
+            "example_recall": ex[2],
+            "example_f1": ex[3],
+            "micro_precision": stp / (stp + sfp) if stp + sfp else 0.0,
+            "micro_recall": stp / (stp + sfn) if stp + sfn else 0.0,
+            "micro_f1": 2 * stp / (2 * stp + sfp + sfn) if stp else 0.0,
+            "macro_precision": float(_ratio(tp, tp + fp).mean()),
+            "macro_recall": float(_ratio(tp, tp + fn).mean()),
+            "macro_f1": float(_ratio(2 * tp, 2 * tp + fp + fn).mean()),
+        }
+
+    def per_label(self, label_names: Sequence[str] | None = None) -> list[dict]:
+        """One dict per label: label, support, tp, fp, fn, precision, recall, f1 (0 on 0/0).
+
+        ``label_names`` defaults to the label indices.
+        """
+        names = list(range(self.n_labels)) if label_names is None else list(label_names)
+        if len(names) != self.n_labels:
+            raise ValueError(f"got {len(names)} label names for {self.n_labels} labels")
+        tp = self._tp
+        fp = self._n_pred - tp
+        fn = self._n_true - tp
+        prec = _ratio(tp, tp + fp)
+        rec = _ratio(tp, tp + fn)
+        f1 = _ratio(2 * tp, 2 * tp + fp + fn)
+        return [
+            {
+                "label": names[i],
+                "support": int(tp[i] + fn[i]),
+                "tp": int(tp[i]),
+                "fp": int(fp[i]),
+                "fn": int(fn[i]),
+                "precision": float(prec[i]),
+                "recall": float(rec[i]),
+                "f1": float(f1[i]),
+            }
+            for i in range(self.n_labels)
+        ]
+
+    def report(self, label_names: Sequence[str] | None = None, digits: int = 4) -> str:
+        """A text table like sklearn's ``classification_report``, plus the instance metrics.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = MultiLabelMetrics(2)
+        >>> m.update(np.array([[1, 0], [1, 1]], dtype=bool), np.array([[1, 0], [0, 1]], dtype=bool))
+        >>> print(m.report(["spam", "ham"], digits=2))
+                     precision    recall  f1-score   support
+        <BLANKLINE>
+                spam       1.00      0.50      0.67         2
+                 ham       1.00      1.00      1.00         1
+        <BLANKLINE>
+           micro avg       1.00      0.67      0.80         3
+           macro avg       1.00      0.75      0.83         3
+         samples avg       1.00      0.75      0.83         3
+        <BLANKLINE>
+        subset accuracy 0.50   hamming loss 0.25   example accuracy 0.75   instances 2
+        """
+        rows = self.per_label(label_names)
+        s = self.get()
+        support = int(self._n_true.sum())
+        body = [(str(r["label"]), r["precision"], r["recall"], r["f1"], r["support"]) for r in rows]
+        avgs = [
+            (f"{k} avg", s[f"{p}_precision"], s[f"{p}_recall"], s[f"{p}_f1"], support)
+            for k, p in (("micro", "micro"), ("macro", "macro"), ("samples", "example"))
+        ]
+        width = max(len(name) for name, *_ in body + avgs)
+        col = max(digits + 5, 9)
+        header = " " * width + "".join(f"{h:>{col + 1}}" for h in ("precision", "recall"))
+        header += f"{'f1-score':>{col + 1}}{'support':>{col + 1}}"
+
+        def line(name: str, prec: float, rec: float, f1: float, sup: int) -> str:
+            nums = "".join(f"{v:>{col + 1}.{digits}f}" for v in (prec, rec, f1))
+            return f"{name:>{width}}{nums}{sup:>{col + 1}}"
+
+        footer = (
+            f"subset accuracy {s['subset_accuracy']:.{digits}f}   "
+            f"hamming loss {s['hamming_loss']:.{digits}f}   "
+            f"example accuracy {s['example_accuracy']:.{digits}f}   instances {self.n}"
+        )
+        lines = [header, "", *(line(*r) for r in body), "", *(line(*r) for r in avgs), "", footer]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        s = self.get()
+        return (
+            f"MultiLabelMetrics(n={self.n}, subset_accuracy={s['subset_accuracy']:.4f}, "
+            f"hamming_loss={s['hamming_loss']:.4f}, micro_f1={s['micro_f1']:.4f}, "
+            f"macro_f1={s['macro_f1']:.4f})"
+        )
