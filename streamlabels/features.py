@@ -32,6 +32,8 @@ class FeatureSpace:
     [1, 2]
     >>> fs.names
     ['b', 'a', 'c']
+    >>> fs.row({"a": 1.0, "new": 5.0}, grow=False).indices.tolist()
+    [1]
     """
 
     def __init__(self, names: list | None = None):
@@ -52,8 +54,18 @@ class FeatureSpace:
             self.names.append(name)
         return col
 
-    def row(self, x: dict) -> Row:
-        """`x` as a sparse row; features are columns in order of first appearance."""
+    def row(self, x: dict, grow: bool = True) -> Row:
+        """`x` as a sparse row; features are columns in order of first appearance.
+
+        With ``grow=False`` (prediction must not change a model) unknown features are left out.
+        """
+        if not grow:
+            x_known = {name: value for name, value in x.items() if name in self._columns}
+            if len(x_known) < len(x):
+                return Row(x, *self._arrays(x_known))
+        return Row(x, *self._arrays(x))
+
+    def _arrays(self, x: dict) -> tuple[np.ndarray, np.ndarray]:
         n = len(x)
         indices = np.empty(n, dtype=np.int64)
         values = np.empty(n, dtype=np.float64)
@@ -63,4 +75,4 @@ class FeatureSpace:
         if n > 1 and np.any(indices[1:] < indices[:-1]):
             order = np.argsort(indices, kind="stable")
             indices, values = indices[order], values[order]
-        return Row(x, indices, values)
+        return indices, values

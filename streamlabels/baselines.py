@@ -1,0 +1,185 @@
+"""Baselines by name: river's multi-label models, and trivial predictors that expose ordering.
+
+Every baseline is a ``river.base.MultiLabelClassifier`` whose ``predict_one`` returns every known
+label. River models are wrapped in :class:`DenseInputs`, because river's scaler, trees and naive
+Bayes read a missing key as "unknown" rather than 0.0, which wrecks them on sparse data.
+
+The trivial baselines never look at the features. Several MULAN files are stored sorted by label
+set, so ``prev-ls`` (repeat the previous label set) scores as well as published models there: every
+accuracy claim is made beside it.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable, Sequence
+
+from river import base, linear_model, multioutput, naive_bayes, neighbors, preprocessing, tree
+
+__all__ = ["BASELINES", "DenseInputs", "MajorityLabelSet", "PreviousLabelSet"]
+
+
+class DenseInputs(base.Wrapper, base.MultiLabelClassifier):
+    """Give a river model every feature seen so far, absent ones as 0.0, and every label.
+
+    Parameters
+    ----------
+    model
+        The river multi-label classifier to wrap.
+    feature_names
+        Features known up front (new ones are added as they appear).
+    label_names
+        Labels known up front; ``predict_one`` always answers for all of them.
+
+    Examples
+    --------
+    >>> from river import linear_model, multioutput
+    >>> model = DenseInputs(
+    ...     multioutput.PerOutputClassifier(linear_model.LogisticRegression()),
+    ...     label_names=["a", "b"],
+    ... )
+    >>> model.predict_one({"f": 1.0})
+    {'a': False, 'b': False}
+    >>> model.learn_one({"f": 1.0}, {"a": True, "b": False})
+    >>> model.learn_one({"g": 2.0}, {"a": False, "b": True})
+    >>> sorted(model._features)
+    ['f', 'g']
+    """
+
+    def __init__(
+        self,
+        model: base.MultiLabelClassifier,
+        feature_names: Sequence | None = None,
+        label_names: Sequence | None = None,
+    ):
+        self.model = model
+        self.feature_names = feature_names
+        self.label_names = label_names
+        self._features = dict.fromkeys(feature_names or (), 0.0)
+        self._labels = dict.fromkeys(label_names or (), False)
+
+    @property
+    def _wrapped_model(self):
+        return self.model
+
+    @classmethod
+    def _unit_test_params(cls):
+        yield {"model": multioutput.PerOutputClassifier(linear_model.LogisticRegression())}
+
+    def _dense(self, x: dict) -> dict:
+        if len(x) == len(self._features) and x.keys() == self._features.keys():
+            return x
+        for name in x:
+            if name not in self._features:
+                self._features[name] = 0.0
+        return {**self._features, **x}
+
+    def learn_one(self, x, y):
+        for label in y:
+            self._labels.setdefault(label, False)
+        self.model.learn_one(self._dense(x), y)
+
+    def predict_proba_one(self, x, **kwargs):
+        proba = self.model.predict_proba_one(self._dense(x), **kwargs)
+        return {label: proba.get(label, {False: 1.0, True: 0.0}) for label in self._labels}
+
+    def predict_one(self, x, **kwargs):
+        pred = self.model.predict_one(self._dense(x), **kwargs)
+        return {label: bool(pred.get(label, False)) for label in self._labels}
+
+
+class PreviousLabelSet(base.MultiLabelClassifier):
+    """``prev-ls``: predict the label set of the previous instance.
+
+    Examples
+    --------
+    >>> model = PreviousLabelSet()
+    >>> model.learn_one({}, {"a": True, "b": False})
+    >>> model.predict_one({})
+    {'a': True, 'b': False}
+    """
+
+    def __init__(self):
+        self._last: dict = {}
+
+    def learn_one(self, x, y):
+        for label in y:
+            self._last.setdefault(label, False)
+        self._last = {label: bool(y.get(label, False)) for label in self._last}
+
+    def predict_proba_one(self, x, **kwargs):
+        return {label: {True: float(v), False: 1.0 - v} for label, v in self._last.items()}
+
+    def predict_one(self, x, **kwargs):
+        return dict(self._last)
+
+
+class MajorityLabelSet(base.MultiLabelClassifier):
+    """``majority-ls``: predict the most frequent label set so far (earliest wins ties).
+
+    Examples
+    --------
+    >>> model = MajorityLabelSet()
+    >>> for y in ({"a": True, "b": False}, {"a": False, "b": True}, {"a": True, "b": False}):
+    ...     model.learn_one({}, y)
+    >>> model.predict_one({})
+    {'a': True, 'b': False}
+    """
+
+    def __init__(self):
+        self._labels: dict = {}
+        self._counts: collections.Counter = collections.Counter()
+        self._best: frozenset = frozenset()
+        self._best_count = 0
+
+    def learn_one(self, x, y):
+        for label in y:
+            self._labels.setdefault(label, False)
+        key = frozenset(label for label, v in y.items() if v)
+        self._counts[key] += 1
+        if self._counts[key] > self._best_count:
+            self._best, self._best_count = key, self._counts[key]
+
+    def predict_proba_one(self, x, **kwargs):
+        return {
+            label: {True: float(label in self._best), False: float(label not in self._best)}
+            for label in self._labels
+        }
+
+    def predict_one(self, x, **kwargs):
+        return {label: label in self._best for label in self._labels}
+
+
+def _scaled_lr() -> base.Classifier:
+    return preprocessing.StandardScaler() | linear_model.LogisticRegression()
+
+
+def _river(model: Callable[[Sequence], base.MultiLabelClassifier]):
+    def build(feature_names, label_names, seed):
+        return DenseInputs(model(label_names), feature_names, label_names)
+
+    return build
+
+
+BASELINES: dict[str, Callable] = {
+    "br-lr": _river(lambda labels: multioutput.PerOutputClassifier(_scaled_lr())),
+    "br-ht": _river(
+        lambda labels: multioutput.PerOutputClassifier(tree.HoeffdingTreeClassifier())
+    ),
+    "br-nb": _river(lambda labels: multioutput.PerOutputClassifier(naive_bayes.GaussianNB())),
+    "br-knn": _river(
+        lambda labels: multioutput.PerOutputClassifier(
+            preprocessing.StandardScaler() | neighbors.KNNClassifier()
+        )
+    ),
+    "cc-lr": _river(
+        lambda labels: multioutput.ClassifierChain(_scaled_lr(), order=list(labels))
+    ),
+    "lp-ht": _river(
+        lambda labels: multioutput.MultiClassEncoder(tree.HoeffdingTreeClassifier())
+    ),
+    "prev-ls": lambda feature_names, label_names, seed: PreviousLabelSet(),
+    "majority-ls": lambda feature_names, label_names, seed: MajorityLabelSet(),
+}
+"""Builders ``(feature_names, label_names, seed) -> model``, by baseline name."""
+

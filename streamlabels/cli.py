@@ -1,0 +1,226 @@
+"""The ``streamlabels`` command: replay streams prequentially, list datasets.
+
+Errors are one clear line; ``--debug`` shows the full traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main"]
+
+EXAMPLES = {
+    "replay": """examples:
+  streamlabels replay                               # the embedded synthetic drifting stream
+  STREAMLABELS_DATA=../shared/datasets streamlabels replay yeast --model br-lr
+  streamlabels replay yeast --model ihomer --shuffle 1 --out yeast.json --plot yeast.png
+  streamlabels replay my.arff.gz --labels 14        # MULAN file, the last 14 attributes are labels
+""",
+    "datasets": """examples:
+  STREAMLABELS_DATA=../shared/datasets streamlabels datasets
+""",
+}
+
+
+def _parse_labels(spec: str | None):
+    if spec is None:
+        return None
+    try:
+        return int(spec)
+    except ValueError:
+        pass
+    if spec.endswith(".xml"):
+        return spec
+    return [name.strip() for name in spec.split(",") if name.strip()]
+
+
+def open_stream(spec: str | None, labels=None, seed: int = 42):
+    """The stream named by ``spec``: None for the synthetic default, a dataset name, or a path."""
+    if spec is None:
+        from streamlabels.streams.synthetic import Drift, SyntheticStream
+
+        return SyntheticStream(
+            n_instances=10_000,
+            drifts=(Drift(at=4_000, kind="cooccurrence"), Drift(at=7_000, width=1_000)),
+            seed=seed,
+        )
+    from streamlabels.streams import datasets
+
+    return datasets.load(spec, labels=labels)
+
+
+def _stream_length(stream, spec) -> int | None:
+    length = getattr(stream, "n_instances", None)
+    if length is None and spec is not None:
+        from streamlabels.streams import datasets
+
+        if spec in datasets.names():
+            length = datasets.info(spec).n_instances
+    return length
+
+
+def _replay(args) -> int:
+    from rich.console import Console
+
+    from streamlabels.evaluate.prequential import prequential
+    from streamlabels.models import make_model
+
+    console = Console(stderr=True, quiet=args.quiet)
+    stream = open_stream(args.stream, _parse_labels(args.labels), seed=args.seed)
+    order = "file"
+    source = stream
+    if args.shuffle is not None:
+        instances = list(stream)
+        permutation = np.random.default_rng(args.shuffle).permutation(len(instances))
+        source = [instances[i] for i in permutation]
+        order = f"shuffled (seed {args.shuffle})"
+    model = make_model(args.model, stream.feature_names, stream.label_names, seed=args.seed)
+    total = _stream_length(stream, args.stream)
+    if args.n is not None:
+        total = min(total, args.n) if total else args.n
+
+    result = _run_with_progress(console, prequential, source, model, stream, args, total)
+    name = args.stream or "synthetic"
+    report = {
+        "stream": name,
+        "model": args.model,
+        "order": order,
+        "seed": args.seed,
+        "n_labels": len(stream.label_names),
+        **result.to_dict(),
+    }
+    _print_summary(report)
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=1))
+    if args.plot:
+        from streamlabels.viz import plot_history
+
+        plot_history(report["history"], title=f"{name} · {args.model} · {order}").savefig(
+            args.plot, dpi=120, bbox_inches="tight"
+        )
+    return 0
+
+
+def _run_with_progress(console, prequential, source, model, stream, args, total):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import TimeElapsedColumn
+
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[live]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"{args.model}", total=total, live="")
+
+        def on_window(point):
+            progress.update(
+                task,
+                completed=point["n"],
+                live=f"micro-F1 {point['micro_f1']:.3f}  subset acc {point['subset_accuracy']:.3f}"
+                f"  {point['n'] / max(point['seconds'], 1e-9):,.0f} inst/s",
+            )
+
+        return prequential(
+            source, model, stream.label_names, n=args.n, window=args.window, on_window=on_window
+        )
+
+
+def _print_summary(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{report['stream']} · {report['model']} · {report['order']}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in report["metrics"].items():
+        table.add_row(key, f"{value:.4f}")
+    table.add_row("instances", f"{report['n_instances']:,}")
+    table.add_row("seconds", f"{report['seconds']:.2f}")
+    table.add_row("instances/s", f"{report['instances_per_second']:,.0f}")
+    table.add_row("peak memory (MB)", f"{report['peak_memory_mb']:.0f}")
+    Console().print(table)
+
+
+def _datasets(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from streamlabels.streams import datasets
+
+    table = Table(title="known datasets")
+    for column in ("name", "instances", "features", "labels", "found at"):
+        table.add_column(column)
+    for name, path in datasets.available():
+        info = datasets.info(name)
+        where = str(path) if path else "[dim]not found locally (set STREAMLABELS_DATA)[/dim]"
+        table.add_row(
+            name, f"{info.n_instances:,}", str(info.n_features), str(info.n_labels), where
+        )
+    Console().print(table)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="streamlabels", description="Online multi-label classification of data streams."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    replay = commands.add_parser(
+        "replay",
+        help="prequential (test-then-train) evaluation of a model on a stream",
+        epilog=EXAMPLES["replay"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    replay.add_argument(
+        "stream", nargs="?", help="dataset name or ARFF path (default: synthetic drifting stream)"
+    )
+    replay.add_argument("--model", default="ihomer", help="model name (default: ihomer)")
+    replay.add_argument(
+        "--labels", help="label spec for an ARFF path: a count (-n: last n), names a,b,c or an XML"
+    )
+    replay.add_argument("--n", type=int, help="stop after N instances")
+    replay.add_argument("--seed", type=int, default=42, help="model (and synthetic stream) seed")
+    replay.add_argument("--shuffle", type=int, metavar="SEED", help="replay a fixed permutation")
+    replay.add_argument("--window", type=int, default=500, help="instances per history point")
+    replay.add_argument("--out", help="write the results as JSON")
+    replay.add_argument("--plot", help="draw metrics over time to this PNG")
+    replay.add_argument("--quiet", action="store_true", help="no progress bar")
+    replay.add_argument("--debug", action="store_true", help="show full tracebacks")
+    replay.set_defaults(run=_replay)
+
+    listing = commands.add_parser(
+        "datasets",
+        help="list the known benchmark datasets and where they were found",
+        epilog=EXAMPLES["datasets"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    listing.add_argument("--debug", action="store_true", help="show full tracebacks")
+    listing.set_defaults(run=_datasets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, KeyError, OSError) as error:
+        if args.debug:
+            raise
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"streamlabels: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

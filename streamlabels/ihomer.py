@@ -1,0 +1,442 @@
+"""iHOMER: an incremental hierarchy of multi-label classifiers (ALGORITHM.md is the specification).
+
+An online Jaccard label tree (:mod:`streamlabels.labeltree`) clusters the labels; its committed
+partition defines label groups. A router predicts which groups are relevant, each group's learner
+predicts the labels inside it, and the prediction is the union over routed groups. When the
+committed partition changes, learners are restructured with warm starts and a shadow warm-up, and
+an ADWIN on the model's own Hamming loss resets the label tree when accuracy drops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from river import base, drift
+
+from streamlabels.features import FeatureSpace, Row
+from streamlabels.hierarchy import Hierarchy
+from streamlabels.labeltree import LabelTree, Partitioner, group_id
+from streamlabels.learners.base import MultiOutputLearner
+from streamlabels.learners.linear import LinearLearner
+from streamlabels.learners.river import RiverLearner
+
+__all__ = ["IHOMER"]
+
+
+class IHOMER(base.MultiLabelClassifier):
+    """Incremental Hierarchy Of Multi-label classifiERs.
+
+    Parameters
+    ----------
+    labels
+        The label vocabulary. Default: the keys of the first ``y`` given to ``learn_one``.
+    learner
+        Base learner of the router and of every group: ``"linear"`` (compiled binary-relevance
+        logistic regression with online scaling) or any river classifier (one clone per output).
+    scaling
+        Feature scaling of the ``"linear"`` learner: ``"standard"`` (as river's StandardScaler;
+        absent features count as 0.0) or ``"sparse"`` (scale only, O(non-zeros) per instance).
+    n_min
+        Instances between two checkpoints of the label tree.
+    delta
+        Error probability of the Hoeffding bound in the label tree's split and merge tests.
+    tau
+        Tie-break threshold of the split test.
+    evidence
+        Instances counted as evidence for a label cluster: ``"relevant"`` (one of its labels is
+        positive) or ``"instances"`` (all, as ODAC).
+    m_min
+        Smallest learner group (``"auto"``: the most frequent number of positive labels).
+    m_max
+        Largest group the coarsening creates by merging (None: no limit).
+    commit_after_stable
+        Commit a new partition only after this many checkpoints without structural change.
+    theta_route
+        A group is routed when the router's score reaches this value.
+    group_nonempty
+        A routed group predicts at least its most probable label (a routed group means that at
+        least one of its labels is positive).
+    ensure_nonempty
+        Never predict the empty set: fall back to the best group and its best label.
+    restructure
+        ``"warm"``: split groups start from a copy of their old learner and other new groups are
+        predicted by the previous hierarchy while they warm up; ``"cold"``: fresh learners.
+    router_warmup
+        Instances during which a new router is backed by the previous one.
+    local_warmup
+        Relevant instances during which a new (merged) group is predicted by the previous hierarchy.
+    global_drift
+        ``"adwin_rebuild"``: reset the label tree when an ADWIN on the Hamming loss detects a rise;
+        ``"odac_only"``: rely on the tree's own split and merge tests.
+    drift_delta
+        Confidence of that ADWIN.
+    local_training
+        ``"relevant"``: a group learns only instances where one of its labels is positive;
+        ``"all"``: every group learns every instance.
+    seed
+        Seed of every random choice.
+
+    Examples
+    --------
+    >>> from streamlabels.streams.synthetic import SyntheticStream
+    >>> from streamlabels.evaluate import prequential
+    >>> stream = SyntheticStream(n_instances=2_000, seed=7)
+    >>> model = IHOMER()
+    >>> result = prequential(stream, model, stream.label_names)
+    >>> result.metrics["micro_f1"] > 0.5
+    True
+    >>> len(model.groups) >= 1
+    True
+    """
+
+    def __init__(
+        self,
+        labels: Sequence | None = None,
+        learner: str | base.Classifier = "linear",
+        scaling: str = "standard",
+        n_min: int = 200,
+        delta: float = 0.1,
+        tau: float = 0.1,
+        evidence: str = "relevant",
+        m_min: int | str = "auto",
+        m_max: int | None = None,
+        commit_after_stable: int = 1,
+        theta_route: float = 0.5,
+        group_nonempty: bool = True,
+        ensure_nonempty: bool = False,
+        restructure: str = "warm",
+        router_warmup: int = 200,
+        local_warmup: int = 200,
+        global_drift: str = "adwin_rebuild",
+        drift_delta: float = 0.002,
+        local_training: str = "relevant",
+        seed: int = 42,
+    ):
+        self.labels = labels
+        self.learner = learner
+        self.scaling = scaling
+        self.n_min = n_min
+        self.delta = delta
+        self.tau = tau
+        self.evidence = evidence
+        self.m_min = m_min
+        self.m_max = m_max
+        self.commit_after_stable = commit_after_stable
+        self.theta_route = theta_route
+        self.group_nonempty = group_nonempty
+        self.ensure_nonempty = ensure_nonempty
+        self.restructure = restructure
+        self.router_warmup = router_warmup
+        self.local_warmup = local_warmup
+        self.global_drift = global_drift
+        self.drift_delta = drift_delta
+        self.local_training = local_training
+        self.seed = seed
+        self._check_params()
+
+        self._labels: list = []
+        self._label_ids: dict = {}
+        self._features = FeatureSpace()
+        self._dense_template: dict = {}
+        self._t = 0
+        self._tree: LabelTree | None = None
+        self._partitioner: Partitioner | None = None
+        self._active: Hierarchy | None = None
+        self._shadow: Hierarchy | None = None
+        self._shadow_router_left = 0
+        self._shadow_groups_left: dict[int, int] = {}
+        self._shadow_map: list[np.ndarray] = []
+        self._loss_detector = drift.ADWIN(delta=drift_delta)
+        self._last_reset = 0
+        self._changed = False
+        self._events: list[dict] = []
+        self._cache: tuple | None = None
+        if labels is not None:
+            self._start(list(labels))
+
+    def _check_params(self) -> None:
+        choices = {
+            "scaling": ("standard", "sparse", "none"),
+            "evidence": ("relevant", "instances"),
+            "restructure": ("warm", "cold"),
+            "global_drift": ("adwin_rebuild", "odac_only"),
+            "local_training": ("relevant", "all"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if isinstance(self.learner, str) and self.learner != "linear":
+            raise ValueError(f"learner must be 'linear' or a river classifier, got {self.learner!r}")
+        if self.n_min < 1:
+            raise ValueError(f"n_min must be >= 1, got {self.n_min}")
+
+    @classmethod
+    def _unit_test_params(cls):
+        from river import linear_model, tree
+
+        yield {"n_min": 50}
+        yield {"n_min": 50, "learner": tree.HoeffdingTreeClassifier(), "restructure": "cold"}
+        yield {"n_min": 30, "learner": linear_model.LogisticRegression(), "m_min": 1}
+
+    @property
+    def _multiclass(self):
+        return False
+
+    # -- set-up -----------------------------------------------------------------------------
+
+    def _start(self, labels: list) -> None:
+        if len(set(labels)) != len(labels):
+            raise ValueError("labels must be distinct")
+        self._labels = labels
+        self._label_ids = {label: i for i, label in enumerate(labels)}
+        self._tree = LabelTree(
+            len(labels), n_min=self.n_min, delta=self.delta, tau=self.tau, evidence=self.evidence
+        )
+        self._partitioner = Partitioner(
+            m_min=self.m_min, m_max=self.m_max, commit_after_stable=self.commit_after_stable
+        )
+        self._active = self._new_hierarchy(self._partitioner.start(self._tree), {})
+
+    def _make_learner(self, n_outputs: int) -> MultiOutputLearner:
+        if isinstance(self.learner, str):
+            return LinearLearner(n_outputs, scaling=self.scaling)
+        return RiverLearner(self.learner, n_outputs)
+
+    def _new_hierarchy(self, groups, warm) -> Hierarchy:
+        return Hierarchy(
+            groups,
+            len(self._labels),
+            self._make_learner,
+            warm=warm,
+            relevant_only=self.local_training == "relevant",
+        )
+
+    def _row(self, x: dict, grow: bool) -> Row:
+        if isinstance(self.learner, str):
+            return self._features.row(x, grow=grow)
+        if grow:
+            for name in x:
+                self._dense_template.setdefault(name, 0.0)
+        dense = {**self._dense_template, **x} if len(x) < len(self._dense_template) else x
+        return Row(dense, np.empty(0, dtype=np.int64), np.empty(0))
+
+    def _positives(self, y: dict) -> np.ndarray:
+        ids = []
+        for label, value in y.items():
+            if value:
+                label_id = self._label_ids.get(label)
+                if label_id is None:
+                    raise ValueError(
+                        f"label {label!r} is not in the label vocabulary {self._labels}; "
+                        "pass every label to IHOMER(labels=...)"
+                    )
+                ids.append(label_id)
+        return np.array(sorted(ids), dtype=np.int64)
+
+    # -- prediction -------------------------------------------------------------------------
+
+    def _routing(self, row: Row) -> np.ndarray:
+        scores = self._active.router_scores(row)
+        if self._shadow is not None and self._shadow_router_left > 0:
+            old = self._shadow.router_scores(row)
+            scores = np.array([old[olds].max() for olds in self._shadow_map])
+        return scores
+
+    def _shadow_labels(self, row: Row) -> np.ndarray:
+        """The previous hierarchy's per-label scores (its router gate times its local score)."""
+        shadow = self._shadow
+        scores = shadow.router_scores(row)
+        out = np.zeros(len(self._labels))
+        for k, group in enumerate(shadow.groups):
+            if scores[k] >= self.theta_route:
+                out[list(group)] = shadow.local_proba(k, row)
+        return out
+
+    def _scores(self, row: Row) -> tuple[np.ndarray, np.ndarray]:
+        """Router scores per group and within-group label scores per label."""
+        active = self._active
+        routing = self._routing(row)
+        local = np.zeros(len(self._labels))
+        shadow = None
+        for k, group in enumerate(active.groups):
+            if routing[k] < self.theta_route and not self.ensure_nonempty:
+                continue
+            if self._shadow_groups_left.get(k, 0) > 0:
+                if shadow is None:
+                    shadow = self._shadow_labels(row)
+                local[list(group)] = shadow[list(group)]
+            else:
+                local[list(group)] = active.local_proba(k, row)
+        return routing, local
+
+    def _predict_ids(self, x: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        row = self._row(x, grow=False)
+        routing, local = self._scores(row)
+        predicted = np.zeros(len(self._labels), dtype=bool)
+        for k, group in enumerate(self._active.groups):
+            if routing[k] < self.theta_route:
+                continue
+            members = list(group)
+            chosen = local[members] >= 0.5
+            if self.group_nonempty and not chosen.any():
+                chosen[int(np.argmax(local[members]))] = True
+            predicted[members] = chosen
+        if self.ensure_nonempty and not predicted.any() and len(routing):
+            k = int(np.argmax(routing))
+            members = list(self._active.groups[k])
+            predicted[members[int(np.argmax(local[members]))]] = True
+        return predicted, routing, local
+
+    def predict_one(self, x: dict, **kwargs) -> dict:
+        if self._active is None:
+            return {}
+        predicted, _, _ = self._predict_ids(x)
+        self._cache = (x, predicted)
+        return {label: bool(v) for label, v in zip(self._labels, predicted)}
+
+    def predict_proba_one(self, x: dict, **kwargs) -> dict:
+        if self._active is None:
+            return {}
+        row = self._row(x, grow=False)
+        routing, local = self._scores(row)
+        group_of = self._active.group_of
+        proba = routing[group_of] * local
+        return {label: {True: float(p), False: 1.0 - float(p)} for label, p in zip(self._labels, proba)}
+
+    # -- learning ---------------------------------------------------------------------------
+
+    def learn_one(self, x: dict, y: dict) -> None:
+        if self._active is None:
+            self._start(list(y))
+        positives = self._positives(y)
+        truth = np.zeros(len(self._labels), dtype=bool)
+        truth[positives] = True
+        self._t += 1
+        if self.global_drift == "adwin_rebuild":
+            self._watch_loss(x, truth)
+        row = self._row(x, grow=True)
+
+        for event in self._tree.update(positives):
+            self._changed = True
+            self._events.append(
+                {"t": self._t, "kind": event.kind, "labels": self._names(event.labels)}
+            )
+        self._partitioner.observe_labelset_size(len(positives))
+
+        self._active.learn(row, truth, positives)
+        if self._shadow is not None:
+            self._learn_shadow(row, truth, positives)
+
+        if self._t % self.n_min == 0:
+            partition = self._partitioner.at_checkpoint(self._tree, self._changed)
+            self._changed = False
+            if partition is not None and partition != self._active.groups:
+                self._restructure(partition)
+
+    def _watch_loss(self, x: dict, truth: np.ndarray) -> None:
+        if self._cache is not None and self._cache[0] is x:
+            predicted = self._cache[1]
+        else:
+            predicted, _, _ = self._predict_ids(x)
+        self._cache = None
+        loss = float(np.count_nonzero(predicted != truth)) / len(truth)
+        before = self._loss_detector.estimation
+        self._loss_detector.update(loss)
+        if not self._loss_detector.drift_detected:
+            return
+        rose = self._loss_detector.estimation > before
+        if rose and self._t - self._last_reset >= 2 * self.n_min:
+            self._tree.reset()
+            self._changed = True
+            self._last_reset = self._t
+            self._events.append({"t": self._t, "kind": "drift", "labels": []})
+
+    def _learn_shadow(self, row: Row, truth: np.ndarray, positives: np.ndarray) -> None:
+        self._shadow.learn(row, truth, positives)
+        self._shadow_router_left -= 1
+        meta = self._active.meta_labels(positives)
+        for k in list(self._shadow_groups_left):
+            if meta[k]:
+                self._shadow_groups_left[k] -= 1
+                if self._shadow_groups_left[k] <= 0:
+                    del self._shadow_groups_left[k]
+        if self._shadow_router_left <= 0 and not self._shadow_groups_left:
+            self._shadow = None
+
+    def _restructure(self, groups: list[tuple[int, ...]]) -> None:
+        old = self._active
+        old_index = {g: k for k, g in enumerate(old.groups)}
+        warm, fresh = {}, []
+        for k, group in enumerate(groups):
+            if group in old_index:
+                if old.locals[old_index[group]] is not None:
+                    warm[k] = old.locals[old_index[group]]
+                continue
+            parent = old.group_of[group[0]]
+            inside_parent = all(old.group_of[label] == parent for label in group)
+            if self.restructure == "warm" and inside_parent and len(group) > 1:
+                members = old.groups[parent]
+                positions = [members.index(label) for label in group]
+                warm[k] = old.locals[parent].subset(positions)
+            elif len(group) > 1:
+                fresh.append(k)
+        self._active = self._new_hierarchy(groups, warm)
+        if self.restructure == "warm":
+            self._shadow = old
+            self._shadow_router_left = self.router_warmup
+            self._shadow_groups_left = {k: self.local_warmup for k in fresh}
+            self._shadow_map = [np.unique(old.group_of[list(group)]) for group in groups]
+        else:
+            self._shadow = None
+        self._events.append(
+            {"t": self._t, "kind": "commit", "groups": [self._names(g) for g in groups]}
+        )
+
+    # -- introspection ----------------------------------------------------------------------
+
+    def _names(self, ids) -> list:
+        return [self._labels[i] for i in ids]
+
+    @property
+    def groups(self) -> list[list]:
+        """The committed label groups, as label names."""
+        return [] if self._active is None else [self._names(g) for g in self._active.groups]
+
+    @property
+    def group_ids(self) -> list[str]:
+        """Stable identities of the committed groups (derived from their label sets)."""
+        return [] if self._active is None else [group_id(g) for g in self._active.groups]
+
+    @property
+    def tree(self) -> LabelTree | None:
+        """The online label tree."""
+        return self._tree
+
+    @property
+    def events(self) -> list[dict]:
+        """Structure changes and drift detections: dicts with ``t``, ``kind`` and details."""
+        return list(self._events)
+
+    @property
+    def n_instances(self) -> int:
+        return self._t
+
+    def render_tree(self) -> str:
+        """The label tree as indented text."""
+        from streamlabels.labeltree import render_text
+
+        return render_text(self._tree, self._labels) if self._tree else "(no labels yet)"
+
+    def model_size(self) -> dict:
+        """Sizes a user watches: groups, learners, label-tree nodes and bytes of pair counts."""
+        if self._active is None:
+            return {"groups": 0, "learners": 0, "tree_nodes": 0, "tree_bytes": 0}
+        learners = 1 + sum(learner is not None for learner in self._active.locals)
+        return {
+            "groups": len(self._active.groups),
+            "learners": learners,
+            "tree_nodes": self._tree.n_nodes,
+            "tree_bytes": self._tree.memory_bytes(),
+            "features": len(self._features) or len(self._dense_template),
+        }

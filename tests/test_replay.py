@@ -1,0 +1,117 @@
+"""The replay command and the prequential runner against river's own evaluation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from river import linear_model, metrics, multioutput, preprocessing
+
+from streamlabels.baselines import DenseInputs, MajorityLabelSet, PreviousLabelSet
+from streamlabels.cli import main
+from streamlabels.evaluate import prequential
+from streamlabels.streams import datasets
+
+
+def _river_reference(stream, model, n=None):
+    """river's documented test-then-train loop, scored with river's own metrics."""
+    micro = metrics.multioutput.MicroAverage(metrics.F1())
+    macro = metrics.multioutput.MacroAverage(metrics.F1())
+    exact = metrics.multioutput.ExactMatch()
+    for i, (x, y) in enumerate(stream):
+        if n is not None and i >= n:
+            break
+        y_pred = model.predict_one(x)
+        y_pred = {label: y_pred.get(label, False) for label in y}
+        for metric in (micro, macro, exact):
+            metric.update(y, y_pred)
+        model.learn_one(x, y)
+    return {"micro_f1": micro.get(), "macro_f1": macro.get(), "subset_accuracy": exact.get()}
+
+
+def test_replay_yeast_br_lr_equals_river(data_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    out = tmp_path / "yeast.json"
+    assert main(["replay", "yeast", "--model", "br-lr", "--quiet", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert "subset_accuracy" in capsys.readouterr().out
+
+    river_model = multioutput.PerOutputClassifier(
+        preprocessing.StandardScaler() | linear_model.LogisticRegression()
+    )
+    expected = _river_reference(datasets.load("yeast"), river_model)
+    assert report["n_instances"] == 2417
+    for key, value in expected.items():
+        assert report["metrics"][key] == pytest.approx(value, abs=1e-12), key
+    assert report["metrics"]["micro_f1"] == pytest.approx(0.593, abs=0.01)
+    for key in ("seconds", "instances_per_second", "metrics", "history"):
+        assert key in report
+
+
+def test_river_evaluator_accepts_wrapped_baseline(data_dir):
+    from river import evaluate
+
+    stream = datasets.load("emotions")
+    model = DenseInputs(
+        multioutput.PerOutputClassifier(linear_model.LogisticRegression()),
+        label_names=stream.label_names,
+    )
+    metric = metrics.multioutput.MicroAverage(metrics.F1())
+    evaluate.progressive_val_score(stream, model, metric)
+    ours = prequential(
+        datasets.load("emotions"),
+        DenseInputs(
+            multioutput.PerOutputClassifier(linear_model.LogisticRegression()),
+            label_names=stream.label_names,
+        ),
+        stream.label_names,
+    )
+    assert ours.metrics["micro_f1"] == pytest.approx(metric.get(), abs=1e-12)
+
+
+def test_trivial_baselines_expose_sorted_files(data_dir):
+    """scene is stored sorted by label set: repeating the previous set scores very high."""
+    stream = datasets.load("scene")
+    prev = prequential(stream, PreviousLabelSet(), stream.label_names)
+    majority = prequential(stream, MajorityLabelSet(), stream.label_names)
+    assert prev.metrics["micro_f1"] == pytest.approx(0.937, abs=0.01)
+    assert majority.metrics["micro_f1"] < 0.4
+
+
+def test_shuffle_is_a_fixed_permutation(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    results = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.json"
+        main(["replay", "scene", "--model", "prev-ls", "--shuffle", "3", "--quiet",
+              "--out", str(out)])
+        results.append(json.loads(out.read_text()))
+    assert results[0]["metrics"] == results[1]["metrics"]
+    assert results[0]["order"] == "shuffled (seed 3)"
+    assert results[0]["metrics"]["micro_f1"] < 0.5
+
+
+def test_replay_default_stream_writes_plot(tmp_path):
+    out, plot = tmp_path / "r.json", tmp_path / "r.png"
+    code = main(["replay", "--model", "br-nb", "--n", "1500", "--quiet", "--out", str(out),
+                 "--plot", str(plot)])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert report["stream"] == "synthetic" and report["n_instances"] == 1500
+    assert plot.stat().st_size > 10_000
+    assert [point["n"] for point in report["history"]] == [500, 1000, 1500]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["replay", "no-such-set"], "no-such-set"),
+        (["replay", "yeast", "--model", "nope"], "unknown model"),
+    ],
+)
+def test_errors_are_one_line(argv, message, data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    assert main(argv + ["--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert err.count("\n") == 1
