@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from river import base, drift
 
+from streamlabels.batches import feature_dicts, label_dicts
 from streamlabels.features import FeatureSpace, Row
 from streamlabels.hierarchy import Hierarchy
 from streamlabels.labeltree import LabelTree, Partitioner, group_id
@@ -35,8 +37,12 @@ class IHOMER(base.MultiLabelClassifier):
         Base learner of the router and of every group: ``"linear"`` (compiled binary-relevance
         logistic regression with online scaling) or any river classifier (one clone per output).
     scaling
-        Feature scaling of the ``"linear"`` learner: ``"standard"`` (as river's StandardScaler;
-        absent features count as 0.0) or ``"sparse"`` (scale only, O(non-zeros) per instance).
+        Feature scaling of the ``"linear"`` learner: ``"sparse"`` (divide by the running standard
+        deviation, O(non-zeros) per instance; the most accurate on every benchmark file we tried)
+        or ``"standard"`` (centre and scale as river's StandardScaler; absent features count 0.0).
+    lr
+        SGD learning rate of the ``"linear"`` learner (0.007 came out of a sweep over 0.002-0.05
+        on yeast, medical, enron and scene; benchmarks/README.md has the figures).
     n_min
         Instances between two checkpoints of the label tree.
     delta
@@ -94,7 +100,8 @@ class IHOMER(base.MultiLabelClassifier):
         self,
         labels: Sequence | None = None,
         learner: str | base.Classifier = "linear",
-        scaling: str = "standard",
+        scaling: str = "sparse",
+        lr: float = 0.007,
         n_min: int = 200,
         delta: float = 0.1,
         tau: float = 0.1,
@@ -103,7 +110,7 @@ class IHOMER(base.MultiLabelClassifier):
         m_max: int | None = None,
         commit_after_stable: int = 1,
         theta_route: float = 0.5,
-        group_nonempty: bool = True,
+        group_nonempty: bool = False,
         ensure_nonempty: bool = False,
         restructure: str = "warm",
         router_warmup: int = 200,
@@ -116,6 +123,7 @@ class IHOMER(base.MultiLabelClassifier):
         self.labels = labels
         self.learner = learner
         self.scaling = scaling
+        self.lr = lr
         self.n_min = n_min
         self.delta = delta
         self.tau = tau
@@ -200,7 +208,7 @@ class IHOMER(base.MultiLabelClassifier):
 
     def _make_learner(self, n_outputs: int) -> MultiOutputLearner:
         if isinstance(self.learner, str):
-            return LinearLearner(n_outputs, scaling=self.scaling)
+            return LinearLearner(n_outputs, lr=self.lr, scaling=self.scaling)
         return RiverLearner(self.learner, n_outputs)
 
     def _new_hierarchy(self, groups, warm) -> Hierarchy:
@@ -253,14 +261,18 @@ class IHOMER(base.MultiLabelClassifier):
                 out[list(group)] = shadow.local_proba(k, row)
         return out
 
-    def _scores(self, row: Row) -> tuple[np.ndarray, np.ndarray]:
-        """Router scores per group and within-group label scores per label."""
+    def _scores(self, row: Row, every_group: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Router scores per group and within-group label scores per label.
+
+        Label scores are computed for routed groups only unless ``every_group`` is set.
+        """
         active = self._active
         routing = self._routing(row)
         local = np.zeros(len(self._labels))
         shadow = None
+        every_group = every_group or self.ensure_nonempty
         for k, group in enumerate(active.groups):
-            if routing[k] < self.theta_route and not self.ensure_nonempty:
+            if routing[k] < self.theta_route and not every_group:
                 continue
             if self._shadow_groups_left.get(k, 0) > 0:
                 if shadow is None:
@@ -272,7 +284,7 @@ class IHOMER(base.MultiLabelClassifier):
 
     def _predict_ids(self, x: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         row = self._row(x, grow=False)
-        routing, local = self._scores(row)
+        routing, local = self._scores(row, every_group=False)
         predicted = np.zeros(len(self._labels), dtype=bool)
         for k, group in enumerate(self._active.groups):
             if routing[k] < self.theta_route:
@@ -296,13 +308,17 @@ class IHOMER(base.MultiLabelClassifier):
         return {label: bool(v) for label, v in zip(self._labels, predicted)}
 
     def predict_proba_one(self, x: dict, **kwargs) -> dict:
+        """Scores r_k(x) * P(label | x, group k relevant); not calibrated probabilities."""
         if self._active is None:
             return {}
-        row = self._row(x, grow=False)
-        routing, local = self._scores(row)
-        group_of = self._active.group_of
-        proba = routing[group_of] * local
-        return {label: {True: float(p), False: 1.0 - float(p)} for label, p in zip(self._labels, proba)}
+        proba = self._proba(x)
+        return {
+            label: {True: float(p), False: 1.0 - float(p)} for label, p in zip(self._labels, proba)
+        }
+
+    def _proba(self, x: dict) -> np.ndarray:
+        routing, local = self._scores(self._row(x, grow=False), every_group=True)
+        return routing[self._active.group_of] * local
 
     # -- learning ---------------------------------------------------------------------------
 
@@ -392,6 +408,37 @@ class IHOMER(base.MultiLabelClassifier):
         self._events.append(
             {"t": self._t, "kind": "commit", "groups": [self._names(g) for g in groups]}
         )
+
+    # -- batches ----------------------------------------------------------------------------
+
+    def learn_many(self, X, Y) -> None:
+        """Learn the rows of ``X`` (pandas, numpy or scipy.sparse) in order, as ``learn_one`` would.
+
+        ``Y`` is a DataFrame of label columns, or a bool array whose columns follow ``labels``.
+        """
+        for x, y in zip(feature_dicts(X), label_dicts(Y, self._labels or self.labels)):
+            self.learn_one(x, y)
+
+    def predict_many(self, X):
+        """``predict_one`` for every row: a bool DataFrame for a DataFrame, else a bool array."""
+        rows = [self._predict_ids(x)[0] if self._active else None for x in feature_dicts(X)]
+        return self._batch_output(X, rows, dtype=bool)
+
+    def predict_proba_many(self, X):
+        """``predict_proba_one``'s P(True) for every row, shaped like ``predict_many``'s output."""
+        rows = [
+            self._proba(x) if self._active else None for x in feature_dicts(X)
+        ]
+        return self._batch_output(X, rows, dtype=np.float64)
+
+    def _batch_output(self, X, rows: list, dtype):
+        out = np.zeros((len(rows), len(self._labels)), dtype=dtype)
+        for i, row in enumerate(rows):
+            if row is not None:
+                out[i] = row
+        if isinstance(X, pd.DataFrame):
+            return pd.DataFrame(out, index=X.index, columns=self._labels)
+        return out
 
     # -- introspection ----------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ def _hoeffding_tree():
 
 MODELS: dict[str, Callable] = {
     "ihomer": _ihomer(),
-    "ihomer-sparse": _ihomer(scaling="sparse"),
+    "ihomer-standard": _ihomer(scaling="standard"),
     "ihomer-cold": _ihomer(restructure="cold"),
     "ihomer-ht": _ihomer_river(_hoeffding_tree),
     **BASELINES,

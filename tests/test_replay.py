@@ -115,3 +115,27 @@ def test_errors_are_one_line(argv, message, data_dir, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert err.count("\n") == 1
+
+
+def test_ihomer_through_river_evaluate_matches_replay(data_dir, tmp_path, monkeypatch):
+    from river import evaluate
+
+    from streamlabels.ihomer import IHOMER
+
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    out = tmp_path / "flags.json"
+    assert main(["replay", "flags", "--model", "ihomer", "--quiet", "--out", str(out)]) == 0
+    metric = metrics.multioutput.MicroAverage(metrics.F1())
+    labels = datasets.info("flags").label_names
+    evaluate.progressive_val_score(datasets.load("flags"), IHOMER(labels=labels), metric)
+    assert json.loads(out.read_text())["metrics"]["micro_f1"] == pytest.approx(metric.get(),
+                                                                               abs=1e-12)
+
+
+def test_malformed_arff_is_one_line_naming_file_and_line(tmp_path, capsys):
+    path = tmp_path / "bad.arff"
+    path.write_text("@relation 'bad: -C 1'\n@attribute y {0,1}\n@attribute f numeric\n"
+                    "@data\n1,0.5\n0,oops\n")
+    assert main(["replay", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.arff:6" in err and err.count("\n") == 1
