@@ -8,14 +8,14 @@ Usage::
 
     python benchmarks/labeltree_cost.py [--data DIR] [--n-min 200] [--repeats 3]
 
-Writes ``benchmarks/results/labeltree_cost.json`` and prints a table. Label sets are read with a
-small local reader (labels are the last ``n_labels`` attributes of each file).
+Writes ``benchmarks/results/labeltree_cost.json`` and prints a table. Label sets are read with
+:func:`streamlabels.streams.datasets.load_arrays`, the labels numbered in file order (they are the
+last ``n_labels`` attributes of each file).
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import platform
@@ -23,41 +23,20 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
+
 from streamlabels.labeltree import LabelTree
+from streamlabels.streams import datasets
 
 HERE = Path(__file__).resolve().parent
 DATASETS = {"yeast": 14, "tmc2007-500": 22, "delicious": 983}
 
 
-def read_label_sets(path: Path, n_labels: int) -> list[list[int]]:
-    """Positive label ids per instance, for dense or sparse ARFF with the labels last."""
-    n_attributes = 0
-    rows: list[list[int]] = []
-    with gzip.open(path, "rt", encoding="utf-8", errors="replace") as lines:
-        for line in lines:
-            head = line.strip()[:10].lower()
-            if head.startswith("@attribute"):
-                n_attributes += 1
-            elif head.startswith("@data"):
-                break
-        first = n_attributes - n_labels
-        for line in lines:
-            line = line.strip()
-            if not line or line.startswith("%"):
-                continue
-            if line.startswith("{"):
-                labels = []
-                for item in line[1:-1].split(","):
-                    if not item.strip():
-                        continue
-                    index, value = item.split()
-                    if int(index) >= first and float(value) != 0.0:
-                        labels.append(int(index) - first)
-            else:
-                values = line.split(",")[first:]
-                labels = [i for i, v in enumerate(values) if float(v) != 0.0]
-            rows.append(labels)
-    return rows
+def read_label_sets(name: str, n_labels: int) -> list[list[int]]:
+    """Positive label ids per instance; the labels are the last ``n_labels`` attributes, in file
+    order."""
+    Y = datasets.load_arrays(name, labels=-n_labels).Y
+    return [np.flatnonzero(y).tolist() for y in Y]
 
 
 def measure(rows: list[list[int]], n_labels: int, n_min: int, repeats: int) -> dict:
@@ -102,9 +81,10 @@ def main() -> None:
     parser.add_argument("--out", default=str(HERE / "results" / "labeltree_cost.json"))
     args = parser.parse_args()
 
+    os.environ["STREAMLABELS_DATA"] = args.data
     results = {}
     for name, n_labels in DATASETS.items():
-        rows = read_label_sets(Path(args.data) / f"{name}.arff.gz", n_labels)
+        rows = read_label_sets(name, n_labels)
         results[name] = measure(rows, n_labels, args.n_min, args.repeats)
 
     header = (

@@ -79,7 +79,13 @@ def _replay(args) -> int:
         permutation = np.random.default_rng(args.shuffle).permutation(len(instances))
         source = [instances[i] for i in permutation]
         order = f"shuffled (seed {args.shuffle})"
-    model = make_model(args.model, stream.feature_names, stream.label_names, seed=args.seed)
+    model = make_model(
+        args.model,
+        stream.feature_names,
+        stream.label_names,
+        seed=args.seed,
+        sparse=getattr(stream, "sparse", False),
+    )
     total = _stream_length(stream, args.stream)
     if args.n is not None:
         total = min(total, args.n) if total else args.n

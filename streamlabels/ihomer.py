@@ -37,12 +37,14 @@ class IHOMER(base.MultiLabelClassifier):
         Base learner of the router and of every group: ``"linear"`` (compiled binary-relevance
         logistic regression with online scaling) or any river classifier (one clone per output).
     scaling
-        Feature scaling of the ``"linear"`` learner: ``"sparse"`` (divide by the running standard
-        deviation, O(non-zeros) per instance; the most accurate on every benchmark file we tried)
-        or ``"standard"`` (centre and scale as river's StandardScaler; absent features count 0.0).
+        Feature scaling of the ``"linear"`` learner: ``"standard"`` (centre and scale as river's
+        StandardScaler; absent features count as 0.0) or ``"sparse"`` (divide by the running
+        standard deviation, O(non-zeros) per instance). Neither wins everywhere: "sparse" is
+        better on the sparse text files and on scene, "standard" on emotions and the synthetic
+        stream (benchmarks/README.md); ``streamlabels replay`` picks by the file's form.
     lr
         SGD learning rate of the ``"linear"`` learner (0.007 came out of a sweep over 0.002-0.05
-        on yeast, medical, enron and scene; benchmarks/README.md has the figures).
+        on yeast, medical, enron and scene with "sparse" scaling; benchmarks/README.md).
     n_min
         Instances between two checkpoints of the label tree.
     delta
@@ -100,7 +102,7 @@ class IHOMER(base.MultiLabelClassifier):
         self,
         labels: Sequence | None = None,
         learner: str | base.Classifier = "linear",
-        scaling: str = "sparse",
+        scaling: str = "standard",
         lr: float = 0.007,
         n_min: int = 200,
         delta: float = 0.1,

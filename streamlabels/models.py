@@ -6,47 +6,39 @@ from collections.abc import Callable, Sequence
 
 from streamlabels.baselines import BASELINES
 
-__all__ = ["MODELS", "make_model"]
-
-
-def _ihomer(**params) -> Callable:
-    def build(feature_names, label_names, seed):
-        from streamlabels.ihomer import IHOMER
-
-        return IHOMER(labels=list(label_names), seed=seed, **params)
-
-    return build
-
-
-def _ihomer_river(make_learner: Callable, **params) -> Callable:
-    def build(feature_names, label_names, seed):
-        from streamlabels.ihomer import IHOMER
-
-        return IHOMER(labels=list(label_names), learner=make_learner(), seed=seed, **params)
-
-    return build
+__all__ = ["IHOMER_VARIANTS", "make_model", "model_names"]
 
 
 def _hoeffding_tree():
     from river import tree
 
-    return tree.HoeffdingTreeClassifier()
+    return {"learner": tree.HoeffdingTreeClassifier()}
 
 
-MODELS: dict[str, Callable] = {
-    "ihomer": _ihomer(),
-    "ihomer-standard": _ihomer(scaling="standard"),
-    "ihomer-cold": _ihomer(restructure="cold"),
-    "ihomer-ht": _ihomer_river(_hoeffding_tree),
-    **BASELINES,
+IHOMER_VARIANTS: dict[str, Callable[[], dict]] = {
+    "ihomer": dict,
+    "ihomer-standard": lambda: {"scaling": "standard"},
+    "ihomer-sparse": lambda: {"scaling": "sparse"},
+    "ihomer-cold": lambda: {"restructure": "cold"},
+    "ihomer-ht": _hoeffding_tree,
 }
-"""Builders ``(feature_names, label_names, seed) -> model``, by name."""
+"""IHOMER parameters by model name. ``ihomer`` scales features as the stream's form suggests:
+centred ("standard") for dense files and the synthetic stream, "sparse" for sparse files."""
 
 
-def make_model(name: str, feature_names: Sequence, label_names: Sequence, seed: int = 42):
+def model_names() -> list[str]:
+    return [*IHOMER_VARIANTS, *BASELINES]
+
+
+def make_model(
+    name: str, feature_names: Sequence, label_names: Sequence, seed: int = 42, sparse: bool = False
+):
     """Build the model called ``name`` for a stream with these features and labels."""
-    try:
-        build = MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
-    return build(list(feature_names), list(label_names), seed)
+    if name in IHOMER_VARIANTS:
+        from streamlabels.ihomer import IHOMER
+
+        params = {"scaling": "sparse" if sparse else "standard", **IHOMER_VARIANTS[name]()}
+        return IHOMER(labels=list(label_names), seed=seed, **params)
+    if name in BASELINES:
+        return BASELINES[name](list(feature_names), list(label_names), seed)
+    raise ValueError(f"unknown model {name!r}; known: {', '.join(model_names())}")

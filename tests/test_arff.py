@@ -3,7 +3,6 @@ from __future__ import annotations
 import bz2
 import gzip
 import json
-import os
 import pickle
 import re
 from pathlib import Path
@@ -20,17 +19,6 @@ from streamlabels.streams.arff import (
     load_arff,
     read_header,
 )
-
-
-@pytest.fixture(scope="session")
-def data_dir() -> Path:
-    configured = os.environ.get("STREAMLABELS_DATA")
-    if not configured:
-        pytest.skip("STREAMLABELS_DATA is not set (the Makefile points it at the benchmark files)")
-    path = Path(configured.split(os.pathsep)[0])
-    if not (path / "manifest.json").is_file():
-        pytest.skip(f"STREAMLABELS_DATA={configured} holds no manifest.json")
-    return path
 
 
 @pytest.fixture(scope="session")

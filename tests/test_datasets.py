@@ -24,17 +24,6 @@ from streamlabels.streams.datasets import (
 
 
 @pytest.fixture(scope="session")
-def data_dir() -> Path:
-    configured = os.environ.get("STREAMLABELS_DATA")
-    if not configured:
-        pytest.skip("STREAMLABELS_DATA is not set (the Makefile points it at the benchmark files)")
-    path = Path(configured.split(os.pathsep)[0])
-    if not (path / "manifest.json").is_file():
-        pytest.skip(f"STREAMLABELS_DATA={configured} holds no manifest.json")
-    return path
-
-
-@pytest.fixture(scope="session")
 def manifest(data_dir) -> dict[str, dict]:
     return {d["name"]: d for d in json.loads((data_dir / "manifest.json").read_text())}
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -22,8 +18,7 @@ from streamlabels.labeltree import (
     plot_tree,
     render_text,
 )
-
-DATA = Path(os.environ.get("STREAMLABELS_DATA", Path(__file__).parents[2] / "shared" / "datasets"))
+from streamlabels.streams import datasets
 
 PLANTED = [(0, 1, 2, 3), (4, 5, 6, 7), (8, 9, 10, 11)]
 
@@ -454,22 +449,13 @@ def test_memory_reflects_stored_pairs():
 
 
 def yeast_label_sets() -> list[list[int]]:
-    path = DATA / "yeast.arff.gz"
-    if not path.exists():
-        pytest.skip(f"{path} not available (set STREAMLABELS_DATA)")
-    rows = []
-    with gzip.open(path, "rt") as lines:
-        in_data = False
-        for line in lines:
-            line = line.strip()
-            if in_data and line:
-                values = line.split(",")[-14:]
-                rows.append([i for i, v in enumerate(values) if v == "1"])
-            in_data = in_data or line.lower().startswith("@data")
-    return rows
+    """Positive label ids of each yeast instance, the labels numbered in file order."""
+    Y = datasets.load_arrays("yeast", labels=-14).Y
+    return [np.flatnonzero(y).tolist() for y in Y]
 
 
-def test_yeast_stream_keeps_an_exact_partition_at_every_checkpoint():
+def test_yeast_stream_keeps_an_exact_partition_at_every_checkpoint(data_dir, monkeypatch):
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
     rows = yeast_label_sets()
     assert len(rows) == 2417
     tree = LabelTree(14, n_min=100)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import functools
-import gzip
+import itertools
 import math
-import pathlib
 
 import numpy as np
 import pytest
@@ -13,49 +12,46 @@ from river import linear_model, multioutput, preprocessing
 
 from streamlabels.features import FeatureSpace, Row
 from streamlabels.learners.linear import LinearLearner
-
-DATASETS = pathlib.Path("/work/shared/datasets")
-pytestmark = pytest.mark.skipif(not DATASETS.is_dir(), reason="shared datasets not available")
+from streamlabels.streams import datasets
 
 
-def _data_lines(path: pathlib.Path):
-    with gzip.open(path, "rt") as f:
-        in_data = False
-        for line in f:
-            line = line.strip()
-            if in_data and line and not line.startswith("%"):
-                yield line
-            elif line.lower().startswith("@data"):
-                in_data = True
+@pytest.fixture(scope="module")
+def yeast(data_dir):
+    """``yeast(n)``: the first n rows of dense MULAN yeast, features keyed ``f0``..``f102``, the
+    14 labels in file order."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STREAMLABELS_DATA", str(data_dir))
+        stream = datasets.load("yeast", labels=-14)
+
+    @functools.cache
+    def first(n: int = 1000) -> tuple[list[dict], np.ndarray]:
+        xs, ys = [], []
+        for x, y in itertools.islice(stream, n):
+            xs.append({f"f{j}": x[name] for j, name in enumerate(stream.feature_names)})
+            ys.append(list(y.values()))
+        return xs, np.array(ys)
+
+    return first
 
 
-@functools.cache
-def yeast(n: int = 1000) -> tuple[list[dict], np.ndarray]:
-    """Dense MULAN yeast: 103 numeric features, then 14 {0,1} labels."""
-    xs, ys = [], []
-    for line, _ in zip(_data_lines(DATASETS / "yeast.arff.gz"), range(n)):
-        values = [float(v) for v in line.split(",")]
-        xs.append({f"f{j}": values[j] for j in range(103)})
-        ys.append([v == 1.0 for v in values[103:]])
-    return xs, np.array(ys)
+@pytest.fixture(scope="module")
+def medical(data_dir):
+    """``medical(n)``: the first n rows of sparse MULAN medical, each a dict of the entries of
+    its sparse row keyed by feature index (0..1448, file order), and the 45 labels in file order."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STREAMLABELS_DATA", str(data_dir))
+        stream = datasets.load("medical", labels=-45)
+    index = {name: j for j, name in enumerate(stream.feature_names)}
 
+    @functools.cache
+    def first(n: int = 400) -> tuple[list[dict], np.ndarray]:
+        xs, ys = [], []
+        for x, y in itertools.islice(stream, n):
+            xs.append({index[name]: v for name, v in x.items()})
+            ys.append(list(y.values()))
+        return xs, np.array(ys)
 
-@functools.cache
-def medical(n: int = 400) -> tuple[list[dict], np.ndarray]:
-    """Sparse MULAN medical: ``{index value, ...}`` rows, 1449 binary features then 45 labels."""
-    xs, ys = [], []
-    for line, _ in zip(_data_lines(DATASETS / "medical.arff.gz"), range(n)):
-        x, y = {}, np.zeros(45, dtype=bool)
-        for item in line.strip("{}").split(","):
-            if item:
-                index, value = item.split()
-                if int(index) < 1449:
-                    x[int(index)] = float(value)
-                else:
-                    y[int(index) - 1449] = value == "1"
-        xs.append(x)
-        ys.append(y)
-    return xs, np.array(ys)
+    return first
 
 
 def rows_of(xs: list[dict]) -> list[Row]:
@@ -103,7 +99,7 @@ class SqrtStandardScaler(preprocessing.StandardScaler):
 
 
 @pytest.fixture(scope="module")
-def yeast_runs():
+def yeast_runs(yeast):
     xs, Y = yeast()
     ours = LinearLearner(n_outputs=14)
     p_ours = prequential(ours, rows_of(xs), Y)
@@ -140,7 +136,7 @@ def test_standard_is_bit_exact_with_river_up_to_sqrt(yeast_runs):
     assert (p_river[1:] != p_river_sqrt[1:]).any()
 
 
-def test_standard_densifies_sparse_rows_like_river():
+def test_standard_densifies_sparse_rows_like_river(medical):
     """Absent features count as 0.0 once seen: river fed dicts densified over the seen features."""
     xs, Y = medical(120)
     Y = Y[:, :5]
@@ -161,7 +157,7 @@ def test_standard_densifies_sparse_rows_like_river():
 
 
 @pytest.mark.parametrize("l2", [0.0, 0.01])
-def test_none_matches_river_logistic_regression_on_sparse_dicts(l2):
+def test_none_matches_river_logistic_regression_on_sparse_dicts(medical, l2):
     """Unscaled mode is river's LogisticRegression fed only the non-zeros, to the bit."""
     xs, Y = medical(200)
     river = multioutput.PerOutputClassifier(
@@ -210,7 +206,7 @@ def sparse_reference(xs: list[dict], Y: np.ndarray, n_features: int, lr=0.01, l2
 
 
 @pytest.mark.parametrize("l2", [0.0, 0.001])
-def test_sparse_matches_numpy_reference_on_medical(l2):
+def test_sparse_matches_numpy_reference_on_medical(medical, l2):
     xs, Y = medical(400)
     fs = FeatureSpace(range(1449))
     # The reference's dense Welford variance rounds differently (~1e-14 relative); at river's
@@ -257,7 +253,7 @@ def test_late_columns_grow_the_state_and_are_ignored_until_learned(scaling):
 
 
 @pytest.mark.parametrize("scaling", ["standard", "sparse", "none"])
-def test_batch_paths_equal_one_at_a_time(scaling):
+def test_batch_paths_equal_one_at_a_time(medical, scaling):
     xs, Y = medical(250)
     rows = rows_of(xs)
     one = LinearLearner(n_outputs=45, l2=0.001, scaling=scaling)
@@ -278,7 +274,7 @@ def test_batch_paths_equal_one_at_a_time(scaling):
 
 
 @pytest.mark.parametrize("scaling", ["standard", "sparse"])
-def test_subset_keeps_state_and_is_independent(scaling):
+def test_subset_keeps_state_and_is_independent(medical, scaling):
     xs, Y = medical(200)
     rows = rows_of(xs)
     model = LinearLearner(n_outputs=45, scaling=scaling)
@@ -304,7 +300,7 @@ def test_subset_keeps_state_and_is_independent(scaling):
     np.testing.assert_array_equal(sub.weights, sub_weights)
 
 
-def test_predict_is_pure_and_runs_are_deterministic():
+def test_predict_is_pure_and_runs_are_deterministic(yeast):
     xs, Y = yeast(300)
     rows = rows_of(xs)
     a, b = LinearLearner(n_outputs=14), LinearLearner(n_outputs=14)

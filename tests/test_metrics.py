@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
-import os
+import itertools
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,10 +15,8 @@ from river import linear_model, multioutput, preprocessing
 from river import metrics as rm
 
 from streamlabels.evaluate.metrics import MultiLabelMetrics
+from streamlabels.streams import datasets
 
-DATA = Path(
-    os.environ.get("STREAMLABELS_DATA", Path(__file__).resolve().parents[2] / "shared/datasets")
-)
 N_YEAST = 500
 
 
@@ -231,29 +227,19 @@ def test_batch_equals_single_updates(pair, cut):
 
 
 def _read_yeast(n: int) -> tuple[list[dict[str, float]], np.ndarray]:
-    """The first n rows of MULAN yeast (dense ARFF, 103 features then 14 {0,1} labels)."""
-    path = DATA / "yeast.arff.gz"
-    if not path.exists():
-        pytest.skip(f"{path} not found (set STREAMLABELS_DATA)")
+    """The first n rows of MULAN yeast: 103 features, then 14 labels in file order."""
     X, Y = [], []
-    with gzip.open(path, "rt") as f:
-        for line in f:
-            if line.strip().lower() == "@data":
-                break
-        for line in f:
-            if not line.strip():
-                continue
-            vals = line.strip().split(",")
-            X.append({f"a{i}": float(v) for i, v in enumerate(vals[:-14])})
-            Y.append([v == "1" for v in vals[-14:]])
-            if len(X) == n:
-                break
+    for x, y in itertools.islice(datasets.load("yeast", labels=-14), n):
+        X.append({f"a{i}": v for i, v in enumerate(x.values())})
+        Y.append(list(y.values()))
     return X, np.array(Y, dtype=bool)
 
 
 @pytest.fixture(scope="module")
-def yeast_predictions() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    X, Y = _read_yeast(N_YEAST)
+def yeast_predictions(data_dir) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STREAMLABELS_DATA", str(data_dir))
+        X, Y = _read_yeast(N_YEAST)
     L = Y.shape[1]
     model = multioutput.PerOutputClassifier(
         preprocessing.StandardScaler() | linear_model.LogisticRegression()
