@@ -54,25 +54,38 @@ class FeatureSpace:
             self.names.append(name)
         return col
 
+    def get_state(self) -> dict:
+        """The names in column order: all a restored space needs to map rows identically.
+
+        >>> FeatureSpace.from_state(FeatureSpace(["b", "a"]).get_state()).row({"a": 1.0}).indices
+        array([1])
+        """
+        return {"names": list(self.names)}
+
+    @classmethod
+    def from_state(cls, state: dict) -> FeatureSpace:
+        """A space restored from :meth:`get_state`'s output."""
+        return cls(state["names"])
+
     def row(self, x: dict, grow: bool = True) -> Row:
         """`x` as a sparse row; features are columns in order of first appearance.
 
         With ``grow=False`` (prediction must not change a model) unknown features are left out.
         """
-        if not grow:
-            x_known = {name: value for name, value in x.items() if name in self._columns}
-            if len(x_known) < len(x):
-                return Row(x, *self._arrays(x_known))
-        return Row(x, *self._arrays(x))
+        get = self._columns.get
+        columns = [get(name) for name in x]
+        if None in columns:
+            if not grow:
+                known = {name: v for name, v in x.items() if name in self._columns}
+                return Row(x, *self._arrays([get(name) for name in known], known.values()))
+            columns = [self.column(name) for name in x]
+        return Row(x, *self._arrays(columns, x.values()))
 
-    def _arrays(self, x: dict) -> tuple[np.ndarray, np.ndarray]:
-        n = len(x)
-        indices = np.empty(n, dtype=np.int64)
-        values = np.empty(n, dtype=np.float64)
-        for i, (name, value) in enumerate(x.items()):
-            indices[i] = self.column(name)
-            values[i] = value
-        if n > 1 and np.any(indices[1:] < indices[:-1]):
+    @staticmethod
+    def _arrays(columns: list, values) -> tuple[np.ndarray, np.ndarray]:
+        indices = np.array(columns, dtype=np.int64)
+        values = np.fromiter(values, dtype=np.float64, count=len(columns))
+        if len(indices) > 1 and np.any(indices[1:] < indices[:-1]):
             order = np.argsort(indices, kind="stable")
             indices, values = indices[order], values[order]
         return indices, values

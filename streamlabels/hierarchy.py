@@ -48,7 +48,7 @@ class Hierarchy:
     ):
         warm = warm or {}
         self.groups = [tuple(g) for g in groups]
-        self._members = [np.asarray(g, dtype=np.int64) for g in self.groups]
+        self.members = [np.asarray(g, dtype=np.int64) for g in self.groups]  # groups as arrays
         self.relevant_only = relevant_only
         self.group_of = np.full(n_labels, -1, dtype=np.int64)
         for k, group in enumerate(self.groups):
@@ -102,9 +102,77 @@ class Hierarchy:
             learner = self.locals[k]
             if learner is None:
                 continue
-            target = y[self._members[k]]
+            target = y[self.members[k]]
             learner.learn_one(row, target)
             self.local_seen[k] += 1
             if meta[k]:
                 self._label_sets[k][tuple(np.flatnonzero(target))] += 1
         return meta
+
+    def get_state(self, learners: list) -> dict:
+        """Groups, counters and label-set counts; learners go to the shared table ``learners``.
+
+        A warm restructuring hands unchanged groups' learners to the new hierarchy while the old
+        one lives on as the shadow, so the two can share a learner object. Each learner is
+        therefore stored once in ``learners`` (by identity) and referred to by its index there,
+        which keeps the sharing after a restore. The label-set counters are flattened in
+        insertion order: :meth:`local_proba` breaks ties between equally frequent sets by it.
+        """
+
+        def ref(learner) -> int:
+            for i, known in enumerate(learners):
+                if known is learner:
+                    return i
+            learners.append(learner)
+            return len(learners) - 1
+
+        sets = [(k, labels, n) for k, c in enumerate(self._label_sets) for labels, n in c.items()]
+        return {
+            "n_labels": len(self.group_of),
+            "group_sizes": np.array([len(g) for g in self.groups], dtype=np.int64),
+            "group_labels": np.array([i for g in self.groups for i in g], dtype=np.int64),
+            "relevant_only": self.relevant_only,
+            "router": ref(self.router),
+            "locals": [None if learner is None else ref(learner) for learner in self.locals],
+            "local_seen": np.array(self.local_seen, dtype=np.int64),
+            "router_seen": self.router_seen,
+            "set_group": np.array([k for k, _, _ in sets], dtype=np.int64),
+            "set_sizes": np.array([len(labels) for _, labels, _ in sets], dtype=np.int64),
+            "set_labels": np.array([i for _, labels, _ in sets for i in labels], dtype=np.int64),
+            "set_counts": np.array([n for _, _, n in sets], dtype=np.int64),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict, learners: Sequence[MultiOutputLearner]) -> Hierarchy:
+        """A hierarchy restored from :meth:`get_state`'s output and the restored learner table."""
+        sizes = np.asarray(state["group_sizes"]).tolist()
+        ids = np.asarray(state["group_labels"]).tolist()
+        ends = np.cumsum(sizes, dtype=np.int64).tolist()
+        groups = [tuple(ids[end - size : end]) for size, end in zip(sizes, ends)]
+        refs = [state["router"], *(i for i in state["locals"] if i is not None)]
+        if (
+            len(state["locals"]) != len(groups)
+            or any((i is None) != (len(g) == 1) for i, g in zip(state["locals"], groups))
+            or not all(isinstance(i, int) and 0 <= i < len(learners) for i in refs)
+        ):
+            raise ValueError("Hierarchy state: learner references do not match the learner table")
+        table = list(learners)
+        hierarchy = cls(
+            groups,
+            int(state["n_labels"]),
+            lambda n_outputs: table[state["router"]],
+            warm={k: table[i] for k, i in enumerate(state["locals"]) if i is not None},
+            relevant_only=bool(state["relevant_only"]),
+        )
+        hierarchy.local_seen = np.asarray(state["local_seen"]).tolist()
+        hierarchy.router_seen = int(state["router_seen"])
+        set_ids = np.asarray(state["set_labels"]).tolist()
+        start = 0
+        for k, size, n in zip(
+            np.asarray(state["set_group"]).tolist(),
+            np.asarray(state["set_sizes"]).tolist(),
+            np.asarray(state["set_counts"]).tolist(),
+        ):
+            hierarchy._label_sets[k][tuple(set_ids[start : start + size])] = n
+            start += size
+        return hierarchy

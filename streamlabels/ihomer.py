@@ -9,19 +9,22 @@ an ADWIN on the model's own Hamming loss resets the label tree when accuracy dro
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from river import base, drift
+from river import base
 
 from streamlabels.batches import feature_dicts, label_dicts
+from streamlabels.drift import ADWIN
 from streamlabels.features import FeatureSpace, Row
 from streamlabels.hierarchy import Hierarchy
 from streamlabels.labeltree import LabelTree, Partitioner, group_id
 from streamlabels.learners.base import MultiOutputLearner
 from streamlabels.learners.linear import LinearLearner
 from streamlabels.learners.river import RiverLearner
+from streamlabels.state import StateError
 
 __all__ = ["IHOMER"]
 
@@ -157,7 +160,7 @@ class IHOMER(base.MultiLabelClassifier):
         self._shadow_router_left = 0
         self._shadow_groups_left: dict[int, int] = {}
         self._shadow_map: list[np.ndarray] = []
-        self._loss_detector = drift.ADWIN(delta=drift_delta)
+        self._loss_detector = ADWIN(delta=drift_delta)
         self._last_reset = 0
         self._changed = False
         self._events: list[dict] = []
@@ -258,9 +261,8 @@ class IHOMER(base.MultiLabelClassifier):
         shadow = self._shadow
         scores = shadow.router_scores(row)
         out = np.zeros(len(self._labels))
-        for k, group in enumerate(shadow.groups):
-            if scores[k] >= self.theta_route:
-                out[list(group)] = shadow.local_proba(k, row)
+        for k in np.flatnonzero(scores >= self.theta_route):
+            out[shadow.members[k]] = shadow.local_proba(k, row)
         return out
 
     def _scores(self, row: Row, every_group: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -271,42 +273,42 @@ class IHOMER(base.MultiLabelClassifier):
         active = self._active
         routing = self._routing(row)
         local = np.zeros(len(self._labels))
+        if every_group or self.ensure_nonempty:
+            groups = range(len(active.groups))
+        else:
+            groups = np.flatnonzero(routing >= self.theta_route)
         shadow = None
-        every_group = every_group or self.ensure_nonempty
-        for k, group in enumerate(active.groups):
-            if routing[k] < self.theta_route and not every_group:
-                continue
+        for k in groups:
+            members = active.members[k]
             if self._shadow_groups_left.get(k, 0) > 0:
                 if shadow is None:
                     shadow = self._shadow_labels(row)
-                local[list(group)] = shadow[list(group)]
+                local[members] = shadow[members]
             else:
-                local[list(group)] = active.local_proba(k, row)
+                local[members] = active.local_proba(k, row)
         return routing, local
 
-    def _predict_ids(self, x: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        row = self._row(x, grow=False)
+    def _predict_row(self, row: Row) -> np.ndarray:
+        active = self._active
         routing, local = self._scores(row, every_group=False)
-        predicted = np.zeros(len(self._labels), dtype=bool)
-        for k, group in enumerate(self._active.groups):
-            if routing[k] < self.theta_route:
-                continue
-            members = list(group)
-            chosen = local[members] >= 0.5
-            if self.group_nonempty and not chosen.any():
-                chosen[int(np.argmax(local[members]))] = True
-            predicted[members] = chosen
+        predicted = (routing[active.group_of] >= self.theta_route) & (local >= 0.5)
+        if self.group_nonempty:
+            for k in np.flatnonzero(routing >= self.theta_route):
+                members = active.members[k]
+                if not predicted[members].any():
+                    predicted[members[int(np.argmax(local[members]))]] = True
         if self.ensure_nonempty and not predicted.any() and len(routing):
-            k = int(np.argmax(routing))
-            members = list(self._active.groups[k])
+            members = active.members[int(np.argmax(routing))]
             predicted[members[int(np.argmax(local[members]))]] = True
-        return predicted, routing, local
+        return predicted
 
     def predict_one(self, x: dict, **kwargs) -> dict:
         if self._active is None:
             return {}
-        predicted, _, _ = self._predict_ids(x)
-        self._cache = (x, predicted)
+        row = self._row(x, grow=False)
+        predicted = self._predict_row(row)
+        # learn_one(x) right after predict_one(x) reuses both (the prequential loop's pattern).
+        self._cache = (x, predicted, row)
         return {label: bool(v) for label, v in zip(self._labels, predicted)}
 
     def predict_proba_one(self, x: dict, **kwargs) -> dict:
@@ -331,9 +333,15 @@ class IHOMER(base.MultiLabelClassifier):
         truth = np.zeros(len(self._labels), dtype=bool)
         truth[positives] = True
         self._t += 1
+        cached = self._cache if self._cache is not None and self._cache[0] is x else None
+        self._cache = None
         if self.global_drift == "adwin_rebuild":
-            self._watch_loss(x, truth)
-        row = self._row(x, grow=True)
+            predicted = cached[1] if cached else self._predict_row(self._row(x, grow=False))
+            self._watch_loss(predicted, truth)
+        if cached and isinstance(self.learner, str) and len(cached[2].indices) == len(x):
+            row = cached[2]
+        else:
+            row = self._row(x, grow=True)
 
         for event in self._tree.update(positives):
             self._changed = True
@@ -352,12 +360,7 @@ class IHOMER(base.MultiLabelClassifier):
             if partition is not None and partition != self._active.groups:
                 self._restructure(partition)
 
-    def _watch_loss(self, x: dict, truth: np.ndarray) -> None:
-        if self._cache is not None and self._cache[0] is x:
-            predicted = self._cache[1]
-        else:
-            predicted, _, _ = self._predict_ids(x)
-        self._cache = None
+    def _watch_loss(self, predicted: np.ndarray, truth: np.ndarray) -> None:
         loss = float(np.count_nonzero(predicted != truth)) / len(truth)
         before = self._loss_detector.estimation
         self._loss_detector.update(loss)
@@ -423,7 +426,10 @@ class IHOMER(base.MultiLabelClassifier):
 
     def predict_many(self, X):
         """``predict_one`` for every row: a bool DataFrame for a DataFrame, else a bool array."""
-        rows = [self._predict_ids(x)[0] if self._active else None for x in feature_dicts(X)]
+        rows = [
+            self._predict_row(self._row(x, grow=False)) if self._active else None
+            for x in feature_dicts(X)
+        ]
         return self._batch_output(X, rows, dtype=bool)
 
     def predict_proba_many(self, X):
@@ -489,3 +495,121 @@ class IHOMER(base.MultiLabelClassifier):
             "tree_bytes": self._tree.memory_bytes(),
             "features": len(self._features) or len(self._dense_template),
         }
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    _STATE_KIND = "streamlabels.IHOMER"
+    _STATE_VERSION = 1
+
+    def get_state(self) -> dict:
+        """Parameters and every learned quantity, as plain values and arrays (no pickle needed).
+
+        ``IHOMER.from_state(model.get_state())`` continues exactly as ``model`` would, bit for bit;
+        :func:`streamlabels.state.dumps` turns the dict into checkpoint bytes. The prediction kept
+        for a ``learn_one(x)`` right after ``predict_one(x)`` on the same dict object is left out:
+        a restored model has not seen that object, so it recomputes the prediction, which is the
+        same.
+
+        Raises
+        ------
+        StateError
+            When ``learner`` is a river classifier: its state could only be saved with pickle.
+
+        Examples
+        --------
+        >>> from streamlabels.state import dumps, loads
+        >>> from streamlabels.streams.synthetic import SyntheticStream
+        >>> stream = list(SyntheticStream(n_instances=600, seed=3))
+        >>> model = IHOMER(n_min=100)
+        >>> for x, y in stream[:300]:
+        ...     model.learn_one(x, y)
+        >>> twin = IHOMER.from_state(loads(dumps(model.get_state())))
+        >>> for x, y in stream[300:]:
+        ...     model.learn_one(x, y)
+        ...     twin.learn_one(x, y)
+        >>> x = stream[-1][0]
+        >>> twin.predict_proba_one(x) == model.predict_proba_one(x), twin.events == model.events
+        (True, True)
+        """
+        if not isinstance(self.learner, str):
+            raise StateError(
+                f"checkpoints need learner='linear': a river classifier ({self.learner!r}) can "
+                "only be saved with pickle, which streamlabels does not use"
+            )
+        params = {name: getattr(self, name) for name in self._get_params()}
+        params["labels"] = None if self.labels is None else list(self.labels)
+        learners: list = []
+        active = None if self._active is None else self._active.get_state(learners)
+        shadow = None if self._shadow is None else self._shadow.get_state(learners)
+        return {
+            "kind": self._STATE_KIND,
+            "version": self._STATE_VERSION,
+            "params": params,
+            "labels": list(self._labels),
+            "features": self._features.get_state(),
+            "t": self._t,
+            "tree": None if self._tree is None else self._tree.get_state(),
+            "partitioner": None if self._partitioner is None else self._partitioner.get_state(),
+            "learners": [learner.get_state() for learner in learners],
+            "active": active,
+            "shadow": shadow,
+            "shadow_router_left": self._shadow_router_left,
+            "shadow_groups": list(self._shadow_groups_left),
+            "shadow_groups_left": list(self._shadow_groups_left.values()),
+            "shadow_map": [m.copy() for m in self._shadow_map],
+            "loss_detector": self._loss_detector.get_state(),
+            "last_reset": self._last_reset,
+            "changed": self._changed,
+            "events": copy.deepcopy(self._events),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> IHOMER:
+        """A model restored from :meth:`get_state`'s output (e.g. after ``loads``).
+
+        Raises
+        ------
+        StateError
+            When ``state`` is not an IHOMER state of a known version, or is inconsistent. A new
+            model is built from scratch, so a refused state leaves nothing half-loaded.
+        """
+        if not isinstance(state, dict) or state.get("kind") != cls._STATE_KIND:
+            raise StateError("not an IHOMER state (missing or wrong 'kind')")
+        if state.get("version") != cls._STATE_VERSION:
+            raise StateError(
+                f"IHOMER state version {state.get('version')!r} is not supported (this version of "
+                f"streamlabels reads version {cls._STATE_VERSION})"
+            )
+        try:
+            return cls._from_state(state)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise StateError(f"inconsistent IHOMER state: {type(exc).__name__}: {exc}") from exc
+
+    @classmethod
+    def _from_state(cls, state: dict) -> IHOMER:
+        params = dict(state["params"])
+        labels = params.pop("labels")
+        model = cls(**params)
+        model.labels = labels
+        model._labels = list(state["labels"])
+        model._label_ids = {label: i for i, label in enumerate(model._labels)}
+        model._features = FeatureSpace.from_state(state["features"])
+        model._t = int(state["t"])
+        if state["tree"] is not None:
+            model._tree = LabelTree.from_state(state["tree"])
+            model._partitioner = Partitioner.from_state(state["partitioner"])
+        learners = [LinearLearner.from_state(s) for s in state["learners"]]
+        if state["active"] is not None:
+            model._active = Hierarchy.from_state(state["active"], learners)
+        if state["shadow"] is not None:
+            model._shadow = Hierarchy.from_state(state["shadow"], learners)
+        model._shadow_router_left = int(state["shadow_router_left"])
+        model._shadow_groups_left = dict(
+            zip(state["shadow_groups"], state["shadow_groups_left"], strict=True)
+        )
+        model._shadow_map = [np.asarray(m, dtype=np.int64) for m in state["shadow_map"]]
+        model._loss_detector = ADWIN.from_state(state["loss_detector"])
+        model._last_reset = int(state["last_reset"])
+        model._changed = bool(state["changed"])
+        model._events = copy.deepcopy(list(state["events"]))
+        return model

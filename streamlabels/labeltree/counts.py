@@ -19,6 +19,8 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = [
     "Coefficients",
     "NodeCounts",
@@ -154,6 +156,40 @@ class NodeCounts:
             + sys.getsizeof(self.c2)
             + entry * (len(self.c) + len(self.c2))
         )
+
+    def get_state(self) -> dict:
+        """The counts as parallel key and value arrays, in dict insertion order.
+
+        The order is kept because :meth:`coefficients` sums distances in ``c2``'s order, and a
+        float sum depends on it.
+
+        >>> counts = NodeCounts(stride=10)
+        >>> counts.update([4, 7])
+        >>> counts.update([1, 4])
+        >>> twin = NodeCounts.from_state(counts.get_state())
+        >>> list(twin.c.items()), list(twin.c2.items()), twin.c_any
+        ([(4, 2), (7, 1), (1, 1)], [(47, 1), (14, 1)], 2)
+        """
+        return {
+            "stride": self.stride,
+            "c_any": self.c_any,
+            "c_keys": np.fromiter(self.c, dtype=np.int64, count=len(self.c)),
+            "c_values": np.fromiter(self.c.values(), dtype=np.int64, count=len(self.c)),
+            "c2_keys": np.fromiter(self.c2, dtype=np.int64, count=len(self.c2)),
+            "c2_values": np.fromiter(self.c2.values(), dtype=np.int64, count=len(self.c2)),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> NodeCounts:
+        """Counts restored from :meth:`get_state`'s output, with the same dict order."""
+        counts = cls(int(state["stride"]))
+        counts.c_any = int(state["c_any"])
+        for name in ("c", "c2"):
+            keys, values = state[f"{name}_keys"], state[f"{name}_values"]
+            if np.shape(keys) != np.shape(values) or np.ndim(keys) != 1:
+                raise ValueError(f"NodeCounts state: {name} keys and values differ in shape")
+            setattr(counts, name, dict(zip(keys.tolist(), values.tolist())))
+        return counts
 
     def coefficients(self, labels: Sequence[int]) -> Coefficients | None:
         """Checkpoint coefficients of the cluster ``labels`` (sorted) from the sparse counts.

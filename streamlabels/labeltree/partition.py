@@ -205,3 +205,40 @@ class Partitioner:
             return None
         self.current = groups
         return groups
+
+    def get_state(self) -> dict:
+        """Parameters, the committed partition and the commit rule's counters.
+
+        >>> part = Partitioner()
+        >>> part.observe_labelset_size(2)
+        >>> part.start(LabelTree(3))
+        [(0, 1, 2)]
+        >>> twin = Partitioner.from_state(part.get_state())
+        >>> twin.current, twin.effective_m_min()
+        ([(0, 1, 2)], 2)
+        """
+        return {
+            "params": {
+                "m_min": self.m_min,
+                "m_max": self.m_max,
+                "commit_after_stable": self.commit_after_stable,
+            },
+            "current": None if self.current is None else [tuple(g) for g in self.current],
+            "size_keys": [int(k) for k in self._sizes],
+            "size_counts": [int(n) for n in self._sizes.values()],
+            "pending": self._pending,
+            "quiet": self._quiet,
+            "m_min_seen": self._m_min_seen,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> Partitioner:
+        """A partitioner restored from :meth:`get_state`'s output."""
+        part = cls(**state["params"])
+        current = state["current"]
+        part.current = None if current is None else [tuple(g) for g in current]
+        part._sizes = Counter(dict(zip(state["size_keys"], state["size_counts"])))
+        part._pending = bool(state["pending"])
+        part._quiet = int(state["quiet"])
+        part._m_min_seen = state["m_min_seen"]
+        return part

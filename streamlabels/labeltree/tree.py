@@ -18,6 +18,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from streamlabels.labeltree.counts import NodeCounts, hoeffding_bound, jaccard_distance
 
 __all__ = ["LabelNode", "LabelTree", "TreeEvent"]
@@ -265,6 +267,92 @@ class LabelTree:
         for node in self.leaf_nodes():
             total += node.counts.memory_bytes()  # type: ignore[union-attr]
         return total
+
+    # --- persistence ---------------------------------------------------------------------------
+
+    _STATS = ("d0", "d1", "d2", "avg", "eps", "pivot")
+
+    def get_state(self) -> dict:
+        """The tree as flat arrays over its nodes in pre-order, with parent indices.
+
+        Pre-order lists a parent before its children and a left child before its right one, so
+        :meth:`from_state` rebuilds every link (and the children's order) in one pass.
+
+        >>> tree = LabelTree(4, n_min=100)
+        >>> events = [e for t in range(400) for e in tree.update([0, 1] if t % 2 else [2, 3])]
+        >>> twin = LabelTree.from_state(tree.get_state())
+        >>> twin.leaves(), twin.n_nodes, twin.t
+        ([(0, 1), (2, 3)], 3, 400)
+        """
+        nodes = list(self.nodes())
+        index = {id(node): k for k, node in enumerate(nodes)}
+        return {
+            "params": {
+                "n_labels": self.n_labels,
+                "n_min": self.n_min,
+                "delta": self.delta,
+                "tau": self.tau,
+                "evidence": self.evidence,
+                "split_refine_iters": self.split_refine_iters,
+            },
+            "t": self.t,
+            "n_nodes": self.n_nodes,
+            "parent": np.array(
+                [-1 if n.parent is None else index[id(n.parent)] for n in nodes], dtype=np.int64
+            ),
+            "n_node_labels": np.array([len(n.labels) for n in nodes], dtype=np.int64),
+            "labels": np.array([i for n in nodes for i in n.labels], dtype=np.int64),
+            "active": np.array([n.active for n in nodes], dtype=bool),
+            "t0": np.array([n.t0 for n in nodes], dtype=np.int64),
+            "stats": {name: [getattr(n, name) for n in nodes] for name in self._STATS},
+            "counts": [None if n.counts is None else n.counts.get_state() for n in nodes],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> LabelTree:
+        """A tree restored from :meth:`get_state`'s output; its structure is checked."""
+        tree = cls(**state["params"])
+        tree.t = int(state["t"])
+        parents = np.asarray(state["parent"]).tolist()
+        sizes = np.asarray(state["n_node_labels"]).tolist()
+        ids = np.asarray(state["labels"]).tolist()
+        active = np.asarray(state["active"]).tolist()
+        t0 = np.asarray(state["t0"]).tolist()
+        stats, counts = state["stats"], state["counts"]
+        n = len(parents)
+        lengths = [len(sizes), len(active), len(t0), len(counts)]
+        lengths += [len(stats[name]) for name in cls._STATS]
+        if n == 0 or any(length != n for length in lengths) or sum(sizes) != len(ids):
+            raise ValueError("LabelTree state: node arrays differ in length")
+        nodes: list[LabelNode] = []
+        start = 0
+        for k in range(n):
+            if not (k == 0 and parents[k] == -1) and not 0 <= parents[k] < k:
+                raise ValueError(f"LabelTree state: node {k} is not in pre-order")
+            parent = nodes[parents[k]] if k else None
+            node = LabelNode(tuple(ids[start : start + sizes[k]]), parent, t0[k], tree.n_labels)
+            start += sizes[k]
+            node.active = bool(active[k])
+            node.counts = None if counts[k] is None else NodeCounts.from_state(counts[k])
+            for name in cls._STATS:
+                value = stats[name][k]
+                setattr(node, name, tuple(value) if name == "pivot" and value else value)
+            if parent is not None:
+                parent.children = (*parent.children, node)
+            nodes.append(node)
+        tree.root = nodes[0]
+        leaf_of: list[LabelNode | None] = [None] * tree.n_labels
+        for node in nodes:
+            if node.active:
+                for i in node.labels:
+                    leaf_of[i] = node
+        if any(leaf is None for leaf in leaf_of) or any(
+            node.active and node.counts is None for node in nodes
+        ):
+            raise ValueError("LabelTree state: the active leaves do not partition the labels")
+        tree._leaf_of = leaf_of  # type: ignore[assignment]
+        tree.n_nodes = int(state["n_nodes"])
+        return tree
 
     # --- checkpoint ----------------------------------------------------------------------------
 

@@ -228,6 +228,61 @@ class LinearLearner(MultiOutputLearner):
         new._meta = self._meta.copy()
         return new
 
+    def get_state(self) -> dict:
+        """Parameters and learned arrays, cut to the columns learned so far.
+
+        Columns past ``meta[1]`` are all zero and unused, so dropping them (and the spare
+        capacity) changes no prediction and no later update.
+
+        >>> model = LinearLearner(n_outputs=2)
+        >>> row = Row({}, np.array([0, 3]), np.array([1.0, 2.0]))
+        >>> model.learn_one(row, np.array([True, False]))
+        >>> twin = LinearLearner.from_state(model.get_state())
+        >>> row = Row({}, np.array([3]), np.array([1.0]))
+        >>> bool(np.array_equal(twin.predict_proba_one(row), model.predict_proba_one(row)))
+        True
+        """
+        n = int(self._meta[1])
+        return {
+            "n_outputs": self.n_outputs,
+            "lr": self.lr,
+            "l2": self.l2,
+            "intercept_lr": self.intercept_lr,
+            "scaling": self.scaling,
+            "weights": self._weights[:, :n].copy(),
+            "intercepts": self._intercepts.copy(),
+            "counts": self._counts[:n].copy(),
+            "stat1": self._stat1[:n].copy(),
+            "stat2": self._stat2[:n].copy(),
+            "meta": self._meta.copy(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> LinearLearner:
+        """A learner restored from :meth:`get_state`'s output (shapes are checked)."""
+        new = cls(
+            state["n_outputs"], lr=state["lr"], l2=state["l2"],
+            intercept_lr=state["intercept_lr"], scaling=state["scaling"],
+        )
+        meta = np.array(state["meta"], dtype=np.int64)
+        n = int(meta[1]) if meta.shape == (2,) else -1
+        shapes = {
+            "weights": (new.n_outputs, n), "intercepts": (new.n_outputs,), "counts": (n,),
+            "stat1": (n,), "stat2": (n,),
+        }
+        for name, shape in shapes.items():
+            if np.shape(state[name]) != shape:
+                raise ValueError(f"LinearLearner state: {name} has shape "
+                                 f"{np.shape(state[name])}, expected {shape}")
+        new._reserve(n)
+        new._weights[:, :n] = state["weights"]
+        new._intercepts[:] = state["intercepts"]
+        new._counts[:n] = state["counts"]
+        new._stat1[:n] = state["stat1"]
+        new._stat2[:n] = state["stat2"]
+        new._meta = meta
+        return new
+
 
 def _check_csr(indptr, indices, values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CSR arrays as contiguous int64/int64/float64, with the structure checked."""

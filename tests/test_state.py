@@ -1,0 +1,317 @@
+"""Pickle-free checkpoints: the byte format, its refusal of damage, and exact IHOMER restores."""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from river import linear_model
+
+from streamlabels.ihomer import IHOMER
+from streamlabels.state import FORMAT_VERSION, StateError, dumps, loads
+from streamlabels.streams import Drift, SyntheticStream, datasets
+
+# -- the byte format ----------------------------------------------------------------------------
+
+DTYPES = [
+    np.bool_,
+    np.int8,
+    np.int32,
+    np.int64,
+    np.uint16,
+    np.uint64,
+    np.float32,
+    np.float64,
+    np.complex128,
+    np.dtype(">f8"),
+    np.dtype(">i4"),
+]
+scalars = (
+    st.none() | st.booleans() | st.integers(-(2**80), 2**80) | st.floats() | st.text(max_size=6)
+)
+arrays = hnp.arrays(
+    st.sampled_from(DTYPES), hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4)
+)
+keys = st.sampled_from(["$", "i", "v", "tree"]) | st.text(max_size=4)
+values = st.recursive(
+    scalars | arrays,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(keys, inner, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+def _same(a, b) -> bool:
+    """Equal in type and value; arrays byte for byte (dtype in native order), nan equal to nan."""
+    if isinstance(a, np.ndarray):
+        return (
+            type(b) is np.ndarray
+            and a.dtype.newbyteorder("=") == b.dtype
+            and a.shape == b.shape
+            and a.astype(b.dtype).tobytes() == b.tobytes()
+        )
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return (math.isnan(a) and math.isnan(b)) or struct.pack("<d", a) == struct.pack("<d", b)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    return a == b
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(keys, values, max_size=5))
+def test_round_trip_keeps_types_values_and_order(state):
+    assert _same(state, loads(dumps(state)))
+
+
+def test_round_trip_details():
+    state = {
+        "z": -0.0,
+        "big": -(2**100),
+        "nan": math.nan,
+        "inf": [math.inf, -math.inf],
+        "np": [np.float64(0.1), np.int64(7), np.bool_(True)],
+        "$": {"$": "array", "i": 0},
+        "empty": np.zeros((0, 3), dtype=np.uint8),
+        "t": (1, (2,), []),
+    }
+    out = loads(dumps(state))
+    assert math.copysign(1.0, out["z"]) == -1.0 and out["big"] == -(2**100)
+    assert math.isnan(out["nan"]) and out["inf"] == [math.inf, -math.inf]
+    assert out["np"] == [0.1, 7, True] and [type(v) for v in out["np"]] == [float, int, bool]
+    assert out["$"] == {"$": "array", "i": 0}
+    assert out["empty"].shape == (0, 3) and out["empty"].dtype == np.uint8
+    assert out["t"] == (1, (2,), [])
+    out_array = loads(dumps({"a": np.arange(4.0)}))["a"]
+    out_array[0] = 9.0  # restored arrays are writable copies
+
+
+@pytest.mark.parametrize(
+    "state, match",
+    [
+        ({"a": np.array(["x"], dtype=object)}, "dtype object"),
+        ({"a": np.array(["x"])}, "dtype <U1"),
+        ({"a": {1: 2}}, "keys must be str"),
+        ({"a": {1, 2}}, "type set"),
+        ({"a": [b"bytes"]}, "type bytes"),
+    ],
+)
+def test_dumps_refuses_what_it_cannot_store(state, match):
+    with pytest.raises(StateError, match=match):
+        dumps(state)
+
+
+SMALL = {
+    "w": np.array([1.5, -2.0]),
+    "n": np.array([3, 4], dtype=np.int16),
+    "t": 12,
+    "name": "m",
+    "pair": (None, True),
+    "eps": math.inf,
+}
+
+
+def test_every_single_byte_flip_is_refused():
+    blob = dumps(SMALL)
+    assert _same(loads(blob), SMALL)
+    for pos in range(len(blob)):
+        for mask in (0x01, 0x80, 0xFF):
+            damaged = bytearray(blob)
+            damaged[pos] ^= mask
+            with pytest.raises(StateError):
+                loads(bytes(damaged))
+
+
+def test_every_truncation_and_any_trailing_bytes_are_refused():
+    blob = dumps(SMALL)
+    for end in range(len(blob)):
+        with pytest.raises(StateError):
+            loads(blob[:end])
+    with pytest.raises(StateError, match="trailing"):
+        loads(blob + b"\x00")
+
+
+def test_refusals_say_why():
+    blob = bytearray(dumps(SMALL))
+    with pytest.raises(StateError, match="magic"):
+        loads(b"X" + bytes(blob[1:]))
+    version = bytearray(blob)
+    version[8:12] = struct.pack("<I", FORMAT_VERSION + 1)
+    with pytest.raises(StateError, match="version 2"):
+        loads(bytes(version))
+    blob[-40] ^= 1
+    with pytest.raises(StateError, match="checksum"):
+        loads(bytes(blob))
+
+
+PICKLING = re.compile(
+    r"^\s*(from\s+(c?pickle|dill|cloudpickle|joblib|shelve)\b"
+    r"|import\s+[^#\n]*\b(c?pickle|dill|cloudpickle|joblib|shelve)\b)"
+    r"|__import__\(\s*[\"'](c?pickle|dill|cloudpickle|joblib|shelve)"
+    r"|allow_pickle\s*=\s*True",
+    re.MULTILINE,
+)
+
+
+def test_the_pickle_pattern_catches_imports():
+    assert PICKLING.search("import os, pickle") and PICKLING.search("    from pickle import loads")
+    assert PICKLING.search("np.load(f, allow_pickle=True)")
+    assert not PICKLING.search("# checkpoints never pickle\nimport numpy")
+
+
+def test_no_pickle_in_the_library():
+    root = Path(__file__).resolve().parents[1] / "streamlabels"
+    offenders = [
+        str(path.relative_to(root))
+        for path in sorted(root.rglob("*.py"))
+        if PICKLING.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+
+
+# -- IHOMER checkpoints -------------------------------------------------------------------------
+
+
+def _check_restores(stream: list, checkpoints: dict, **params) -> list:
+    """Run a model over ``stream``; at each checkpoint start a restored twin from its bytes.
+
+    Every twin then runs alongside the model: each prediction must be identical, and so must the
+    events and the final state. ``checkpoints`` maps an instance count to a predicate the model
+    must satisfy there (that it is warming up a shadow, say). Returns the final model.
+    """
+    model = IHOMER(**params)
+    twins = []
+    for t, (x, y) in enumerate(stream):
+        if t in checkpoints:
+            assert checkpoints[t](model), f"checkpoint at {t}"
+            blob = dumps(model.get_state())
+            twins.append(IHOMER.from_state(loads(blob)))
+            assert dumps(twins[-1].get_state()) == blob  # orders included
+        if model._active is not None:
+            want = model.predict_proba_one(x)
+            for twin in twins:
+                assert twin.predict_proba_one(x) == want, f"instance {t}"
+        model.learn_one(x, y)
+        for twin in twins:
+            twin.learn_one(x, y)
+    final = dumps(model.get_state())
+    for twin in twins:
+        assert twin.events == model.events
+        assert dumps(twin.get_state()) == final
+    return model
+
+
+def _synthetic():
+    stream = SyntheticStream(
+        n_instances=6_000, drifts=(Drift(at=3_000, kind="cooccurrence"),), seed=1
+    )
+    return list(stream), stream.label_names
+
+
+def test_restore_on_a_drifting_stream_continues_bit_for_bit():
+    stream, _ = _synthetic()
+
+    def shadow(model):
+        return model._shadow is not None and model._shadow_router_left > 0
+
+    def sharing(model):
+        return shadow(model) and _shared(model) != []
+
+    def just_detected(model):
+        return model._loss_detector.drift_detected
+
+    model = _check_restores(
+        stream,
+        {
+            0: lambda m: m._active is None,
+            700: shadow,
+            1_100: sharing,
+            3_264: just_detected,
+            3_900: shadow,
+        },
+    )
+    kinds = {event["kind"] for event in model.events}
+    assert {"split", "commit", "drift"} <= kinds
+
+
+def test_restore_on_enron_continues_bit_for_bit(data_dir):
+    stream = list(datasets.load("enron"))
+    model = _check_restores(
+        stream,
+        {
+            250: lambda m: m._shadow is None,
+            800: lambda m: m._shadow is not None,
+            1_000: lambda m: m._shadow is not None,
+        },
+        scaling="sparse",
+        n_min=100,
+    )
+    assert len(model.groups) > 1
+
+
+def test_restored_model_has_not_shared_its_arrays():
+    stream, labels = _synthetic()
+    model = IHOMER(labels=labels)
+    for x, y in stream[:700]:
+        model.learn_one(x, y)
+    twin = IHOMER.from_state(model.get_state())
+    before = dumps(twin.get_state())
+    for x, y in stream[700:900]:
+        model.learn_one(x, y)
+    assert dumps(twin.get_state()) == before
+
+
+def _shared(model) -> list[tuple[int, int]]:
+    """(active group, shadow group) pairs whose learners are one and the same object."""
+    shadow = {id(s): k for k, s in enumerate(model._shadow.locals) if s is not None}
+    return [(k, shadow[id(a)]) for k, a in enumerate(model._active.locals) if id(a) in shadow]
+
+
+def test_warm_restructure_sharing_survives_a_restore():
+    """A shadow and the active hierarchy can share learners; a restore must keep them shared."""
+    stream, labels = _synthetic()
+    model = IHOMER(labels=labels)
+    for x, y in stream[:1_100]:
+        model.learn_one(x, y)
+
+    twin = IHOMER.from_state(loads(dumps(model.get_state())))
+    assert _shared(model) != []
+    assert _shared(twin) == _shared(model)
+
+
+def test_river_learners_cannot_be_checkpointed():
+    model = IHOMER(learner=linear_model.LogisticRegression())
+    with pytest.raises(StateError, match="learner='linear'"):
+        model.get_state()
+
+
+def test_from_state_refuses_foreign_or_broken_states():
+    stream, labels = _synthetic()
+    model = IHOMER(labels=labels)
+    for x, y in stream[:300]:
+        model.learn_one(x, y)
+    state = model.get_state()
+    with pytest.raises(StateError, match="not an IHOMER state"):
+        IHOMER.from_state({"kind": "other"})
+    with pytest.raises(StateError, match="version"):
+        IHOMER.from_state({**state, "version": 99})
+    broken = {**state, "active": {**state["active"], "router": 10**6}}
+    with pytest.raises(StateError, match="inconsistent"):
+        IHOMER.from_state(broken)
+    blob = bytearray(dumps(state))
+    blob[len(blob) // 2] ^= 0x10
+    with pytest.raises(StateError, match="checksum"):
+        loads(bytes(blob))
