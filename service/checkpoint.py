@@ -1,0 +1,135 @@
+"""Model checkpoints on disk: atomic, versioned, hash-checked, never pickle.
+
+A checkpoint is one file holding the model's state *and* the input offsets it has learned up to
+(``{topic, partition: next offset}``), so a restart resumes exactly where the model's knowledge
+ends: messages after those offsets are predicted again (at-least-once) and learned once. The bytes
+come from :func:`streamlabels.state.dumps`, which adds the format version and a hash; a file that
+fails the check is refused with a log message, and the previous checkpoint is used instead.
+
+Files are written to a temporary name in the same folder, fsynced, then renamed over, so a crash
+leaves either the old set of checkpoints or the new one, never a torn file under a real name. The
+newest ``keep`` are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamlabels import IHOMER
+from streamlabels.state import StateError, dumps, loads
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "Checkpoint", "CheckpointStore"]
+
+log = logging.getLogger(__name__)
+
+FORMAT = "streamlabels.service.checkpoint"
+FORMAT_VERSION = 1
+_NAME = re.compile(r"^checkpoint-(\d{12})\.state$")
+
+
+@dataclass
+class Checkpoint:
+    """A restored checkpoint: the model, the offsets it learned up to, and its metadata."""
+
+    model: IHOMER
+    offsets: dict[tuple[str, int], int]
+    metadata: dict
+    path: Path
+
+
+class CheckpointStore:
+    """The checkpoints of one service in one folder.
+
+    Parameters
+    ----------
+    directory
+        Where the files live (created if missing).
+    keep
+        How many of the newest checkpoints to keep.
+    """
+
+    def __init__(self, directory: str | os.PathLike, keep: int = 3):
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}")
+        self.directory = Path(directory)
+        self.keep = keep
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for stale in self.directory.glob(".checkpoint-*.tmp"):
+            stale.unlink(missing_ok=True)
+
+    def paths(self) -> list[Path]:
+        """The checkpoint files, oldest first."""
+        found = [
+            (int(m.group(1)), p) for p in self.directory.iterdir() if (m := _NAME.match(p.name))
+        ]
+        return [p for _, p in sorted(found)]
+
+    def save(self, model: IHOMER, offsets: dict[tuple[str, int], int], metadata: dict) -> Path:
+        """Write a new checkpoint atomically, then delete the ones beyond ``keep``."""
+        existing = self.paths()
+        number = int(_NAME.match(existing[-1].name).group(1)) + 1 if existing else 1
+        state = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "created": time.time(),
+            "offsets": [
+                {"topic": topic, "partition": partition, "offset": offset}
+                for (topic, partition), offset in sorted(offsets.items())
+            ],
+            "metadata": metadata,
+            "model": model.get_state(),
+        }
+        data = dumps(state)
+        path = self.directory / f"checkpoint-{number:012d}.state"
+        temporary = self.directory / f".checkpoint-{number:012d}.tmp"
+        with open(temporary, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+        self._sync_directory()
+        for old in self.paths()[: -self.keep]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def _sync_directory(self) -> None:
+        fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def load_latest(self) -> Checkpoint | None:
+        """The newest checkpoint that passes every check, or None when there is none.
+
+        Refused files are logged (with the reason) and skipped, newest to oldest.
+        """
+        for path in reversed(self.paths()):
+            try:
+                return self.load(path)
+            except (StateError, ValueError, KeyError, TypeError, OSError) as error:
+                log.error(
+                    "checkpoint refused, trying the previous one",
+                    extra={"checkpoint": str(path), "reason": f"{type(error).__name__}: {error}"},
+                )
+        return None
+
+    @staticmethod
+    def load(path: Path) -> Checkpoint:
+        """Read and check one checkpoint file."""
+        state = loads(Path(path).read_bytes())
+        if state.get("format") != FORMAT:
+            raise ValueError(f"not a service checkpoint (format {state.get('format')!r})")
+        if state.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"checkpoint format version {state.get('format_version')!r}; "
+                f"this service reads version {FORMAT_VERSION}"
+            )
+        offsets = {(o["topic"], int(o["partition"])): int(o["offset"]) for o in state["offsets"]}
+        model = IHOMER.from_state(state["model"])
+        return Checkpoint(model, offsets, dict(state["metadata"]), Path(path))

@@ -1,0 +1,78 @@
+"""The service's subcommands of ``streamlabels``: ``serve`` and ``demo-kafka``.
+
+Only argparse and :mod:`service.config` are imported here, so the ``streamlabels`` command keeps
+working where the service extras (kafka-python, prometheus-client) are not installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+
+from service.config import add_arguments, config_from_args
+
+__all__ = ["add_service_commands"]
+
+EXAMPLES = {
+    "serve": """examples:
+  streamlabels serve --bootstrap-servers kafka:9092 --labels-from yeast.arff --checkpoint-dir ckpt
+  STREAMLABELS_LABELS=a,b,c STREAMLABELS_SASL_PLAIN_PASSWORD=... streamlabels serve \\
+      --security-protocol SASL_SSL --sasl-mechanism PLAIN --sasl-plain-username svc
+""",
+    "demo-kafka": """examples:
+  streamlabels demo-kafka                           # synthetic stream, 3000 instances
+  STREAMLABELS_DATA=../shared/datasets streamlabels demo-kafka yeast
+""",
+}
+
+
+def _serve(args) -> int:
+    from kafka.errors import KafkaError
+
+    from service.consumer import Service
+    from service.telemetry import configure_logging
+
+    config = config_from_args(args)
+    configure_logging(config.log_level, secrets=[config.sasl_plain_password or ""])
+    service = Service(config)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: service.stop())
+    try:
+        service.run()
+    except KafkaError as error:
+        raise ConnectionError(f"Kafka: {error}") from error
+    return 0
+
+
+def _demo(args) -> int:
+    from service.demo import run_demo
+
+    run_demo(args.stream, n=args.n, rate=args.rate)
+    return 0
+
+
+def add_service_commands(commands) -> None:
+    """Add ``serve`` and ``demo-kafka`` to the ``streamlabels`` subcommands."""
+    serve = commands.add_parser(
+        "serve",
+        help="run the Kafka consumer service (predict, learn, checkpoint)",
+        epilog=EXAMPLES["serve"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(serve)
+    serve.add_argument("--debug", action="store_true", help="show full tracebacks")
+    serve.set_defaults(run=_serve)
+
+    demo = commands.add_parser(
+        "demo-kafka",
+        help="start a local test broker, replay a stream through the service, show live metrics",
+        epilog=EXAMPLES["demo-kafka"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument("stream", nargs="?", help="dataset name (default: synthetic stream)")
+    demo.add_argument("--n", type=int, default=3000, help="instances to replay (default: 3000)")
+    demo.add_argument(
+        "--rate", type=float, help="messages per second (default: as fast as possible)"
+    )
+    demo.add_argument("--debug", action="store_true", help="show full tracebacks")
+    demo.set_defaults(run=_demo)

@@ -1,0 +1,357 @@
+"""The service loop: poll -> decode -> predict -> learn -> produce -> flush -> commit -> checkpoint.
+
+Within a batch every message is handled in offset order, test-then-train: the model predicts it,
+the prediction is queued, and only then, if the message is labelled, does the model learn it. So
+the predictions on a single partition equal ``streamlabels replay`` on the same order.
+
+Delivery and exactness:
+
+- Offsets are committed only after the batch's predictions and dead letters were flushed, so every
+  message gets its prediction at least once.
+- A checkpoint holds the model together with the offsets it has learned up to. On start the newest
+  valid one is restored and every assigned partition it knows is sought to its offset, overriding
+  the group's committed offset. Messages after the checkpoint are therefore predicted again (the
+  at-least-once duplicates) but learned exactly once by the restored model.
+- If a flush fails nothing is committed or checkpointed: the service stops with an error, and a
+  restart goes back to the last checkpoint.
+- One service instance trains one model (a single writer); a consumer group of several trainers
+  would each learn a share of the partitions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import numpy as np
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from service.checkpoint import CheckpointStore
+from service.codec import Codec, InvalidMessage, dead_letter_headers
+from service.config import ConfigError, ServiceConfig
+from service.telemetry import Heartbeat, Metrics, TelemetryServer
+from streamlabels import IHOMER, __version__
+from streamlabels.evaluate import MultiLabelMetrics
+
+__all__ = ["Service", "ServiceError"]
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT_MS = 200
+"""How long one poll waits; it bounds how quickly a stop request is noticed."""
+
+
+class ServiceError(RuntimeError):
+    """The service cannot go on (for example a produce failed); it stops without committing."""
+
+
+class Service:
+    """The Kafka consumer service around one IHOMER model.
+
+    Parameters
+    ----------
+    config
+        The settings (:class:`~service.config.ServiceConfig`).
+    metrics
+        Where to count (default: a fresh :class:`~service.telemetry.Metrics`).
+
+    Call :meth:`run` (blocks until :meth:`stop`), typically from the main thread with
+    :meth:`stop` wired to SIGTERM and SIGINT.
+    """
+
+    def __init__(self, config: ServiceConfig, metrics: Metrics | None = None):
+        self.config = config
+        self.labels = config.label_vocabulary()
+        self.codec = Codec(
+            self.labels,
+            config.format,
+            config.max_message_bytes,
+            config.max_features,
+            config.max_labels,
+        )
+        self.metrics = metrics or Metrics()
+        self.heartbeat = Heartbeat()
+        self.store = (
+            CheckpointStore(config.checkpoint_dir, config.checkpoint_keep)
+            if config.checkpoint_dir
+            else None
+        )
+        self.model: IHOMER | None = None
+        self.offsets: dict[tuple[str, int], int] = {}
+        self.scores = MultiLabelMetrics(len(self.labels))
+        self.telemetry: TelemetryServer | None = None
+        self._stop = threading.Event()
+        self._learned_since_checkpoint = 0
+        self._dirty = False
+        self._last_checkpoint = time.monotonic()
+        self._consumer = None
+        self._producer = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to finish its batch and shut down cleanly (safe from a signal handler)."""
+        self._stop.set()
+
+    def run(self) -> None:
+        """Restore, connect, and process batches until :meth:`stop`; then shut down cleanly."""
+        log.info("starting", extra={"config": self.config.redacted(), "version": __version__})
+        self.restore()
+        if self.config.metrics_port is not None:
+            self.telemetry = TelemetryServer(
+                self.metrics, self.heartbeat, self.config.metrics_host, self.config.metrics_port
+            )
+            log.info(
+                "telemetry listening",
+                extra={"url": f"http://{self.telemetry.host}:{self.telemetry.port}/metrics"},
+            )
+        failed = False
+        try:
+            self._connect()
+            self.heartbeat.running = True
+            while not self._stop.is_set():
+                self.heartbeat.beat()
+                batch = self._consumer.poll(
+                    timeout_ms=POLL_TIMEOUT_MS, max_records=self.config.batch_size
+                )
+                if batch:
+                    self._process(batch)
+                self._update_lag()
+                if self._checkpoint_due():
+                    self.checkpoint()
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            self.heartbeat.running = False
+            self._shutdown(failed)
+
+    def restore(self) -> None:
+        """Load the newest valid checkpoint, or build a new model; :meth:`run` calls it first."""
+        restored = self.store.load_latest() if self.store else None
+        if restored is None:
+            self.model = IHOMER(
+                labels=self.labels,
+                scaling=self.config.scaling,
+                n_min=self.config.n_min,
+                lr=self.config.lr,
+                seed=self.config.seed,
+            )
+            log.info("new model", extra={"labels": len(self.labels)})
+        else:
+            saved = restored.metadata.get("labels")
+            if saved != self.labels:
+                raise ConfigError(
+                    f"checkpoint {restored.path} was trained on labels {saved}, but the service "
+                    f"is configured with {self.labels}; use another --checkpoint-dir or the "
+                    "same labels"
+                )
+            self.model = restored.model
+            self.offsets = dict(restored.offsets)
+            log.info(
+                "restored checkpoint",
+                extra={
+                    "checkpoint": str(restored.path),
+                    "model_version": self.model.n_instances,
+                    "offsets": {f"{t}:{p}": o for (t, p), o in sorted(self.offsets.items())},
+                },
+            )
+        self._update_model_metrics()
+
+    def _connect(self) -> None:
+        config = self.config
+        common = {
+            "bootstrap_servers": config.bootstrap_servers.split(","),
+            **config.kafka_security(),
+        }
+        try:
+            self._producer = KafkaProducer(
+                client_id="streamlabels-service",
+                acks="all",
+                linger_ms=5,
+                max_request_size=config.max_message_bytes + 65_536,
+                **common,
+            )
+            self._consumer = KafkaConsumer(
+                client_id="streamlabels-service",
+                group_id=config.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=config.batch_size,
+                session_timeout_ms=config.session_timeout_ms,
+                heartbeat_interval_ms=config.heartbeat_interval_ms,
+                **common,
+            )
+        except KafkaError as error:
+            raise ConnectionError(
+                f"cannot reach Kafka at {config.bootstrap_servers}: {error}"
+            ) from error
+        self._consumer.subscribe([config.input_topic], listener=_SeekToCheckpoint(self))
+
+    def _shutdown(self, failed: bool) -> None:
+        try:
+            if not failed and self._consumer is not None:
+                self.checkpoint(only_if_changed=True)
+        finally:
+            if self._consumer is not None:
+                self._consumer.close(autocommit=False)
+            if self._producer is not None:
+                self._producer.close()
+            if self.telemetry is not None:
+                self.telemetry.close()
+            log.info(
+                "stopped",
+                extra={
+                    "model_version": self.model.n_instances if self.model else 0,
+                    "clean": not failed,
+                },
+            )
+
+    # -- the batch ---------------------------------------------------------------------------
+
+    def _process(self, batch: dict) -> None:
+        start = time.perf_counter()
+        sends = []
+        n_in = n_learned = 0
+        dead: dict[str, int] = {}
+        for tp, records in batch.items():
+            for record in records:
+                n_in += 1
+                future, learned, reason = self._handle(record)
+                sends.append(future)
+                n_learned += learned
+                if reason is not None:
+                    dead[reason] = dead.get(reason, 0) + 1
+                self.offsets[(tp.topic, tp.partition)] = record.offset + 1
+        self._producer.flush()
+        failures = [f.exception for f in sends if f.failed()]
+        if failures:
+            raise ServiceError(
+                f"{len(failures)} sends failed, first: {failures[0]}; not committing"
+            )
+        self._consumer.commit(
+            {tp: OffsetAndMetadata(self.offsets[(tp.topic, tp.partition)], "", -1) for tp in batch}
+        )
+        self._dirty = True
+        self._learned_since_checkpoint += n_learned
+        m = self.metrics
+        m.messages_in.inc(n_in)
+        m.predictions_out.inc(n_in - sum(dead.values()))
+        m.learned.inc(n_learned)
+        for reason, count in dead.items():
+            m.dead_letters.labels(reason=reason).inc(count)
+        scores = self.scores.get()
+        m.micro_f1.set(scores["micro_f1"])
+        m.subset_accuracy.set(scores["subset_accuracy"])
+        m.model_version.set(self.model.n_instances)
+        m.batch_seconds.observe(time.perf_counter() - start)
+
+    def _handle(self, record):
+        """Predict (and learn) one record; returns (send future, learned 0/1, dead reason)."""
+        try:
+            instance = self.codec.decode(record.value)
+        except InvalidMessage as error:
+            return self._dead_letter(record, error), 0, error.reason
+        model = self.model
+        predicted = model.predict_one(instance.x)
+        proba = model.predict_proba_one(instance.x)
+        version = model.n_instances
+        value = self.codec.encode_prediction(instance.id, predicted, proba, version)
+        future = self._producer.send(
+            self.config.output_topic, key=str(instance.id).encode(), value=value
+        )
+        if instance.y is None:
+            return future, 0, None
+        truth = np.fromiter(instance.y.values(), dtype=bool, count=len(self.labels))
+        guess = np.fromiter((predicted.get(label, False) for label in self.labels), dtype=bool)
+        self.scores.update(truth, guess)
+        model.learn_one(instance.x, instance.y)
+        return future, 1, None
+
+    def _dead_letter(self, record, error: InvalidMessage):
+        headers = dead_letter_headers(error, record.topic, record.partition, record.offset)
+        value = record.value
+        if value is not None and len(value) > self.config.max_message_bytes:
+            headers.append(("streamlabels.original_bytes", str(len(value)).encode()))
+            value = value[: self.config.max_message_bytes]
+        log.warning(
+            "dead letter",
+            extra={
+                "reason": error.reason,
+                "detail": error.detail,
+                "origin": f"{record.topic}:{record.partition}:{record.offset}",
+            },
+        )
+        return self._producer.send(
+            self.config.dead_letter_topic, key=record.key, value=value, headers=headers
+        )
+
+    # -- checkpoints and gauges --------------------------------------------------------------
+
+    def _checkpoint_due(self) -> bool:
+        if self.store is None or not self._dirty:
+            return False
+        every, seconds = self.config.checkpoint_every, self.config.checkpoint_seconds
+        if every is not None and self._learned_since_checkpoint >= every:
+            return True
+        return seconds is not None and time.monotonic() - self._last_checkpoint >= seconds
+
+    def checkpoint(self, only_if_changed: bool = False) -> None:
+        """Write a checkpoint of the model and the offsets it has learned up to."""
+        if self.store is None or (only_if_changed and not self._dirty):
+            return
+        metadata = {
+            "labels": self.labels,
+            "model_version": self.model.n_instances,
+            "group_id": self.config.group_id,
+            "input_topic": self.config.input_topic,
+            "streamlabels_version": __version__,
+        }
+        path = self.store.save(self.model, self.offsets, metadata)
+        self._learned_since_checkpoint = 0
+        self._dirty = False
+        self._last_checkpoint = time.monotonic()
+        self.metrics.checkpoints.inc()
+        self._update_model_metrics()
+        log.info(
+            "checkpoint written",
+            extra={"checkpoint": str(path), "model_version": self.model.n_instances},
+        )
+
+    def _update_model_metrics(self) -> None:
+        self.metrics.model_version.set(self.model.n_instances)
+        for part, value in self.model.model_size().items():
+            self.metrics.model_size.labels(part=part).set(value)
+
+    def _update_lag(self) -> None:
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            position = self.offsets.get((tp.topic, tp.partition))
+            if highwater is not None and position is not None:
+                self.metrics.lag.labels(topic=tp.topic, partition=str(tp.partition)).set(
+                    max(highwater - position, 0)
+                )
+
+
+class _SeekToCheckpoint(ConsumerRebalanceListener):
+    """Rebalance listener: newly assigned partitions resume where the model's learning ends."""
+
+    def __init__(self, service: Service):
+        self.service = service
+
+    def on_partitions_revoked(self, revoked) -> None:
+        """Nothing to do: every finished batch is already committed."""
+
+    def on_partitions_assigned(self, assigned) -> None:
+        for tp in assigned:
+            offset = self.service.offsets.get((tp.topic, tp.partition))
+            if offset is not None:
+                self.service._consumer.seek(tp, offset)
+                log.info(
+                    "resuming partition",
+                    extra={"partition": f"{tp.topic}:{tp.partition}", "offset": offset},
+                )

@@ -1,0 +1,144 @@
+"""``streamlabels demo-kafka``: the whole service on one machine, in one command.
+
+It starts the test broker (:mod:`service.broker`), replays a stream into an input topic, runs the
+service on it with checkpoints in a temporary folder, shows its live metrics, and stops everything
+cleanly once every message has been handled.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+
+__all__ = ["run_demo"]
+
+
+def _open(stream_name: str | None, n: int):
+    if stream_name is None:
+        from streamlabels.streams import SyntheticStream
+
+        return SyntheticStream(n_instances=n), False
+    from streamlabels.streams import datasets
+
+    stream = datasets.load(stream_name)
+    return stream, stream.sparse
+
+
+def _table(metrics, produced: int, total: int, seconds: float):
+    from rich.table import Table
+
+    def value(name: str, **labels) -> float:
+        return metrics.registry.get_sample_value(name, labels) or 0.0
+
+    dead = sum(
+        sample.value
+        for family in metrics.registry.collect()
+        if family.name == "streamlabels_dead_letters"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
+    handled = value("streamlabels_messages_in_total")
+    table = Table(title="streamlabels service on the local test broker")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows = [
+        ("produced", f"{produced:,} / {total:,}"),
+        ("messages in", f"{handled:,.0f}"),
+        ("predictions out", f"{value('streamlabels_predictions_out_total'):,.0f}"),
+        ("learned", f"{value('streamlabels_learned_total'):,.0f}"),
+        ("dead letters", f"{dead:,.0f}"),
+        ("lag", f"{max(produced - handled, 0):,.0f}"),
+        ("micro-F1", f"{value('streamlabels_micro_f1'):.4f}"),
+        ("subset accuracy", f"{value('streamlabels_subset_accuracy'):.4f}"),
+        ("model version", f"{value('streamlabels_model_version'):,.0f}"),
+        ("label groups", f"{value('streamlabels_model_size', part='groups'):,.0f}"),
+        ("checkpoints", f"{value('streamlabels_checkpoints_total'):,.0f}"),
+        ("messages/s", f"{handled / max(seconds, 1e-9):,.0f}"),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def run_demo(stream_name: str | None = None, n: int = 3000, rate: float | None = None) -> dict:
+    """Run the demo; returns the final counts (messages in, predictions out, micro-F1, ...)."""
+    from rich.console import Console
+    from rich.live import Live
+
+    from service.broker import Broker
+    from service.codec import Codec
+    from service.config import ServiceConfig
+    from service.consumer import Service
+    from service.topics import create_topics, instance_messages, produce
+
+    logging.getLogger().setLevel(logging.WARNING)
+    stream, sparse = _open(stream_name, n)
+    labels = list(stream.label_names)
+    instances = list(stream) if stream_name is None else [pair for _, pair in zip(range(n), stream)]
+    console = Console()
+    with Broker() as broker, tempfile.TemporaryDirectory(prefix="streamlabels-demo-") as folder:
+        servers = broker.bootstrap_servers
+        console.print(f"test broker on {servers}; replaying {len(instances):,} instances")
+        create_topics(servers, ["demo-input", "demo-predictions", "demo-dead-letters"])
+        config = ServiceConfig.from_sources(
+            {
+                "bootstrap_servers": servers,
+                "input_topic": "demo-input",
+                "output_topic": "demo-predictions",
+                "dead_letter_topic": "demo-dead-letters",
+                "group_id": "demo",
+                "labels": labels,
+                "scaling": "sparse" if sparse else "standard",
+                "checkpoint_dir": folder,
+                "checkpoint_every": 1000,
+                "metrics_port": 0,
+                "session_timeout_ms": 6000,
+                "heartbeat_interval_ms": 1000,
+            },
+            environ={},
+        )
+        service = Service(config)
+        serving = threading.Thread(target=service.run, name="service", daemon=True)
+        produced = [0]
+        codec = Codec(labels)
+
+        def replay() -> None:
+            messages = instance_messages(instances, codec)
+            produced[0] = produce(
+                servers, "demo-input", messages, rate, on_sent=lambda k: produced.__setitem__(0, k)
+            )
+
+        feeding = threading.Thread(target=replay, name="replay", daemon=True)
+        serving.start()
+        feeding.start()
+        start = time.perf_counter()
+        metrics = service.metrics
+        with Live(
+            _table(metrics, 0, len(instances), 0), console=console, refresh_per_second=4
+        ) as live:
+            while serving.is_alive():
+                seconds = time.perf_counter() - start
+                live.update(_table(metrics, produced[0], len(instances), seconds))
+                if metrics.registry.get_sample_value("streamlabels_messages_in_total") >= len(
+                    instances
+                ):
+                    break
+                time.sleep(0.25)
+            service.stop()
+            serving.join()
+            feeding.join()
+            live.update(_table(metrics, produced[0], len(instances), time.perf_counter() - start))
+        if service.telemetry is not None:
+            console.print(
+                f"\n(metrics were served at http://127.0.0.1:{service.telemetry.port}/metrics)"
+            )
+    console.print("broker stopped, service closed, checkpoints removed")
+    value = metrics.registry.get_sample_value
+    return {
+        "messages_in": value("streamlabels_messages_in_total"),
+        "predictions_out": value("streamlabels_predictions_out_total"),
+        "micro_f1": value("streamlabels_micro_f1"),
+        "model_version": value("streamlabels_model_version"),
+    }

@@ -1,0 +1,361 @@
+"""The service against a real Kafka-protocol broker (Tansu, started once per test session).
+
+Each test uses its own topics and consumer group. Waits are bounded polls for a condition (a number
+of records on a topic, a log line), never fixed sleeps or timing assertions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("kafka")
+
+from kafka import KafkaConsumer, TopicPartition
+
+from service.broker import Broker, BrokerError
+from service.checkpoint import CheckpointStore
+from service.codec import Codec
+from service.config import ServiceConfig
+from service.consumer import Service
+from service.topics import TopicReader, create_topics, instance_messages, produce
+from streamlabels import IHOMER
+from streamlabels.evaluate import MultiLabelMetrics, prequential
+from streamlabels.streams import datasets
+
+REPO = Path(__file__).resolve().parents[1]
+_unique = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def broker():
+    """One Tansu broker for the whole session, stopped (no process left) at the end."""
+    try:
+        started = Broker().start()
+    except BrokerError as error:
+        pytest.skip(str(error))
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def yeast(data_dir):
+    stream = datasets.load("yeast")
+    return list(stream.label_names), list(stream)
+
+
+def _topics(broker, name: str) -> dict:
+    """Fresh single-partition topics (so the order is the file order) and group for one test."""
+    tag = f"{name}-{next(_unique)}-{os.getpid()}"
+    names = {
+        "input_topic": f"in-{tag}",
+        "output_topic": f"out-{tag}",
+        "dead_letter_topic": f"dlq-{tag}",
+        "group_id": f"group-{tag}",
+    }
+    create_topics(broker.bootstrap_servers, [v for k, v in names.items() if k != "group_id"])
+    return names
+
+
+def _config(broker, topics: dict, labels: list, **settings) -> ServiceConfig:
+    flags = {
+        "bootstrap_servers": broker.bootstrap_servers,
+        "labels": labels,
+        "metrics_port": None,
+        "session_timeout_ms": 6000,
+        "heartbeat_interval_ms": 1000,
+        **topics,
+        **settings,
+    }
+    return ServiceConfig.from_sources(flags, environ={})
+
+
+class _InThread:
+    """Run a Service on a thread; on exit stop it and re-raise whatever the loop raised."""
+
+    def __init__(self, service: Service):
+        self.service = service
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.service.run()
+        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+            self.error = error
+
+    def __enter__(self) -> Service:
+        self.thread.start()
+        return self.service
+
+    def __exit__(self, *exc) -> None:
+        self.service.stop()
+        self.thread.join(timeout=60)
+        assert not self.thread.is_alive(), "the service did not stop"
+        if self.error is not None:
+            raise self.error
+
+
+def _distinct_ids(n: int):
+    return lambda records: len({r.key for r in records}) >= n
+
+
+def _metrics_from_outputs(records, data, labels) -> dict:
+    predicted = {json.loads(r.value)["id"]: json.loads(r.value)["labels"] for r in records}
+    scores = MultiLabelMetrics(len(labels))
+    for i, (_, y) in enumerate(data):
+        truth = np.array([y[label] for label in labels])
+        scores.update(truth, np.array([label in predicted[i] for label in labels]))
+    return scores.get()
+
+
+def test_yeast_replay_through_kafka_matches_prequential(broker, yeast):
+    labels, data = yeast
+    topics = _topics(broker, "e2e")
+    codec = Codec(labels)
+    produce(broker.bootstrap_servers, topics["input_topic"], instance_messages(data, codec))
+    service = Service(_config(broker, topics, labels, scaling="standard", batch_size=200))
+    with _InThread(service), TopicReader(broker.bootstrap_servers, topics["output_topic"]) as out:
+        records = out.read_until(_distinct_ids(len(data)), timeout=180)
+    assert len(records) == len(data)
+    messages = [json.loads(r.value) for r in records]
+    assert [m["id"] for m in messages] == list(range(len(data)))
+    assert [r.key for r in records] == [str(i).encode() for i in range(len(data))]
+    assert [m["model_version"] for m in messages] == list(range(len(data)))
+
+    reference = prequential(data, IHOMER(labels=labels, scaling="standard"), labels).metrics
+    measured = _metrics_from_outputs(records, data, labels)
+    assert abs(measured["micro_f1"] - reference["micro_f1"]) <= 1e-12
+    assert measured == pytest.approx(reference, abs=1e-12)
+    value = service.metrics.registry.get_sample_value
+    assert value("streamlabels_micro_f1") == pytest.approx(reference["micro_f1"], abs=1e-12)
+    assert value("streamlabels_messages_in_total") == len(data)
+    assert value("streamlabels_learned_total") == len(data)
+    assert (
+        value("streamlabels_consumer_lag", {"topic": topics["input_topic"], "partition": "0"}) == 0
+    )
+
+
+def test_invalid_messages_go_to_the_dead_letter_topic_and_good_ones_are_served(broker):
+    labels = ["a", "b"]
+    topics = _topics(broker, "dlq")
+    codec = Codec(labels)
+    oversized = codec.encode_instance("big", {f"f{i}": 1.0 for i in range(400)}, ["a"])
+    messages = [
+        (b"g0", codec.encode_instance("g0", {"f": 1.0}, ["a"]), None),
+        (b"m1", b'{"id": "m1", "x": {"f": 1.0', "undecodable"),
+        (b"m2", b'{"id": "m2", "x": {"f": "high"}}', "bad_features"),
+        (b"m3", b'{"id": "m3", "x": {"f": NaN}, "y": ["a"]}', "non_finite"),
+        (b"m4", b'{"id": "m4", "x": {"f": -Infinity}}', "non_finite"),
+        (b"m5", b'{"id": "m5", "x": {"f": 1.0}, "y": ["a", "zebra"]}', "unknown_label"),
+        (b"m6", oversized, "too_large"),
+        (b"m7", b'{"id": [1], "x": {}}', "bad_id"),
+        (b"g1", codec.encode_instance("g1", {"f": 2.0}, ["b"]), None),
+        (b"g2", codec.encode_instance("g2", {"f": 3.0}, None), None),
+    ]
+    produce(
+        broker.bootstrap_servers, topics["input_topic"], [(k.decode(), v) for k, v, _ in messages]
+    )
+    service = Service(_config(broker, topics, labels, max_message_bytes=2000))
+    with _InThread(service):
+        with TopicReader(broker.bootstrap_servers, topics["output_topic"]) as out:
+            predictions = out.read_until(lambda r: len(r) >= 3, timeout=60)
+        with TopicReader(broker.bootstrap_servers, topics["dead_letter_topic"]) as dlq:
+            dead = dlq.read_until(lambda r: len(r) >= 7, timeout=60)
+
+    served = [json.loads(r.value) for r in predictions]
+    assert [p["id"] for p in served] == ["g0", "g1", "g2"]
+    assert [p["model_version"] for p in served] == [0, 1, 2]
+    assert len(dead) == 7
+    for record, (offset, (key, raw, reason)) in zip(
+        dead, [(i, m) for i, m in enumerate(messages) if m[2] is not None]
+    ):
+        headers = {k: v.decode() for k, v in record.headers}
+        assert headers["streamlabels.reason"] == reason
+        assert headers["streamlabels.detail"]
+        assert headers["streamlabels.topic"] == topics["input_topic"]
+        assert (headers["streamlabels.partition"], headers["streamlabels.offset"]) == (
+            "0",
+            str(offset),
+        )
+        assert record.key == key
+        if reason == "too_large":
+            assert record.value == raw[:2000]
+            assert headers["streamlabels.original_bytes"] == str(len(raw))
+        else:
+            assert record.value == raw
+    value = service.metrics.registry.get_sample_value
+    assert value("streamlabels_dead_letters_total", {"reason": "non_finite"}) == 2
+    assert value("streamlabels_dead_letters_total", {"reason": "too_large"}) == 1
+    assert value("streamlabels_learned_total") == 2
+
+
+# -- the service as a separate process ---------------------------------------------------------
+
+
+def _spawn(args: list[str], log: Path, **env) -> subprocess.Popen:
+    environment = {**os.environ, "PYTHONPATH": str(REPO), **env}
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streamlabels.cli", "serve", *args],
+            cwd=REPO,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _flags(broker, topics: dict, labels: list, **settings) -> list[str]:
+    values = {
+        "bootstrap_servers": broker.bootstrap_servers,
+        "labels": ",".join(labels),
+        "session_timeout_ms": 6000,
+        "heartbeat_interval_ms": 1000,
+        **topics,
+        **settings,
+    }
+    return [arg for k, v in values.items() for arg in ("--" + k.replace("_", "-"), str(v))]
+
+
+def _stop(process: subprocess.Popen) -> int:
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_sigkill_mid_replay_then_restart_learns_every_message_exactly_once(broker, yeast, tmp_path):
+    labels, data = yeast
+    first, rest = data[:1200], data[1200:]
+    topics = _topics(broker, "crash")
+    codec = Codec(labels)
+    checkpoints = tmp_path / "checkpoints"
+    flags = _flags(
+        broker,
+        topics,
+        labels,
+        scaling="standard",
+        batch_size=100,
+        checkpoint_dir=checkpoints,
+        checkpoint_every=500,
+        checkpoint_seconds="off",
+        metrics_port="off",
+    )
+    log = tmp_path / "serve.log"
+    produce(broker.bootstrap_servers, topics["input_topic"], instance_messages(first, codec))
+    process = _spawn(flags, log)
+    try:
+        with TopicReader(broker.bootstrap_servers, topics["output_topic"]) as out:
+            out.read_until(_distinct_ids(len(first)), timeout=180)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    restored = CheckpointStore(checkpoints).load_latest()
+    resumed_at = restored.model.n_instances
+    assert 0 < resumed_at < len(first), "the kill must come after the newest checkpoint"
+    assert restored.offsets == {(topics["input_topic"], 0): resumed_at}
+
+    produce(
+        broker.bootstrap_servers,
+        topics["input_topic"],
+        instance_messages(rest, codec, start=len(first)),
+    )
+    process = _spawn(flags, log)
+    try:
+        with TopicReader(broker.bootstrap_servers, topics["output_topic"]) as out:
+            records = out.read_until(_distinct_ids(len(data)), timeout=180)
+    finally:
+        assert _stop(process) == 0, log.read_text()[-3000:]
+
+    by_id: dict[int, list[bytes]] = {}
+    for record in records:
+        by_id.setdefault(json.loads(record.value)["id"], []).append(record.value)
+    assert sorted(by_id) == list(range(len(data)))
+    twice = {i for i, values in by_id.items() if len(values) > 1}
+    assert twice == set(range(resumed_at, len(first)))
+    assert all(len(set(by_id[i])) == 1 for i in twice), "a re-prediction differs"
+
+    final = CheckpointStore(checkpoints).load_latest()
+    assert final.offsets == {(topics["input_topic"], 0): len(data)}
+    assert final.model.n_instances == len(data)
+    uninterrupted = IHOMER(labels=labels, scaling="standard")
+    reference = prequential(data, uninterrupted, labels).metrics
+    probe = [x for x, _ in data[::7]]
+    assert [final.model.predict_proba_one(x) for x in probe] == [
+        uninterrupted.predict_proba_one(x) for x in probe
+    ]
+    measured = _metrics_from_outputs(records, data, labels)
+    assert abs(measured["micro_f1"] - reference["micro_f1"]) <= 1e-12
+    assert "restored checkpoint" in log.read_text()
+
+
+def test_sigterm_drains_commits_and_checkpoints_without_leaking_the_password(broker, tmp_path):
+    labels = ["a", "b", "c"]
+    secret = "pw-" + os.urandom(8).hex()
+    topics = _topics(broker, "term")
+    codec = Codec(labels)
+    stream = [
+        ({"f": float(i), "g": 1.0}, {"a": i % 2 == 0, "b": i % 3 == 0, "c": False})
+        for i in range(20)
+    ]
+    produce(broker.bootstrap_servers, topics["input_topic"], instance_messages(stream, codec))
+    checkpoints = tmp_path / "checkpoints"
+    flags = _flags(
+        broker,
+        topics,
+        labels,
+        checkpoint_dir=checkpoints,
+        metrics_port=0,
+        log_level="DEBUG",
+        sasl_plain_username="svc",
+    )
+    log = tmp_path / "serve.log"
+    process = _spawn(flags, log, STREAMLABELS_SASL_PLAIN_PASSWORD=secret)
+    try:
+        with TopicReader(broker.bootstrap_servers, topics["output_topic"]) as out:
+            out.read_until(lambda r: len(r) >= len(stream), timeout=120)
+        url = next(
+            json.loads(line)["url"]
+            for line in log.read_text().splitlines()
+            if line.startswith("{") and json.loads(line)["message"] == "telemetry listening"
+        )
+        metrics_text = urllib.request.urlopen(url).read().decode()
+        health = json.loads(urllib.request.urlopen(url.replace("/metrics", "/healthz")).read())
+    finally:
+        returncode = _stop(process)
+    assert returncode == 0
+    assert health == {"status": "ok"}
+    assert "streamlabels_learned_total 20.0" in metrics_text
+    text = log.read_text()
+    assert secret not in text and secret not in metrics_text
+    entries = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    assert any(
+        e["message"] == "starting" and e["config"]["sasl_plain_password"] == "***" for e in entries
+    )
+    assert entries[-1]["message"] == "stopped" and entries[-1]["clean"] is True
+
+    final = CheckpointStore(checkpoints).load_latest()
+    assert final.model.n_instances == len(stream)
+    assert final.offsets == {(topics["input_topic"], 0): len(stream)}
+    check = KafkaConsumer(
+        bootstrap_servers=broker.bootstrap_servers,
+        group_id=topics["group_id"],
+        enable_auto_commit=False,
+    )
+    try:
+        assert check.committed(TopicPartition(topics["input_topic"], 0)) == len(stream)
+    finally:
+        check.close(autocommit=False)

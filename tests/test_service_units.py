@@ -1,0 +1,241 @@
+"""The service's parts that need no broker: settings, message validation, checkpoints, telemetry."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import urllib.error
+import urllib.request
+
+import msgpack
+import pytest
+
+from service.checkpoint import CheckpointStore
+from service.codec import Codec, InvalidMessage
+from service.config import ConfigError, ServiceConfig
+from service.consumer import Service
+from service.telemetry import JsonFormatter, Metrics, TelemetryServer, configure_logging
+from streamlabels import IHOMER
+from streamlabels.streams import ArffStream, SyntheticStream, datasets
+
+LABELS = ["a", "b", "c"]
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+
+def test_flags_win_over_environment_and_environment_over_defaults():
+    environ = {
+        "STREAMLABELS_INPUT_TOPIC": "from-env",
+        "STREAMLABELS_BATCH_SIZE": "64",
+        "STREAMLABELS_LABELS": "x,y",
+    }
+    config = ServiceConfig.from_sources({"input_topic": "from-flag"}, environ)
+    assert config.input_topic == "from-flag"
+    assert config.batch_size == 64
+    assert config.labels == ["x", "y"]
+    assert config.output_topic == "streamlabels-predictions"
+    assert config.checkpoint_every == 10_000
+
+
+def test_settings_are_checked():
+    with pytest.raises(ConfigError, match="batch_size"):
+        ServiceConfig.from_sources({"batch_size": "0"}, {})
+    with pytest.raises(ConfigError, match="scaling"):
+        ServiceConfig.from_sources({"scaling": "minmax"}, {})
+    with pytest.raises(ConfigError, match="n_min"):
+        ServiceConfig.from_sources({"n_min": "many"}, {})
+    with pytest.raises(ConfigError, match="not both"):
+        ServiceConfig.from_sources({"labels": "a", "labels_from": "yeast"}, {})
+    with pytest.raises(ConfigError, match="no label vocabulary"):
+        ServiceConfig.from_sources({}, {}).label_vocabulary()
+    assert ServiceConfig.from_sources({"checkpoint_every": "off"}, {}).checkpoint_every is None
+
+
+def test_labels_from_an_arff_header(data_dir):
+    path = data_dir / "yeast.arff.gz"
+    config = ServiceConfig.from_sources({"labels_from": f"{path}:-14"}, {})
+    assert config.label_vocabulary() == ArffStream(path, labels=-14).label_names
+    assert sorted(config.label_vocabulary()) == sorted(f"Class{i}" for i in range(1, 15))
+    by_name = ServiceConfig.from_sources({"labels_from": "yeast"}, {}).label_vocabulary()
+    assert by_name == list(datasets.info("yeast").label_names)
+
+
+def test_password_comes_from_environment_only_and_is_never_shown():
+    secret = "hunter2-very-secret"
+    config = ServiceConfig.from_sources(
+        {"sasl_plain_password": "ignored-flag", "security_protocol": "SASL_SSL"},
+        {"STREAMLABELS_SASL_PLAIN_PASSWORD": secret, "STREAMLABELS_SASL_MECHANISM": "PLAIN"},
+    )
+    assert config.kafka_security() == {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "PLAIN",
+        "sasl_plain_password": secret,
+    }
+    assert secret not in repr(config)
+    assert secret not in json.dumps(config.redacted())
+
+
+def test_json_logs_mask_secrets_and_keep_extra_fields():
+    out = io.StringIO()
+    configure_logging("INFO", secrets=["pa55word"], stream=out)
+    try:
+        logging.getLogger("service.test").info("token pa55word seen", extra={"offset": 7})
+    finally:
+        configure_logging("WARNING")
+    entry = json.loads(out.getvalue())
+    assert entry["message"] == "token *** seen"
+    assert entry["offset"] == 7 and entry["level"] == "INFO"
+    assert isinstance(JsonFormatter().format(logging.makeLogRecord({"msg": "x"})), str)
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (b"{not json", "undecodable"),
+        (b"[1, 2]", "not_an_object"),
+        (b'{"x": {"f": 1}}', "bad_id"),
+        (b'{"id": 1.5, "x": {"f": 1}}', "bad_id"),
+        (b'{"id": true, "x": {"f": 1}}', "bad_id"),
+        (b'{"id": 1, "x": [1, 2]}', "bad_features"),
+        (b'{"id": 1, "x": {"f": "1.0"}}', "bad_features"),
+        (b'{"id": 1, "x": {"f": false}}', "bad_features"),
+        (b'{"id": 1, "x": {"f": NaN}}', "non_finite"),
+        (b'{"id": 1, "x": {"f": Infinity}}', "non_finite"),
+        (b'{"id": 1, "x": {"f": 1e999}}', "non_finite"),
+        (b'{"id": 1, "x": {"f0": 1, "f1": 2, "f2": 3, "f3": 4}}', "too_many_features"),
+        (b'{"id": 1, "x": {}, "y": "a"}', "bad_labels"),
+        (b'{"id": 1, "x": {}, "y": [1]}', "bad_labels"),
+        (b'{"id": 1, "x": {}, "y": ["a", "zebra"]}', "unknown_label"),
+        (b'{"id": 1, "x": {}, "y": ["a", "b", "c", "a"]}', "too_many_labels"),
+        (b'{"id": 1, "x": {"f": 1}, "pad": "' + b"z" * 300 + b'"}', "too_large"),
+        (None, "undecodable"),
+    ],
+)
+def test_invalid_messages_are_refused_with_their_reason(raw, reason):
+    codec = Codec(LABELS, max_message_bytes=200, max_features=3)
+    with pytest.raises(InvalidMessage) as caught:
+        codec.decode(raw)
+    assert caught.value.reason == reason
+    assert caught.value.detail
+
+
+def test_valid_messages_decode_in_both_formats():
+    for fmt in ("json", "msgpack"):
+        codec = Codec(LABELS, format=fmt)
+        raw = codec.encode_instance("id-1", {"f": 0.25, "g": 3}, ["c"])
+        instance = codec.decode(raw)
+        assert instance.id == "id-1" and instance.x == {"f": 0.25, "g": 3}
+        assert instance.y == {"a": False, "b": False, "c": True}
+        assert codec.decode(codec.encode_instance(9, {}, None)).y is None
+    raw = msgpack.packb({"id": 2, "x": {"f": float("nan")}})
+    with pytest.raises(InvalidMessage, match="non_finite"):
+        Codec(LABELS, format="msgpack").decode(raw)
+
+
+def test_prediction_message_lists_positive_labels_scores_and_version():
+    codec = Codec(LABELS)
+    proba = {label: {True: p, False: 1 - p} for label, p in zip(LABELS, (0.9, 0.2, 0.6))}
+    predicted = {"a": True, "b": False, "c": True}
+    message = json.loads(codec.encode_prediction(5, predicted, proba, 41))
+    assert message == {
+        "id": 5,
+        "labels": ["a", "c"],
+        "scores": {"a": 0.9, "b": 0.2, "c": 0.6},
+        "model_version": 41,
+    }
+
+
+# -- checkpoints ------------------------------------------------------------------------------
+
+
+def _trained_model(n: int) -> tuple[IHOMER, list]:
+    stream = SyntheticStream(n_instances=n, n_features=8, n_labels=6, seed=3)
+    model = IHOMER(labels=stream.label_names, n_min=50)
+    data = list(stream)
+    for x, y in data:
+        model.predict_one(x)
+        model.learn_one(x, y)
+    return model, data
+
+
+def test_checkpoint_round_trip_is_exact_and_keeps_the_last_k(tmp_path):
+    store = CheckpointStore(tmp_path, keep=2)
+    model, data = _trained_model(300)
+    for offset in (100, 200, 300):
+        store.save(model, {("in", 0): offset, ("in", 1): 7}, {"labels": model.labels})
+    names = [p.name for p in store.paths()]
+    assert names == ["checkpoint-000000000002.state", "checkpoint-000000000003.state"]
+    assert not list(tmp_path.glob(".*.tmp"))
+    restored = store.load_latest()
+    assert restored.offsets == {("in", 0): 300, ("in", 1): 7}
+    probe = [x for x, _ in data[:50]]
+    assert [restored.model.predict_proba_one(x) for x in probe] == [
+        model.predict_proba_one(x) for x in probe
+    ]
+
+
+def test_corrupt_newest_checkpoint_is_refused_and_the_previous_one_used(tmp_path, caplog):
+    store = CheckpointStore(tmp_path, keep=3)
+    model, _ = _trained_model(120)
+    store.save(model, {("in", 0): 120}, {"labels": model.labels})
+    newest = store.save(model, {("in", 0): 999}, {"labels": model.labels})
+    data = bytearray(newest.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    newest.write_bytes(bytes(data))
+    with caplog.at_level(logging.ERROR, logger="service.checkpoint"):
+        restored = store.load_latest()
+    assert restored.offsets == {("in", 0): 120}
+    refusals = [r for r in caplog.records if r.getMessage().startswith("checkpoint refused")]
+    assert len(refusals) == 1 and refusals[0].checkpoint == str(newest)
+    newest.write_bytes(b"")
+    store.paths()[0].write_bytes(b"garbage")
+    assert store.load_latest() is None
+
+
+def test_service_restores_the_previous_checkpoint_when_the_newest_is_corrupt(tmp_path, caplog):
+    model, _ = _trained_model(150)
+    store = CheckpointStore(tmp_path)
+    store.save(model, {("in", 0): 150}, {"labels": list(model.labels)})
+    store.save(model, {("in", 0): 500}, {"labels": list(model.labels)}).write_bytes(b"torn")
+    config = ServiceConfig.from_sources(
+        {"labels": ",".join(model.labels), "checkpoint_dir": str(tmp_path)}, {}
+    )
+    service = Service(config)
+    with caplog.at_level(logging.INFO):
+        service.restore()
+    assert service.offsets == {("in", 0): 150}
+    assert service.model.n_instances == 150
+    messages = [r.getMessage() for r in caplog.records]
+    assert "checkpoint refused, trying the previous one" in messages
+    assert "restored checkpoint" in messages
+    other = ServiceConfig.from_sources({"labels": "p,q", "checkpoint_dir": str(tmp_path)}, {})
+    with pytest.raises(ConfigError, match="trained on labels"):
+        Service(other).restore()
+
+
+# -- telemetry --------------------------------------------------------------------------------
+
+
+def test_metrics_and_health_endpoints():
+    metrics = Metrics()
+    metrics.dead_letters.labels(reason="non_finite").inc()
+    metrics.micro_f1.set(0.5)
+    healthy = [True]
+    server = TelemetryServer(metrics, lambda: healthy[0], port=0)
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        text = urllib.request.urlopen(base + "/metrics").read().decode()
+        assert 'streamlabels_dead_letters_total{reason="non_finite"} 1.0' in text
+        assert "streamlabels_micro_f1 0.5" in text
+        assert json.loads(urllib.request.urlopen(base + "/healthz").read()) == {"status": "ok"}
+        healthy[0] = False
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(base + "/healthz")
+        assert caught.value.code == 503
+    finally:
+        server.close()
