@@ -112,11 +112,11 @@ class Hierarchy:
     def get_state(self, learners: list) -> dict:
         """Groups, counters and label-set counts; learners go to the shared table ``learners``.
 
-        A warm restructuring hands unchanged groups' learners to the new hierarchy while the old
-        one lives on as the shadow, so the two can share a learner object. Each learner is
-        therefore stored once in ``learners`` (by identity) and referred to by its index there,
-        which keeps the sharing after a restore. The label-set counters are flattened in
-        insertion order: :meth:`local_proba` breaks ties between equally frequent sets by it.
+        The active hierarchy and its shadow put their learners in one table (each learner once,
+        by identity) and refer to them by index. A shadow's group of two or more labels has no
+        learner when it handed it over to the active hierarchy. The label-set counters are
+        flattened in insertion order: :meth:`local_proba` breaks ties between equally frequent
+        sets by it.
         """
 
         def ref(learner) -> int:
@@ -152,7 +152,7 @@ class Hierarchy:
         refs = [state["router"], *(i for i in state["locals"] if i is not None)]
         if (
             len(state["locals"]) != len(groups)
-            or any((i is None) != (len(g) == 1) for i, g in zip(state["locals"], groups))
+            or any(i is not None and len(g) == 1 for i, g in zip(state["locals"], groups))
             or not all(isinstance(i, int) and 0 <= i < len(learners) for i in refs)
         ):
             raise ValueError("Hierarchy state: learner references do not match the learner table")
@@ -164,6 +164,7 @@ class Hierarchy:
             warm={k: table[i] for k, i in enumerate(state["locals"]) if i is not None},
             relevant_only=bool(state["relevant_only"]),
         )
+        hierarchy.locals = [None if i is None else table[i] for i in state["locals"]]
         hierarchy.local_seen = np.asarray(state["local_seen"]).tolist()
         hierarchy.router_seen = int(state["router_seen"])
         set_ids = np.asarray(state["set_labels"]).tolist()

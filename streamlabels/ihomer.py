@@ -257,11 +257,16 @@ class IHOMER(base.MultiLabelClassifier):
         return scores
 
     def _shadow_labels(self, row: Row) -> np.ndarray:
-        """The previous hierarchy's per-label scores (its router gate times its local score)."""
+        """The previous hierarchy's label scores (its router gate times its local score).
+
+        Only the old groups holding labels of groups still warming up are asked.
+        """
         shadow = self._shadow
         scores = shadow.router_scores(row)
         out = np.zeros(len(self._labels))
-        for k in np.flatnonzero(scores >= self.theta_route):
+        warming = [self._active.members[k] for k in self._shadow_groups_left]
+        sources = np.unique(shadow.group_of[np.concatenate(warming)])
+        for k in sources[scores[sources] >= self.theta_route]:
             out[shadow.members[k]] = shadow.local_proba(k, row)
         return out
 
@@ -404,6 +409,10 @@ class IHOMER(base.MultiLabelClassifier):
                 fresh.append(k)
         self._active = self._new_hierarchy(groups, warm)
         if self.restructure == "warm":
+            for group in groups:
+                if group in old_index:
+                    # The new hierarchy owns this learner now; the shadow must not train it too.
+                    old.locals[old_index[group]] = None
             self._shadow = old
             self._shadow_router_left = self.router_warmup
             self._shadow_groups_left = {k: self.local_warmup for k in fresh}

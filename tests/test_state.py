@@ -227,8 +227,8 @@ def test_restore_on_a_drifting_stream_continues_bit_for_bit():
     def shadow(model):
         return model._shadow is not None and model._shadow_router_left > 0
 
-    def sharing(model):
-        return shadow(model) and _shared(model) != []
+    def handed_over(model):
+        return shadow(model) and _handed_over(model) != []
 
     def just_detected(model):
         return model._loss_detector.drift_detected
@@ -238,7 +238,7 @@ def test_restore_on_a_drifting_stream_continues_bit_for_bit():
         {
             0: lambda m: m._active is None,
             700: shadow,
-            1_100: sharing,
+            1_100: handed_over,
             3_264: just_detected,
             3_900: shadow,
         },
@@ -274,22 +274,36 @@ def test_restored_model_has_not_shared_its_arrays():
     assert dumps(twin.get_state()) == before
 
 
-def _shared(model) -> list[tuple[int, int]]:
-    """(active group, shadow group) pairs whose learners are one and the same object."""
-    shadow = {id(s): k for k, s in enumerate(model._shadow.locals) if s is not None}
-    return [(k, shadow[id(a)]) for k, a in enumerate(model._active.locals) if id(a) in shadow]
+def _handed_over(model) -> list[int]:
+    """Active groups whose learner was taken over from the shadow's unchanged group."""
+    shadow = model._shadow
+    return [
+        k
+        for k, group in enumerate(model._active.groups)
+        if len(group) > 1 and group in shadow.groups and shadow.locals[shadow.groups.index(group)]
+        is None
+    ]
 
 
-def test_warm_restructure_sharing_survives_a_restore():
-    """A shadow and the active hierarchy can share learners; a restore must keep them shared."""
+def test_shadow_does_not_train_the_learners_it_handed_over():
+    """An unchanged group's learner moves to the new hierarchy and learns once per instance."""
     stream, labels = _synthetic()
     model = IHOMER(labels=labels)
     for x, y in stream[:1_100]:
         model.learn_one(x, y)
+    (k, *_), group = _handed_over(model), None
+    group = model._active.groups[k]
+    learner = model._active.locals[k]
+    alone = learner.subset(range(len(group)))
+    for x, y in stream[1_100:1_300]:
+        positives = [labels.index(label) for label, v in y.items() if v]
+        if set(positives) & set(group):
+            alone.learn_one(model._features.row(x), np.array([label in positives for label in group]))
+        model.learn_one(x, y)
+    np.testing.assert_array_equal(learner.weights, alone.weights)
 
     twin = IHOMER.from_state(loads(dumps(model.get_state())))
-    assert _shared(model) != []
-    assert _shared(twin) == _shared(model)
+    assert dumps(twin.get_state()) == dumps(model.get_state())
 
 
 def test_river_learners_cannot_be_checkpointed():

@@ -93,15 +93,21 @@ def prequential(
     position = {label: i for i, label in enumerate(labels)}
     n_labels = len(labels)
     total = MultiLabelMetrics(n_labels)
-    recent = MultiLabelMetrics(n_labels)
     history: list[dict[str, float]] = []
+    # Truths and predictions of the current window are scored in one batch update when it closes:
+    # the same counts as one update per instance (MultiLabelMetrics guarantees it), far cheaper.
+    truths = np.zeros((window, n_labels), dtype=bool)
+    guesses = np.zeros((window, n_labels), dtype=bool)
 
-    def as_array(y: dict) -> np.ndarray:
-        out = np.zeros(n_labels, dtype=bool)
-        for label, value in y.items():
-            if value:
-                out[position[label]] = True
-        return out
+    def close_window(rows: int, seconds: float) -> dict[str, float]:
+        recent = MultiLabelMetrics(n_labels)
+        recent.update(truths[:rows], guesses[:rows])
+        total.update(truths[:rows], guesses[:rows])
+        truths[:rows] = False
+        guesses[:rows] = False
+        point = _history_point(count, seconds, recent, total)
+        history.append(point)
+        return point
 
     count = 0
     start = time.perf_counter()
@@ -109,20 +115,22 @@ def prequential(
         if n is not None and count >= n:
             break
         y_pred = model.predict_one(x)
-        truth, guess = as_array(y), as_array(y_pred)
-        total.update(truth, guess)
-        recent.update(truth, guess)
+        row = count % window
+        for label, value in y.items():
+            if value:
+                truths[row, position[label]] = True
+        for label, value in y_pred.items():
+            if value:
+                guesses[row, position[label]] = True
         model.learn_one(x, y)
         count += 1
         if count % window == 0:
-            point = _history_point(count, time.perf_counter() - start, recent, total)
-            history.append(point)
-            recent.reset()
+            point = close_window(window, time.perf_counter() - start)
             if on_window is not None:
                 on_window(point)
     seconds = time.perf_counter() - start
     if count % window:
-        history.append(_history_point(count, seconds, recent, total))
+        close_window(count % window, seconds)
     return PrequentialResult(
         n_instances=count,
         seconds=seconds,
