@@ -1,0 +1,7 @@
+"""Multi-label Hoeffding tree: numba kernels over an arrays-of-nodes layout (ALGORITHM.md §2.2)."""
+
+from __future__ import annotations
+
+from streamlabels.learners.hoeffding.tree import MultiLabelHoeffdingTree
+
+__all__ = ["MultiLabelHoeffdingTree"]
