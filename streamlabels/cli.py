@@ -1,4 +1,4 @@
-"""The ``streamlabels`` command: replay streams prequentially, list datasets.
+"""The ``streamlabels`` command: replay streams prequentially, list datasets, draw reports.
 
 Errors are one clear line; ``--debug`` shows the full traceback.
 """
@@ -23,6 +23,11 @@ EXAMPLES = {
 """,
     "datasets": """examples:
   STREAMLABELS_DATA=../shared/datasets streamlabels datasets
+""",
+    "report": """examples:
+  streamlabels replay yeast --out yeast.json && streamlabels report yeast.json --out pictures/
+  streamlabels report benchmarks/results/accuracy.json --out pictures/
+  streamlabels report benchmarks/results/accuracy.json --metric subset_accuracy
 """,
 }
 
@@ -99,6 +104,7 @@ def _replay(args) -> int:
         "seed": args.seed,
         "n_labels": len(stream.label_names),
         **result.to_dict(),
+        "events": getattr(model, "events", []),
     }
     _print_summary(report)
     if args.out:
@@ -106,7 +112,8 @@ def _replay(args) -> int:
     if args.plot:
         from streamlabels.viz import plot_history
 
-        plot_history(report["history"], title=f"{name} · {args.model} · {order}").savefig(
+        title = f"{name} · {args.model} · {order}"
+        plot_history(report["history"], title, report["events"]).savefig(
             args.plot, dpi=120, bbox_inches="tight"
         )
     return 0
@@ -174,6 +181,45 @@ def _datasets(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    """Draw a replay JSON (metrics over time, per label) or an accuracy JSON (bars) to PNGs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from streamlabels import viz
+
+    source = Path(args.results)
+    data = json.loads(source.read_text())
+    if isinstance(data, dict) and "runs" in data:
+        rows = data["runs"]
+        pictures = {
+            args.metric: viz.plot_comparison(rows, metric=args.metric),
+            "throughput": viz.plot_throughput(rows),
+        }
+    elif isinstance(data, dict) and "history" in data:
+        title = f"{data.get('stream', source.stem)} · {data.get('model', '?')} · "
+        title += data.get("order", "file")
+        pictures = {
+            "history": viz.plot_history(data["history"], title, data.get("events", ())),
+            "per-label": viz.plot_per_label(data.get("per_label", []), title=title),
+        }
+    else:
+        raise ValueError(
+            f"{source}: neither a `streamlabels replay --out` JSON (with 'history') "
+            "nor a benchmarks accuracy JSON (with 'runs')"
+        )
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, figure in pictures.items():
+        path = folder / f"{source.stem}-{name}.png"
+        figure.savefig(path, dpi=120, bbox_inches="tight")
+        plt.close(figure)
+        print(path)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamlabels", description="Online multi-label classification of data streams."
@@ -211,6 +257,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--debug", action="store_true", help="show full tracebacks")
     listing.set_defaults(run=_datasets)
+
+    report = commands.add_parser(
+        "report",
+        help="draw a replay's or a benchmark table's results as PNG pictures",
+        epilog=EXAMPLES["report"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("results", help="a `replay --out` JSON or benchmarks/results/accuracy.json")
+    report.add_argument("--out", default=".", help="folder for the PNGs (default: current)")
+    report.add_argument(
+        "--metric", default="micro_f1", help="metric of the accuracy bars (default: micro_f1)"
+    )
+    report.add_argument("--debug", action="store_true", help="show full tracebacks")
+    report.set_defaults(run=_report)
+
+    from streamlabels.bench import add_parser as add_bench_parser
+
+    add_bench_parser(commands)
+
+    from service.commands import add_service_commands  # serve, demo-kafka
+
+    add_service_commands(commands)
     return parser
 
 

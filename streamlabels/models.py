@@ -1,4 +1,4 @@
-"""Every model the command line knows, by name: iHOMER configurations and the baselines."""
+"""Every model the command line knows, by name: iHOMER configurations, baselines, peers."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ centred ("standard") for dense files and the synthetic stream, "sparse" for spar
 
 
 def model_names() -> list[str]:
-    return [*IHOMER_VARIANTS, *BASELINES]
+    from streamlabels.peers import PEERS
+
+    return [*IHOMER_VARIANTS, *BASELINES, *PEERS]
 
 
 def make_model(
@@ -41,4 +43,8 @@ def make_model(
         return IHOMER(labels=list(label_names), seed=seed, **params)
     if name in BASELINES:
         return BASELINES[name](list(feature_names), list(label_names), seed)
+    from streamlabels.peers import PEERS, make_peer
+
+    if name in PEERS:
+        return make_peer(name, feature_names, label_names, seed=seed, sparse=sparse)
     raise ValueError(f"unknown model {name!r}; known: {', '.join(model_names())}")

@@ -1,0 +1,444 @@
+"""Speed, compile cost, memory and accuracy of several models on one stream, in one process.
+
+Every model sees the same instances: the stream is read into a list once, before any timing, so
+file reading and parsing are not measured. Each model is then run test-then-train (the loop of
+:func:`streamlabels.evaluate.prequential`, with the same metrics) and measured:
+
+- ``instances_per_second``: instances over the wall time of the loop (predict, score, learn).
+- ``warmup_s``: one-off cost at the start, the time of the first ``WARMUP_INSTANCES`` instances
+  minus that many times the steady per-instance time (the mean over the remaining instances).
+  For numba models this is mostly compilation or cache loading; for MOA, JVM class loading and
+  JIT.
+- ``numba.compile_s``: time spent in numba compilations during the run, from numba's own
+  ``numba:compile`` events (outermost only). Loading a kernel from numba's disk cache is no
+  compilation; a kernel already compiled by an earlier model in the process costs nothing again,
+  so the first numba model of a bench pays for the ones that share its kernels.
+- ``memory.peak_rss_delta_mb``: the resident set size, sampled every ``RSS_EVERY`` instances,
+  at its peak minus its value before the model was built. It includes the JVM and numba's
+  compiled code; memory freed by an earlier model and reused lowers the figure of a later one.
+  ``memory.tracemalloc_peak_mb`` (``--tracemalloc``) comes from a second, untimed run of a fresh
+  model under :mod:`tracemalloc`: Python and numpy allocations only, never the JVM's heap.
+- ``model_size``: the model's ``model_size()``, where it has one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import json
+import os
+import platform
+import resource
+import sys
+import time
+import tracemalloc
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from streamlabels.evaluate.metrics import MultiLabelMetrics
+from streamlabels.models import make_model
+
+__all__ = ["bench", "bench_model", "numba_cache_state", "parse_models"]
+
+WARMUP_INSTANCES = 10
+RSS_EVERY = 256
+HEADLINE_METRICS = ("micro_f1", "macro_f1", "subset_accuracy", "hamming_loss")
+
+EXAMPLES = """examples:
+  STREAMLABELS_DATA=../shared/datasets streamlabels bench yeast --models ihomer,br-lr --out b.json
+  streamlabels bench imdb --models ihomer,br-lr:2000,moa-mlht:5000 --out imdb.json
+                                     # NAME:N runs that model on the first N instances only
+  streamlabels bench tmc2007-500 --models ihomer,moa-mlht --n 3000 --shuffle 1 --tracemalloc
+"""
+
+
+def parse_models(spec: str) -> list[tuple[str, int | None]]:
+    """``"a,b:2000"`` -> ``[("a", None), ("b", 2000)]``: names with optional instance caps.
+
+    Examples
+    --------
+    >>> parse_models("ihomer, br-lr:2000")
+    [('ihomer', None), ('br-lr', 2000)]
+    >>> parse_models("br-lr:0")
+    Traceback (most recent call last):
+    ...
+    ValueError: bad model spec 'br-lr:0': the cap must be a positive integer
+    """
+    models = []
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        name, _, cap = item.partition(":")
+        if cap and (not cap.isdigit() or int(cap) < 1):
+            raise ValueError(f"bad model spec {item!r}: the cap must be a positive integer")
+        models.append((name, int(cap) if cap else None))
+    if not models:
+        raise ValueError("no models given")
+    return models
+
+
+def numba_cache_state() -> dict:
+    """Where numba caches compiled kernels and how many of this package's are there already.
+
+    ``state`` is "warm" when index files (``*.nbi``) of streamlabels kernels exist, so a fresh
+    process loads rather than compiles them. Index files are named after the kernel's module
+    (``_linear_kernels.learn_row-154.py311.nbi``), which is how they are recognised.
+    """
+    import numba
+
+    package = Path(__file__).parent
+    modules = {path.stem for path in package.rglob("*.py")}
+    where = Path(numba.config.CACHE_DIR) if numba.config.CACHE_DIR else package
+    files = [p for p in where.rglob("*.nbi") if p.name.split(".")[0] in modules]
+    return {
+        "cache_dir": str(where),
+        "set_by": "NUMBA_CACHE_DIR" if numba.config.CACHE_DIR else "default (__pycache__)",
+        "index_files": len(files),
+        "state": "warm" if files else "cold",
+    }
+
+
+def _rss_mb() -> float:
+    """The current resident set size (Linux), else the peak so far (what other systems offer)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+class _CompileClock:
+    """Sums numba's outermost ``numba:compile`` events (nested ones are inside them)."""
+
+    def __init__(self):
+        from numba.core import event
+
+        clock = self
+
+        class Listener(event.Listener):
+            def on_start(self, _event):
+                if clock.depth == 0:
+                    clock.started = time.perf_counter()
+                clock.depth += 1
+
+            def on_end(self, _event):
+                clock.depth -= 1
+                if clock.depth == 0:
+                    clock.seconds += time.perf_counter() - clock.started
+                    clock.count += 1
+
+        self._event = event
+        self._listener = Listener()
+        self.depth = 0
+        self.started = 0.0
+        self.seconds = 0.0
+        self.count = 0
+
+    def __enter__(self):
+        self._event.register("numba:compile", self._listener)
+        return self
+
+    def __exit__(self, *exc):
+        self._event.unregister("numba:compile", self._listener)
+
+
+def _truth(y: dict, position: dict) -> np.ndarray:
+    out = np.zeros(len(position), dtype=bool)
+    for label, value in y.items():
+        if value:
+            out[position[label]] = True
+    return out
+
+
+def _run(model, instances, truths, position) -> dict:
+    """The prequential loop with timing marks; returns seconds, marks, metrics and peak RSS."""
+    n_labels = len(position)
+    metrics = MultiLabelMetrics(n_labels)
+    peak_rss = _rss_mb()
+    first = warm = 0.0
+    start = time.perf_counter()
+    for i, ((x, y), truth) in enumerate(zip(instances, truths)):
+        guess = np.zeros(n_labels, dtype=bool)
+        for label, value in model.predict_one(x).items():
+            if value:
+                guess[position[label]] = True
+        metrics.update(truth, guess)
+        model.learn_one(x, y)
+        if i == 0:
+            first = time.perf_counter() - start
+        if i + 1 == WARMUP_INSTANCES:
+            warm = time.perf_counter() - start
+        if i % RSS_EVERY == 0:
+            peak_rss = max(peak_rss, _rss_mb())
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "first": first,
+        "warm": warm,
+        "metrics": metrics.get(),
+        "peak_rss": max(peak_rss, _rss_mb()),
+    }
+
+
+def bench_model(
+    name: str,
+    instances: list,
+    feature_names: Sequence,
+    label_names: Sequence,
+    *,
+    seed: int = 42,
+    sparse: bool = False,
+    cap: int | None = None,
+    trace_memory: bool = False,
+) -> dict:
+    """Build model ``name`` and run it test-then-train over ``instances`` (the first ``cap``)."""
+    labels = list(label_names)
+    position = {label: i for i, label in enumerate(labels)}
+    instances = instances[:cap] if cap else instances
+    truths = [_truth(y, position) for _, y in instances]
+    gc.collect()
+    rss_before = _rss_mb()
+    with _CompileClock() as compiles:
+        started = time.perf_counter()
+        model = make_model(name, feature_names, labels, seed=seed, sparse=sparse)
+        setup = time.perf_counter() - started
+        run = _run(model, instances, truths, position)
+    n = len(instances)
+    steady = None
+    if n > WARMUP_INSTANCES:
+        steady = (run["seconds"] - run["warm"]) / (n - WARMUP_INSTANCES)
+    size = model.model_size() if hasattr(model, "model_size") else None
+    result = {
+        "model": name,
+        "cap": cap,
+        "n_instances": n,
+        "seconds": run["seconds"],
+        "instances_per_second": n / run["seconds"] if run["seconds"] > 0 else float("inf"),
+        "setup_s": setup,
+        "first_instance_s": run["first"],
+        "warmup_s": run["warm"] - WARMUP_INSTANCES * steady if steady is not None else None,
+        "steady_us_per_instance": steady * 1e6 if steady is not None else None,
+        "numba": {"compile_s": compiles.seconds, "compilations": compiles.count},
+        "memory": {
+            "rss_before_mb": rss_before,
+            "peak_rss_delta_mb": run["peak_rss"] - rss_before,
+            "tracemalloc_peak_mb": None,
+        },
+        "model_size": size,
+        "metrics": run["metrics"],
+    }
+    del model
+    if trace_memory:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            model = make_model(name, feature_names, labels, seed=seed, sparse=sparse)
+            _run(model, instances, truths, position)
+            result["memory"]["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+        finally:
+            tracemalloc.stop()
+    return result
+
+
+def load_instances(stream, n: int | None = None, shuffle: int | None = None) -> tuple[list, str]:
+    """The stream's instances as a list (the first ``n``; of a fixed permutation with
+    ``shuffle``, the one ``streamlabels replay --shuffle`` uses) and the order in words."""
+    if shuffle is None:
+        return list(itertools.islice(stream, n)), "file"
+    instances = list(stream)
+    permutation = np.random.default_rng(shuffle).permutation(len(instances))
+    return [instances[i] for i in permutation[:n]], f"shuffled (seed {shuffle})"
+
+
+def _environment() -> dict:
+    import numba
+    import river
+
+    return {
+        "python": platform.python_version(),
+        "numba": numba.__version__,
+        "numpy": np.__version__,
+        "river": river.__version__,
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+
+
+def bench(
+    stream,
+    models: Sequence[tuple[str, int | None]],
+    *,
+    name: str,
+    n: int | None = None,
+    shuffle: int | None = None,
+    seed: int = 42,
+    trace_memory: bool = False,
+    on_model=None,
+) -> dict:
+    """Run every model of ``models`` (name, cap) on the same in-memory copy of ``stream``.
+
+    ``on_model`` is called with each model's result as it finishes (progress displays use it).
+    """
+    cache = numba_cache_state()
+    started = time.perf_counter()
+    instances, order = load_instances(stream, n, shuffle)
+    load_seconds = time.perf_counter() - started
+    sparse = bool(getattr(stream, "sparse", False))
+    results = []
+    for model, cap in models:
+        result = bench_model(
+            model,
+            instances,
+            stream.feature_names,
+            stream.label_names,
+            seed=seed,
+            sparse=sparse,
+            cap=cap,
+            trace_memory=trace_memory,
+        )
+        results.append(result)
+        if on_model is not None:
+            on_model(result)
+    first = results[0]
+    for result in results:
+        result["ratio_vs_first"] = {
+            "instances_per_second": _ratio(
+                result["instances_per_second"], first["instances_per_second"]
+            ),
+            "peak_rss_delta_mb": _ratio(
+                result["memory"]["peak_rss_delta_mb"], first["memory"]["peak_rss_delta_mb"]
+            ),
+        }
+    return {
+        "stream": name,
+        "order": order,
+        "seed": seed,
+        "n": n,
+        "n_instances": len(instances),
+        "load_seconds": load_seconds,
+        "n_features": len(stream.feature_names),
+        "n_labels": len(stream.label_names),
+        "sparse": sparse,
+        "warmup_instances": WARMUP_INSTANCES,
+        "numba_cache": cache,
+        "environment": _environment(),
+        "definitions": {
+            "instances_per_second": "instances / wall time of the test-then-train loop",
+            "warmup_s": f"time of the first {WARMUP_INSTANCES} instances minus "
+            f"{WARMUP_INSTANCES} x the mean per-instance time of the rest",
+            "numba.compile_s": "time in numba compilations during the model's build and run",
+            "peak_rss_delta_mb": f"peak resident set size (sampled every {RSS_EVERY} "
+            "instances) minus the size before the model was built",
+            "tracemalloc_peak_mb": "tracemalloc peak of a second, untimed run (no JVM heap)",
+        },
+        "models": results,
+    }
+
+
+def _ratio(value: float, reference: float) -> float | None:
+    return value / reference if reference and reference > 0 else None
+
+
+def render_table(report: dict):
+    """A rich table of ``report``: one row per model, speed and memory also as ratios."""
+    from rich.table import Table
+
+    capped = f"first {report['n']:,} instances (--n)" if report["n"] else "whole stream"
+    table = Table(
+        title=f"{report['stream']} · {report['order']} · {capped} · numba cache "
+        f"{report['numba_cache']['state']} at start",
+        caption=f"ratios: vs {report['models'][0]['model']} · warm-up: first "
+        f"{report['warmup_instances']} instances minus steady time · RSS Δ: peak minus before",
+    )
+    columns = (
+        "model", "instances", "inst/s", "× first", "warm-up s", "numba compile s",
+        "peak RSS Δ MB", "× first", "micro-F1", "macro-F1", "subset acc", "Hamming",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for result in report["models"]:
+        ratio = result["ratio_vs_first"]
+        warmup = result["warmup_s"]
+        metrics = result["metrics"]
+        table.add_row(
+            result["model"] + (f" (first {result['cap']:,})" if result["cap"] else ""),
+            f"{result['n_instances']:,}",
+            f"{result['instances_per_second']:,.0f}",
+            _format_ratio(ratio["instances_per_second"]),
+            "" if warmup is None else f"{warmup:.3f}",
+            f"{result['numba']['compile_s']:.2f}",
+            f"{result['memory']['peak_rss_delta_mb']:.1f}",
+            _format_ratio(ratio["peak_rss_delta_mb"]),
+            *(f"{metrics[key]:.4f}" for key in HEADLINE_METRICS),
+        )
+    return table
+
+
+def _format_ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.3g}×"
+
+
+def add_parser(commands) -> None:
+    """Add the ``bench`` subcommand to the command line's subparsers."""
+    parser = commands.add_parser(
+        "bench",
+        help="speed, compile time, memory and accuracy of several models on one stream",
+        description=__doc__.split("\n\n")[0],
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("stream", help="dataset name or ARFF path")
+    parser.add_argument(
+        "--models",
+        required=True,
+        help="comma-separated model names, each optionally NAME:N to run it on the first N "
+        "instances only; ratios are against the first",
+    )
+    parser.add_argument("--n", type=int, help="load only the first N instances (all models)")
+    parser.add_argument("--shuffle", type=int, metavar="SEED", help="bench a fixed permutation")
+    parser.add_argument("--seed", type=int, default=42, help="model seed")
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="also measure a tracemalloc peak (second run)"
+    )
+    parser.add_argument("--out", help="write the results as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    parser.set_defaults(run=_run_command)
+
+
+def _run_command(args) -> int:
+    from rich.console import Console
+
+    from streamlabels.streams import datasets
+
+    models = parse_models(args.models)
+    stream = datasets.load(args.stream)
+    progress = Console(stderr=True, quiet=args.quiet)
+    progress.print(f"loading {args.stream} …")
+
+    def on_model(result):
+        progress.print(
+            f"{result['model']}: {result['n_instances']:,} instances, "
+            f"{result['instances_per_second']:,.0f}/s, micro-F1 {result['metrics']['micro_f1']:.4f}"
+        )
+
+    report = bench(
+        stream,
+        models,
+        name=args.stream,
+        n=args.n,
+        shuffle=args.shuffle,
+        seed=args.seed,
+        trace_memory=args.tracemalloc,
+        on_model=on_model,
+    )
+    Console(width=None if sys.stdout.isatty() else 200).print(render_table(report))
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=1))
+    return 0

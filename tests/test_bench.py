@@ -1,0 +1,94 @@
+"""The bench command, and the MOA peer it can run beside our models."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+
+from streamlabels.bench import parse_models
+from streamlabels.models import make_model
+from streamlabels.cli import main
+from streamlabels.evaluate import prequential
+from streamlabels.peers.moa import moa_unavailable_reason
+from streamlabels.streams import datasets
+
+REQUIRED_METRICS = ("micro_f1", "subset_accuracy", "macro_f1", "hamming_loss")
+
+
+def test_bench_writes_every_measure_and_matches_prequential(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    out = tmp_path / "bench.json"
+    argv = ["bench", "yeast", "--models", "ihomer,majority-ls:120", "--n", "300", "--quiet"]
+    assert main([*argv, "--tracemalloc", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+
+    assert report["n"] == 300 and report["n_instances"] == 300
+    assert report["numba_cache"]["state"] in ("warm", "cold")
+    assert [m["model"] for m in report["models"]] == ["ihomer", "majority-ls"]
+    assert report["models"][1]["numba"]["compilations"] == 0  # a pure-Python baseline
+    stream = datasets.load("yeast")
+    for result in report["models"]:
+        n = result["cap"] or 300
+        assert result["n_instances"] == n
+        assert result["instances_per_second"] > 0 and result["seconds"] > 0
+        assert result["warmup_s"] is not None and result["steady_us_per_instance"] > 0
+        assert result["memory"]["tracemalloc_peak_mb"] > 0
+        model = make_model(result["model"], stream.feature_names, stream.label_names)
+        expected = prequential(itertools.islice(stream, n), model, stream.label_names).metrics
+        for key in REQUIRED_METRICS:
+            assert result["metrics"][key] == pytest.approx(expected[key], abs=1e-12), key
+    first, second = report["models"]
+    assert first["ratio_vs_first"]["instances_per_second"] == 1.0
+    assert second["ratio_vs_first"]["instances_per_second"] == pytest.approx(
+        second["instances_per_second"] / first["instances_per_second"]
+    )
+
+
+def test_bench_rejects_unknown_models_in_one_line(data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    assert main(["bench", "flags", "--models", "ihomer,nope", "--quiet"]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_model_caps_parse():
+    assert parse_models("ihomer,moa-mlht:500") == [("ihomer", None), ("moa-mlht", 500)]
+    with pytest.raises(ValueError, match="positive integer"):
+        parse_models("ihomer:x")
+
+
+@pytest.fixture
+def moa():
+    reason = moa_unavailable_reason()
+    if reason:
+        pytest.skip(f"MOA peer cannot run here: {reason}")
+
+
+@pytest.mark.parametrize("name", ["moa-mlht", "moa-mlht-sparse"])
+def test_moa_tree_predicts_every_label_and_learns(moa, data_dir, monkeypatch, name):
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    stream = datasets.load("yeast")
+    instances = list(itertools.islice(stream, 500))
+    model = make_model(name, stream.feature_names, stream.label_names)
+
+    x, y = instances[0]
+    assert model.predict_one(x) == dict.fromkeys(stream.label_names, False)  # before any learning
+    result = prequential(instances, model, stream.label_names)
+    assert set(model.predict_one(x)) == set(stream.label_names)
+    proba = model.predict_proba_one(x)
+    assert all(0.0 <= p[True] <= 1.0 for p in proba.values())
+    assert result.metrics["micro_f1"] > 0.3  # the empty prediction scores 0
+    assert model.model_size()["model training instances"] == 500
+
+
+def test_moa_dense_and_sparse_rows_predict_alike(moa, data_dir, monkeypatch):
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    stream = datasets.load("medical")  # sparse file
+    instances = list(itertools.islice(stream, 150))
+    results = [
+        prequential(instances, make_model(name, stream.feature_names, stream.label_names),
+                    stream.label_names).metrics
+        for name in ("moa-mlht", "moa-mlht-sparse")
+    ]
+    assert results[0] == results[1]
