@@ -97,7 +97,7 @@ class Hierarchy:
         meta = self.meta_labels(positives)
         self.router.learn_one(row, meta)
         self.router_seen += 1
-        trained = np.flatnonzero(meta) if self.relevant_only else range(len(self.groups))
+        trained = meta.nonzero()[0] if self.relevant_only else range(len(self.groups))
         for k in trained:
             learner = self.locals[k]
             if learner is None:
@@ -106,7 +106,7 @@ class Hierarchy:
             learner.learn_one(row, target)
             self.local_seen[k] += 1
             if meta[k]:
-                self._label_sets[k][tuple(np.flatnonzero(target))] += 1
+                self._label_sets[k][tuple(target.nonzero()[0].tolist())] += 1
         return meta
 
     def get_state(self, learners: list) -> dict:

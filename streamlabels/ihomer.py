@@ -281,7 +281,7 @@ class IHOMER(base.MultiLabelClassifier):
         if every_group or self.ensure_nonempty:
             groups = range(len(active.groups))
         else:
-            groups = np.flatnonzero(routing >= self.theta_route)
+            groups = (routing >= self.theta_route).nonzero()[0]
         shadow = None
         for k in groups:
             members = active.members[k]
@@ -298,7 +298,7 @@ class IHOMER(base.MultiLabelClassifier):
         routing, local = self._scores(row, every_group=False)
         predicted = (routing[active.group_of] >= self.theta_route) & (local >= 0.5)
         if self.group_nonempty:
-            for k in np.flatnonzero(routing >= self.theta_route):
+            for k in (routing >= self.theta_route).nonzero()[0]:
                 members = active.members[k]
                 if not predicted[members].any():
                     predicted[members[int(np.argmax(local[members]))]] = True
