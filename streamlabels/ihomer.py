@@ -36,6 +36,9 @@ class IHOMER(base.MultiLabelClassifier):
     ----------
     labels
         The label vocabulary. Default: the keys of the first ``y`` given to ``learn_one``.
+    features
+        Feature names known up front, in the order rows list them (e.g. a file's attributes).
+        Optional: new names are added as they appear; knowing them saves a sort per instance.
     learner
         Base learner of the router and of every group: ``"linear"`` (compiled binary-relevance
         logistic regression with online scaling) or any river classifier (one clone per output).
@@ -104,6 +107,7 @@ class IHOMER(base.MultiLabelClassifier):
     def __init__(
         self,
         labels: Sequence | None = None,
+        features: Sequence | None = None,
         learner: str | base.Classifier = "linear",
         scaling: str = "standard",
         lr: float = 0.007,
@@ -126,6 +130,7 @@ class IHOMER(base.MultiLabelClassifier):
         seed: int = 42,
     ):
         self.labels = labels
+        self.features = features
         self.learner = learner
         self.scaling = scaling
         self.lr = lr
@@ -150,7 +155,7 @@ class IHOMER(base.MultiLabelClassifier):
 
         self._labels: list = []
         self._label_ids: dict = {}
-        self._features = FeatureSpace()
+        self._features = FeatureSpace(features)
         self._dense_template: dict = {}
         self._t = 0
         self._tree: LabelTree | None = None
@@ -547,6 +552,7 @@ class IHOMER(base.MultiLabelClassifier):
             )
         params = {name: getattr(self, name) for name in self._get_params()}
         params["labels"] = None if self.labels is None else list(self.labels)
+        params["features"] = None if self.features is None else list(self.features)
         learners: list = []
         active = None if self._active is None else self._active.get_state(learners)
         shadow = None if self._shadow is None else self._shadow.get_state(learners)

@@ -40,7 +40,7 @@ def make_model(
         from streamlabels.ihomer import IHOMER
 
         params = {"scaling": "sparse" if sparse else "standard", **IHOMER_VARIANTS[name]()}
-        return IHOMER(labels=list(label_names), seed=seed, **params)
+        return IHOMER(labels=list(label_names), features=list(feature_names), seed=seed, **params)
     if name in BASELINES:
         return BASELINES[name](list(feature_names), list(label_names), seed)
     from streamlabels.peers import PEERS, make_peer
