@@ -438,29 +438,42 @@ class IHOMER(base.MultiLabelClassifier):
         for x, y in zip(feature_dicts(X), label_dicts(Y, self._labels or self.labels)):
             self.learn_one(x, y)
 
-    def predict_many(self, X):
-        """``predict_one`` for every row: a bool DataFrame for a DataFrame, else a bool array."""
-        rows = [
-            self._predict_row(self._row(x, grow=False)) if self._active else None
-            for x in feature_dicts(X)
-        ]
-        return self._batch_output(X, rows, dtype=bool)
+    def predict_many(self, X, device: str = "cpu"):
+        """``predict_one`` for every row: a bool DataFrame for a DataFrame, else a bool array.
 
-    def predict_proba_many(self, X):
+        With the compiled learner the batch is scored from a frozen snapshot by the parallel CPU
+        scorer or, with ``device="cuda"``, on a GPU (:mod:`streamlabels.scoring`): the labels of
+        ``predict_one``, row by row, with the model as it stands.
+        """
+        return self._batch(X, device, proba=False)
+
+    def predict_proba_many(self, X, device: str = "cpu"):
         """``predict_proba_one``'s P(True) for every row, shaped like ``predict_many``'s output."""
-        rows = [
-            self._proba(x) if self._active else None for x in feature_dicts(X)
-        ]
-        return self._batch_output(X, rows, dtype=np.float64)
+        return self._batch(X, device, proba=True)
 
-    def _batch_output(self, X, rows: list, dtype):
-        out = np.zeros((len(rows), len(self._labels)), dtype=dtype)
-        for i, row in enumerate(rows):
-            if row is not None:
-                out[i] = row
+    def _batch(self, X, device: str, proba: bool):
+        dtype = np.float64 if proba else bool
+        if self._active is None:
+            out = np.zeros((len(list(feature_dicts(X))), 0), dtype=dtype)
+        elif isinstance(self.learner, str):
+            from streamlabels import scoring
+
+            snapshot = scoring.export(self)
+            rows = scoring.to_csr(snapshot, feature_dicts(X))
+            score = scoring.predict_proba_many if proba else scoring.predict_many
+            out = score(snapshot, rows, device=device)
+        else:
+            if device != "cpu":
+                raise ValueError("GPU scoring needs learner='linear'")
+            predict = self._proba if proba else self._predict_row_of
+            out = np.array([predict(x) for x in feature_dicts(X)], dtype=dtype)
+            out = out.reshape(-1, len(self._labels))
         if isinstance(X, pd.DataFrame):
             return pd.DataFrame(out, index=X.index, columns=self._labels)
         return out
+
+    def _predict_row_of(self, x: dict) -> np.ndarray:
+        return self._predict_row(self._row(x, grow=False))
 
     # -- introspection ----------------------------------------------------------------------
 

@@ -1,0 +1,24 @@
+"""Batched scoring of frozen IHOMER snapshots on the CPU (numba, parallel) or a GPU (numba-cuda).
+
+``export`` freezes a trained ``IHOMER(learner="linear")`` into a :class:`Snapshot` of flat
+arrays; ``predict_many`` and ``predict_proba_many`` score whole batches from it with the labels
+and scores ``predict_one`` and ``predict_proba_one`` would give, row by row.
+
+>>> import numpy as np
+>>> from streamlabels import IHOMER
+>>> from streamlabels.scoring import export, predict_many, to_csr
+>>> model = IHOMER(labels=["a", "b"])
+>>> for i in range(50):
+...     model.learn_one({"x": float(i % 2)}, {"a": i % 2 == 1, "b": i % 2 == 0})
+>>> snapshot = export(model)
+>>> predict_many(snapshot, to_csr(snapshot, [{"x": 1.0}, {"x": 0.0}]))
+array([[ True, False],
+       [False,  True]])
+"""
+
+from __future__ import annotations
+
+from streamlabels.scoring.batch import predict_many, predict_proba_many, to_csr
+from streamlabels.scoring.snapshot import Snapshot, export
+
+__all__ = ["Snapshot", "export", "predict_many", "predict_proba_many", "to_csr"]

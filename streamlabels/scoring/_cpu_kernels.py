@@ -1,0 +1,283 @@
+"""Compiled CPU scoring of a :class:`~streamlabels.scoring.Snapshot`, one batch row per task.
+
+A row is scored in two steps over a vector ``s`` of *slots*: first every stacked learner writes
+its outputs' probabilities into its slots (the constant slots after them hold the untrained
+fallbacks), then :func:`combine_row` reads routing and label scores through the snapshot's slot
+tables and applies iHOMER's decision rules. The float operations of the first step are those of
+:func:`streamlabels.learners._linear_kernels.predict_row`, in the same order, so the batch
+scores equal ``predict_one``'s bit for bit. :func:`combine_row` allocates nothing and calls
+nothing, so the GPU scorer compiles the very same source as a CUDA device function.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from streamlabels.learners._linear_kernels import SPARSE, STANDARD, sigmoid
+
+
+@njit(cache=True)
+def column_scales(mode, counts, stat1, stat2, n_seen, center, scale):
+    """Write the ``(x - center) / scale`` of every column a learner's scaler implies.
+
+    ``scale`` 0 means "the column contributes 0", as a zero variance does in the learner. The
+    expressions are the learner's own (``var**0.5`` in standard mode, the Chan merge with implicit
+    zeros and ``math.sqrt`` in sparse mode), so the quotients round identically.
+    """
+    for j in range(counts.shape[0]):
+        if mode == STANDARD:
+            var = stat2[j]
+            center[j] = stat1[j]
+            scale[j] = var**0.5
+        elif mode == SPARSE:
+            var = 0.0
+            if n_seen > 0:
+                mean = stat1[j]
+                c = float(counts[j])
+                nf = float(n_seen)
+                var = (stat2[j] + mean * mean * (c * (nf - c)) / nf) / nf
+            center[j] = 0.0
+            scale[j] = math.sqrt(var) if var > 0.0 else 0.0
+        else:
+            center[j] = 0.0
+            scale[j] = 1.0
+
+
+@njit(cache=True)
+def _dot4(weights, b0, b1, b2, b3, cols, xs, m, dense):
+    """Four outputs' raw scores at once: four independent sums, each in the learner's order."""
+    r0 = 0.0
+    r1 = 0.0
+    r2 = 0.0
+    r3 = 0.0
+    for t in range(m):
+        j = t if dense else cols[t]
+        x = xs[t]
+        r0 += weights[b0 + j] * x
+        r1 += weights[b1 + j] * x
+        r2 += weights[b2 + j] * x
+        r3 += weights[b3 + j] * x
+    return r0, r1, r2, r3
+
+
+@njit(cache=True)
+def learner_scores(
+    indices, values, walk_all, need, out_ptr, n_cols, weight_ptr, col_ptr, weights, intercepts,
+    center, scale, absent, cols, xs, s,
+):
+    """Write the P(output = 1) of the learners in ``need`` for one row (ascending ``indices``).
+
+    With ``walk_all`` (standard scaling) every column below the learner's width counts, absent
+    ones as 0.0 (scaled in advance: ``absent``); otherwise only the row's own entries do. Columns
+    past a learner's width were never learned by it and are skipped. A column whose scale is 0
+    adds ``w * 0.0``, which leaves the sum bit for bit unchanged, so including the columns the
+    learner skips is harmless. Each output's sum runs over the columns in ascending order, as the
+    learner's does; summing four outputs side by side only keeps the CPU's adders busy.
+    """
+    nnz = indices.shape[0]
+    for lid in range(n_cols.shape[0]):
+        if not need[lid]:
+            continue
+        width = n_cols[lid]
+        c0 = col_ptr[lid]
+        m = 0
+        if walk_all:
+            p = 0
+            for j in range(width):
+                if p < nnz and indices[p] == j:
+                    sd = scale[c0 + j]
+                    xs[j] = (values[p] - center[c0 + j]) / sd if sd != 0.0 else 0.0
+                    p += 1
+                else:
+                    xs[j] = absent[c0 + j]
+            m = width
+        else:
+            for p in range(nnz):
+                j = indices[p]
+                if j >= width:
+                    break
+                sd = scale[c0 + j]
+                cols[m] = j
+                xs[m] = (values[p] - center[c0 + j]) / sd if sd != 0.0 else 0.0
+                m += 1
+        first = out_ptr[lid]
+        end = out_ptr[lid + 1]
+        base = weight_ptr[lid] - first * width  # output o's weights start at base + o * width
+        o = first
+        while o + 4 <= end:
+            r0, r1, r2, r3 = _dot4(
+                weights, base + o * width, base + (o + 1) * width, base + (o + 2) * width,
+                base + (o + 3) * width, cols, xs, m, walk_all,
+            )
+            s[o] = sigmoid(r0 + intercepts[o])
+            s[o + 1] = sigmoid(r1 + intercepts[o + 1])
+            s[o + 2] = sigmoid(r2 + intercepts[o + 2])
+            s[o + 3] = sigmoid(r3 + intercepts[o + 3])
+            o += 4
+        while o < end:
+            r0, _, _, _ = _dot4(
+                weights, base + o * width, base + o * width, base + o * width, base + o * width,
+                cols, xs, m, walk_all,
+            )
+            s[o] = sigmoid(r0 + intercepts[o])
+            o += 1
+
+
+@njit(cache=True)
+def combine_row(
+    s, theta, group_nonempty, ensure_nonempty, route_ptr, route_slots, group_ptr, group_labels,
+    label_slot, label_gate, routing, local, want_proba, proba, labels,
+):
+    """Turn one row's slot scores into iHOMER's scores (``want_proba``) or labels.
+
+    A group's routing score is the max over its route slots (one slot, or the old groups it maps
+    to during a router warm-up). A label's local score is its slot, zeroed when its gate slot (the
+    shadow router, during a group warm-up) is below ``theta``. ``routing`` and ``local`` are
+    scratch of one entry per group and per label.
+    """
+    n_groups = route_ptr.shape[0] - 1
+    for k in range(n_groups):
+        r = s[route_slots[route_ptr[k]]]
+        for q in range(route_ptr[k] + 1, route_ptr[k + 1]):
+            r = max(r, s[route_slots[q]])
+        routing[k] = r
+    for l in range(label_slot.shape[0]):
+        gate = label_gate[l]
+        local[l] = s[label_slot[l]] if gate < 0 or s[gate] >= theta else 0.0
+    if want_proba:
+        for k in range(n_groups):
+            for p in range(group_ptr[k], group_ptr[k + 1]):
+                proba[group_labels[p]] = routing[k] * local[group_labels[p]]
+        return
+    for l in range(labels.shape[0]):
+        labels[l] = False
+    predicted_any = False
+    for k in range(n_groups):
+        if routing[k] < theta:
+            continue
+        chosen = False
+        best = group_labels[group_ptr[k]]
+        for p in range(group_ptr[k], group_ptr[k + 1]):
+            l = group_labels[p]
+            if local[l] >= 0.5:
+                labels[l] = True
+                chosen = True
+            if local[l] > local[best]:
+                best = l
+        if group_nonempty and not chosen:
+            labels[best] = True
+            chosen = True
+        predicted_any = predicted_any or chosen
+    if ensure_nonempty and not predicted_any and n_groups > 0:
+        top = 0
+        for k in range(1, n_groups):
+            if routing[k] > routing[top]:
+                top = k
+        best = group_labels[group_ptr[top]]
+        for p in range(group_ptr[top], group_ptr[top + 1]):
+            if local[group_labels[p]] > local[best]:
+                best = group_labels[p]
+        labels[best] = True
+
+
+@njit(cache=True)
+def score_row(
+    indices, values, walk_all, lazy, gating, label_learner, need, out_ptr, n_cols, weight_ptr,
+    col_ptr, weights, intercepts, center, scale, absent, theta, group_nonempty, ensure_nonempty,
+    route_ptr, route_slots, group_ptr, group_labels, label_slot, label_gate, cols, xs, s, routing,
+    local, want_proba, proba, labels,
+):
+    """Score one row. When ``lazy`` (labels only), the group learners run only for routed groups.
+
+    ``gating`` marks the learners routing and gates read, ``label_learner`` is the learner behind
+    each label's slot (-1 for a constant). Slots of learners skipped for this row keep stale
+    values, which :func:`combine_row` reads only for groups that are not routed and so not used.
+    """
+    if lazy:
+        need[:] = gating
+    else:
+        need[:] = True
+    learner_scores(
+        indices, values, walk_all, need, out_ptr, n_cols, weight_ptr, col_ptr, weights,
+        intercepts, center, scale, absent, cols, xs, s,
+    )
+    if lazy:
+        need[:] = False
+        for k in range(route_ptr.shape[0] - 1):
+            r = s[route_slots[route_ptr[k]]]
+            for q in range(route_ptr[k] + 1, route_ptr[k + 1]):
+                r = max(r, s[route_slots[q]])
+            if r >= theta:
+                for p in range(group_ptr[k], group_ptr[k + 1]):
+                    lid = label_learner[group_labels[p]]
+                    if lid >= 0 and not gating[lid]:
+                        need[lid] = True
+        learner_scores(
+            indices, values, walk_all, need, out_ptr, n_cols, weight_ptr, col_ptr, weights,
+            intercepts, center, scale, absent, cols, xs, s,
+        )
+    combine_row(
+        s, theta, group_nonempty, ensure_nonempty, route_ptr, route_slots, group_ptr,
+        group_labels, label_slot, label_gate, routing, local, want_proba, proba, labels,
+    )
+
+
+@njit(cache=True)
+def score_rows(
+    start, stop, dense, X, indptr, indices, values, walk_all, gating, label_learner, out_ptr,
+    n_cols, weight_ptr, col_ptr, weights, intercepts, center, scale, absent, constants, theta,
+    group_nonempty, ensure_nonempty, route_ptr, route_slots, group_ptr, group_labels, label_slot,
+    label_gate, want_proba, proba, labels,
+):
+    """Score rows ``start:stop`` one after the other, with scratch of their own.
+
+    Rows come from the dense ``X`` when ``dense``, else from the CSR arrays; the output not asked
+    for may have zero columns.
+    """
+    n_outputs = intercepts.shape[0]
+    width = 1
+    for lid in range(n_cols.shape[0]):
+        width = max(width, n_cols[lid])
+    s = np.zeros(n_outputs + constants.shape[0])
+    s[n_outputs:] = constants
+    cols = np.empty(width, dtype=np.int64)
+    xs = np.empty(width)
+    need = np.empty(n_cols.shape[0], dtype=np.bool_)
+    routing = np.empty(route_ptr.shape[0] - 1)
+    local = np.empty(label_slot.shape[0])
+    all_columns = np.arange(X.shape[1])
+    lazy = not want_proba and not ensure_nonempty
+    for i in range(start, stop):
+        if dense:
+            row_indices = all_columns
+            row_values = X[i]
+        else:
+            row_indices = indices[indptr[i] : indptr[i + 1]]
+            row_values = values[indptr[i] : indptr[i + 1]]
+        score_row(
+            row_indices, row_values, walk_all, lazy, gating, label_learner, need, out_ptr, n_cols,
+            weight_ptr, col_ptr, weights, intercepts, center, scale, absent, theta, group_nonempty,
+            ensure_nonempty, route_ptr, route_slots, group_ptr, group_labels, label_slot,
+            label_gate, cols, xs, s, routing, local, want_proba, proba[i], labels[i],
+        )
+
+
+@njit(cache=True, parallel=True)
+def score_batch(
+    n_rows, chunk, dense, X, indptr, indices, values, walk_all, gating, label_learner, out_ptr,
+    n_cols, weight_ptr, col_ptr, weights, intercepts, center, scale, absent, constants, theta,
+    group_nonempty, ensure_nonempty, route_ptr, route_slots, group_ptr, group_labels, label_slot,
+    label_gate, want_proba, proba, labels,
+):
+    """:func:`score_rows` over ``chunk``-row blocks of ``n_rows`` rows in parallel tasks."""
+    for c in prange((n_rows + chunk - 1) // chunk):
+        score_rows(
+            c * chunk, min(n_rows, (c + 1) * chunk), dense, X, indptr, indices, values, walk_all,
+            gating, label_learner, out_ptr, n_cols, weight_ptr, col_ptr, weights, intercepts,
+            center, scale, absent, constants, theta, group_nonempty, ensure_nonempty, route_ptr,
+            route_slots, group_ptr, group_labels, label_slot, label_gate, want_proba, proba,
+            labels,
+        )

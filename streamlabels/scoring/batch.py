@@ -1,0 +1,177 @@
+"""Batch prediction from a :class:`~streamlabels.scoring.Snapshot` on the CPU or a CUDA GPU.
+
+The wrappers here own every check (shapes, dtypes, CSR structure), so the kernels can index
+without bounds checks. Both devices give ``predict_one``'s labels; the CPU scores are bit for bit
+``predict_proba_one``'s, the GPU's agree to rounding (its ``exp`` and fused multiply-adds differ).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numba
+import numpy as np
+import scipy.sparse
+
+from streamlabels.scoring import _cpu_kernels
+from streamlabels.scoring.snapshot import Snapshot
+
+__all__ = ["Batch", "predict_many", "predict_proba_many", "to_csr"]
+
+_DEVICES = ("cpu", "cuda")
+_MAX_CHUNK = 256  # rows per parallel CPU task: large enough to amortise its scratch
+_SERIAL_ROWS = 32  # batches up to this size skip the thread pool, whose wake-up costs more
+
+
+class Batch:
+    """Rows to score, checked against a snapshot's columns: a dense matrix or CSR arrays.
+
+    ``X`` is a 2-d array whose columns are ``snapshot.feature_names``, or a scipy sparse matrix
+    with those columns (any format; converted to CSR with sorted, summed entries).
+    """
+
+    def __init__(self, X, n_features: int):
+        self.dense = not scipy.sparse.issparse(X)
+        if self.dense:
+            X = np.ascontiguousarray(X, dtype=np.float64)
+            if X.ndim != 2 or X.shape[1] != n_features:
+                raise ValueError(
+                    f"X must have shape (n, {n_features}) (the snapshot's feature_names), "
+                    f"got {X.shape}"
+                )
+            self.X = X
+            self.indptr = np.zeros(1, dtype=np.int64)
+            self.indices = np.empty(0, dtype=np.int64)
+            self.values = np.empty(0)
+        else:
+            if X.ndim != 2 or X.shape[1] != n_features:
+                raise ValueError(
+                    f"X must have {n_features} columns (the snapshot's feature_names), "
+                    f"got shape {X.shape}"
+                )
+            X = scipy.sparse.csr_array(X)
+            if not X.has_canonical_format:
+                X = X.copy()
+                X.sum_duplicates()
+            self.X = np.empty((0, 0))
+            self.indptr = X.indptr.astype(np.int64)
+            self.indices = X.indices.astype(np.int64)
+            self.values = X.data.astype(np.float64)
+        self.n_rows = self.X.shape[0] if self.dense else self.indptr.shape[0] - 1
+
+
+def to_csr(snapshot: Snapshot, rows: Iterable[dict]) -> scipy.sparse.csr_array:
+    """Feature dicts as a CSR matrix over ``snapshot.feature_names``; unknown features dropped.
+
+    This is what ``predict_one`` does with a dict: features the model never saw play no part.
+
+    >>> from streamlabels import IHOMER
+    >>> from streamlabels.scoring import export
+    >>> model = IHOMER(labels=["a"])
+    >>> model.learn_one({"u": 1.0, "v": 2.0}, {"a": True})
+    >>> to_csr(export(model), [{"v": 3.0, "new": 1.0}, {}]).toarray()
+    array([[0., 3.],
+           [0., 0.]])
+    """
+    column = {name: j for j, name in enumerate(snapshot.feature_names)}
+    indptr, indices, values = [0], [], []
+    for x in rows:
+        for name, value in x.items():
+            j = column.get(name)
+            if j is not None:
+                indices.append(j)
+                values.append(float(value))
+        indptr.append(len(indices))
+    matrix = scipy.sparse.csr_array(
+        (np.array(values, dtype=np.float64), np.array(indices, dtype=np.int64), indptr),
+        shape=(len(indptr) - 1, snapshot.n_features),
+    )
+    matrix.sort_indices()
+    return matrix
+
+
+def predict_proba_many(snapshot: Snapshot, X, device: str = "cpu") -> np.ndarray:
+    """Scores ``r_k(x) * P(label | x, group k)`` per row and label, shape ``(n, n_labels)``.
+
+    Row ``i`` equals ``predict_proba_one``'s P(True) for row ``i`` in the model the snapshot was
+    taken from, label columns in ``snapshot.labels`` order.
+
+    >>> from streamlabels import IHOMER
+    >>> from streamlabels.scoring import export
+    >>> model = IHOMER(labels=["a", "b"])
+    >>> for i in range(50):
+    ...     model.learn_one({"x": float(i % 2)}, {"a": i % 2 == 1, "b": i % 2 == 0})
+    >>> snapshot = export(model)
+    >>> proba = predict_proba_many(snapshot, np.array([[1.0], [0.0]]))
+    >>> bool(proba[0, 0] > proba[0, 1]) and bool(proba[1, 1] > proba[1, 0])
+    True
+    >>> float(proba[0, 0]) == model.predict_proba_one({"x": 1.0})["a"][True]
+    True
+    """
+    return _score(snapshot, X, device, want_proba=True)
+
+
+def predict_many(snapshot: Snapshot, X, device: str = "cpu") -> np.ndarray:
+    """``predict_one``'s labels per row, a bool array of shape ``(n, n_labels)``.
+
+    >>> from streamlabels import IHOMER
+    >>> from streamlabels.scoring import export
+    >>> model = IHOMER(labels=["a", "b"])
+    >>> for i in range(50):
+    ...     model.learn_one({"x": float(i % 2)}, {"a": i % 2 == 1, "b": i % 2 == 0})
+    >>> predict_many(export(model), np.array([[1.0], [0.0]]))
+    array([[ True, False],
+           [False,  True]])
+    """
+    return _score(snapshot, X, device, want_proba=False)
+
+
+def _score(snapshot: Snapshot, X, device: str, want_proba: bool) -> np.ndarray:
+    if not isinstance(snapshot, Snapshot):
+        raise TypeError(
+            f"snapshot must be a Snapshot (scoring.export), got {type(snapshot).__name__}"
+        )
+    if device not in _DEVICES:
+        raise ValueError(f"device must be one of {_DEVICES}, got {device!r}")
+    batch = Batch(X, snapshot.n_features)
+    if device == "cuda":
+        from streamlabels.scoring import cuda
+
+        return cuda.score(snapshot, batch, want_proba)
+    n, n_labels = batch.n_rows, snapshot.n_labels
+    proba = np.empty((n, n_labels if want_proba else 0))
+    labels = np.empty((n, 0 if want_proba else n_labels), dtype=np.bool_)
+    args = (
+        batch.dense, batch.X, batch.indptr, batch.indices, batch.values,
+        snapshot.scaling == "standard", *_lazy_tables(snapshot), *kernel_arrays(snapshot),
+        want_proba, proba, labels,
+    )
+    if n <= _SERIAL_ROWS:
+        _cpu_kernels.score_rows(0, n, *args)
+    else:
+        chunk = max(1, min(_MAX_CHUNK, n // (4 * numba.get_num_threads())))
+        _cpu_kernels.score_batch(n, chunk, *args)
+    return proba if want_proba else labels
+
+
+def _lazy_tables(snapshot: Snapshot) -> tuple[np.ndarray, np.ndarray]:
+    """Which learners routing and gates read, and the learner behind each label (-1: none)."""
+    n_outputs = int(snapshot.out_ptr[-1])
+    owner = snapshot.slot_learner
+    gating = np.zeros(len(snapshot.learner_names), dtype=np.bool_)
+    for slots in (snapshot.route_slots, snapshot.label_gate[snapshot.label_gate >= 0]):
+        gating[owner[slots[slots < n_outputs]]] = True
+    learned = snapshot.label_slot < n_outputs
+    label_learner = np.full(snapshot.n_labels, -1, dtype=np.int64)
+    label_learner[learned] = owner[snapshot.label_slot[learned]]
+    return gating, label_learner
+
+
+def kernel_arrays(snapshot: Snapshot) -> tuple:
+    """The snapshot's arrays and parameters in the order the scoring kernels take them."""
+    s = snapshot
+    return (
+        s.out_ptr, s.n_cols, s.weight_ptr, s.col_ptr, s.weights, s.intercepts, s.center, s.scale,
+        s.absent, s.constants, s.theta_route, s.group_nonempty, s.ensure_nonempty, s.route_ptr,
+        s.route_slots, s.group_ptr, s.group_labels, s.label_slot, s.label_gate,
+    )
