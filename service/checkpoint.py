@@ -112,7 +112,7 @@ class CheckpointStore:
         for path in reversed(self.paths()):
             try:
                 return self.load(path)
-            except (StateError, ValueError, KeyError, TypeError, OSError) as error:
+            except (StateError, OSError) as error:
                 log.error(
                     "checkpoint refused, trying the previous one",
                     extra={"checkpoint": str(path), "reason": f"{type(error).__name__}: {error}"},
@@ -121,15 +121,36 @@ class CheckpointStore:
 
     @staticmethod
     def load(path: Path) -> Checkpoint:
-        """Read and check one checkpoint file."""
+        """Read and check one checkpoint file.
+
+        Raises
+        ------
+        StateError
+            The bytes are damaged, are not a service checkpoint of this version, or hold offsets,
+            metadata or a model state that do not fit together.
+        OSError
+            The file cannot be read.
+        """
         state = loads(Path(path).read_bytes())
         if state.get("format") != FORMAT:
-            raise ValueError(f"not a service checkpoint (format {state.get('format')!r})")
+            raise StateError(f"not a service checkpoint (format {state.get('format')!r})")
         if state.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
+            raise StateError(
                 f"checkpoint format version {state.get('format_version')!r}; "
                 f"this service reads version {FORMAT_VERSION}"
             )
-        offsets = {(o["topic"], int(o["partition"])): int(o["offset"]) for o in state["offsets"]}
-        model = IHOMER.from_state(state["model"])
-        return Checkpoint(model, offsets, dict(state["metadata"]), Path(path))
+        try:
+            offsets = {
+                (o["topic"], int(o["partition"])): int(o["offset"]) for o in state["offsets"]
+            }
+            metadata = dict(state["metadata"])
+            model_state = state["model"]
+        except (KeyError, TypeError, ValueError, OverflowError) as error:
+            raise StateError(f"malformed checkpoint: {type(error).__name__}: {error}") from None
+        try:
+            model = IHOMER.from_state(model_state)
+        except StateError:
+            raise
+        except Exception as error:  # noqa: BLE001 - hash-valid but inconsistent: refuse it whole
+            raise StateError(f"inconsistent model state: {type(error).__name__}: {error}") from error
+        return Checkpoint(model, offsets, metadata, Path(path))

@@ -4,9 +4,10 @@ An input message is a JSON (or MessagePack) object::
 
     {"id": "a1", "x": {"feature": 0.5, ...}, "y": ["label", ...]}
 
-``id`` is a string or an integer, ``x`` maps feature names to finite numbers, and ``y`` (optional)
-lists the positive labels, all from the vocabulary. A message without ``y`` is only predicted. A
-prediction is::
+``id`` is a string or an integer, ``x`` maps feature names to finite numbers (NaN, infinities and
+integers beyond the float range are refused as ``non_finite``), and ``y`` (optional) lists the
+positive labels, all from the vocabulary. A message without ``y`` is only predicted. A prediction
+is::
 
     {"id": "a1", "labels": [...], "scores": {"label": p, ...}, "model_version": n}
 
@@ -22,7 +23,7 @@ Instance(id=7, x={'f': 1.5}, y={'a': False, 'b': True})
 >>> codec.decode(b'{"id": 7, "x": {"f": NaN}}')
 Traceback (most recent call last):
 ...
-service.codec.InvalidMessage: non_finite: feature 'f' is NaN or infinite
+service.codec.InvalidMessage: non_finite: feature 'f' is NaN, infinite or beyond the float range
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ class Codec:
         if (
             all(type(name) is str for name in x)
             and all(type(v) in _PLAIN for v in values)
-            and math.isfinite(sum(values))
+            and _finite_sum(values)
         ):
             return x
         for name, value in x.items():
@@ -165,8 +166,10 @@ class Codec:
                 raise InvalidMessage(
                     "bad_features", f"feature {name!r} is {type(value).__name__}, not a number"
                 )
-            if not math.isfinite(value):
-                raise InvalidMessage("non_finite", f"feature {name!r} is NaN or infinite")
+            if not _finite(value):
+                raise InvalidMessage(
+                    "non_finite", f"feature {name!r} is NaN, infinite or beyond the float range"
+                )
         return x
 
     def _labels(self, message: dict) -> dict[str, bool] | None:
@@ -206,9 +209,39 @@ class Codec:
             }
         )
 
+    def encode_scored(self, id, flags: list, scores: list, model_version: int) -> bytes:
+        """The output message from one row of a batch scorer (columns in vocabulary order).
+
+        The same bytes as :meth:`encode_prediction` gives for the same labels and scores.
+        """
+        return self._dumps(
+            {
+                "id": id,
+                "labels": [label for label, flag in zip(self.labels, flags) if flag],
+                "scores": dict(zip(self.labels, scores)),
+                "model_version": model_version,
+            }
+        )
+
     def decode_output(self, raw: bytes) -> dict:
         """A prediction message back as a dict (readers of the output topic use it)."""
         return self._loads(raw)
+
+
+def _finite(value: Real) -> bool:
+    """Whether ``value`` is a finite float; an integer too large for a float is not."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _finite_sum(values) -> bool:
+    """Whether the sum of plain numbers is finite; False also when an integer overflows a float."""
+    try:
+        return math.isfinite(sum(values))
+    except OverflowError:
+        return False
 
 
 def message_id(message: dict) -> str | int:
@@ -218,6 +251,11 @@ def message_id(message: dict) -> str | int:
     value = message["id"]
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidMessage("bad_id", f"'id' must be a string or an integer, got {value!r}")
+    if isinstance(value, str) and not value.isascii():
+        try:
+            value.encode()  # the id becomes the prediction's Kafka key
+        except UnicodeEncodeError:
+            raise InvalidMessage("bad_id", f"'id' {value!r} is not valid Unicode text") from None
     return value
 
 

@@ -16,6 +16,9 @@ __all__ = ["add_service_commands"]
 EXAMPLES = {
     "serve": """examples:
   streamlabels serve --bootstrap-servers kafka:9092 --labels-from yeast.arff --checkpoint-dir ckpt
+  streamlabels serve --role trainer --group-id trainer --labels-from yeast.arff \\
+      --checkpoint-dir ckpt
+  streamlabels serve --role scorer --group-id scorers --labels-from yeast.arff   # run N of these
   STREAMLABELS_LABELS=a,b,c STREAMLABELS_SASL_PLAIN_PASSWORD=... streamlabels serve \\
       --security-protocol SASL_SSL --sasl-mechanism PLAIN --sasl-plain-username svc
 """,
@@ -29,12 +32,12 @@ EXAMPLES = {
 def _serve(args) -> int:
     from kafka.errors import KafkaError
 
-    from service.consumer import Service
+    from service.roles import build_service
     from service.telemetry import configure_logging
 
     config = config_from_args(args)
     configure_logging(config.log_level, secrets=[config.sasl_plain_password or ""])
-    service = Service(config)
+    service = build_service(config)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: service.stop())
     try:
@@ -55,7 +58,7 @@ def add_service_commands(commands) -> None:
     """Add ``serve`` and ``demo-kafka`` to the ``streamlabels`` subcommands."""
     serve = commands.add_parser(
         "serve",
-        help="run the Kafka consumer service (predict, learn, checkpoint)",
+        help="run the Kafka consumer service (predict, learn, checkpoint; or trainer/scorer roles)",
         epilog=EXAMPLES["serve"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -87,6 +87,42 @@ class ServiceConfig:
         3, "checkpoints kept on disk (older ones are deleted)", cast=int
     )
     batch_size: int = _setting(500, "most records per poll (max_poll_records)", cast=int)
+    role: str = _setting(
+        "single",
+        "single: one process predicts, learns and checkpoints; trainer: the one writer of the "
+        "model, learns the labelled instances, checkpoints and publishes snapshots to "
+        "--snapshot-topic; scorer: one of any number of replicas in --group-id that predict "
+        "with the newest complete snapshot and never learn",
+        choices=("single", "trainer", "scorer"),
+    )
+    scoring: str = _setting(
+        "batch",
+        "role single: 'batch' scores each polled batch at once with the model as it stood before "
+        "the batch, then learns the batch's labelled messages in offset order (the predictions "
+        "of 'strict' when --batch-size is 1; within a batch, later messages do not benefit from "
+        "earlier labels); 'strict' predicts then learns one message at a time (exact "
+        "test-then-train)",
+        choices=("batch", "strict"),
+    )
+    snapshot_topic: str = _setting(
+        "streamlabels-snapshots", "compacted topic of model snapshots (roles trainer and scorer)"
+    )
+    model_name: str = _setting(
+        "streamlabels", "the model's name in snapshot keys (<model>/<version>/<i>, <model>/latest)"
+    )
+    snapshot_every: int | None = _setting(
+        1_000,
+        "trainer: publish a snapshot after this many learned instances ('off' to disable)",
+        cast=_optional_int,
+    )
+    snapshot_seconds: float | None = _setting(
+        10.0,
+        "trainer: publish a snapshot after this many seconds with new learning ('off' to disable)",
+        cast=lambda s: None if s.strip().lower() in ("", "none", "off") else float(s),
+    )
+    snapshot_chunk_bytes: int = _setting(
+        500_000, "largest snapshot chunk message, below the brokers' message size limit", cast=int
+    )
     max_message_bytes: int = _setting(
         1_048_576, "larger messages go to the dead-letter topic", cast=int
     )
@@ -146,7 +182,16 @@ class ServiceConfig:
             raise ConfigError(
                 "give the labels either with --labels or with --labels-from, not both"
             )
-        for name in ("batch_size", "max_message_bytes", "max_features", "checkpoint_keep", "n_min"):
+        if "/" in self.model_name or not self.model_name:
+            raise ConfigError(f"model_name must be non-empty, without '/', got {self.model_name!r}")
+        for name in (
+            "batch_size",
+            "max_message_bytes",
+            "max_features",
+            "checkpoint_keep",
+            "n_min",
+            "snapshot_chunk_bytes",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.labels is not None and (not self.labels or "" in self.labels):

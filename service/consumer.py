@@ -1,8 +1,18 @@
 """The service loop: poll -> decode -> predict -> learn -> produce -> flush -> commit -> checkpoint.
 
-Within a batch every message is handled in offset order, test-then-train: the model predicts it,
-the prediction is queued, and only then, if the message is labelled, does the model learn it. So
-the predictions on a single partition equal ``streamlabels replay`` on the same order.
+How a polled batch is predicted depends on ``scoring``:
+
+- ``strict``: every message in offset order, test-then-train: the model predicts it, the
+  prediction is queued, and only then, if the message is labelled, does the model learn it. So
+  the predictions on a single partition equal ``streamlabels replay`` on the same order.
+- ``batch`` (the default): the batch's valid messages are scored at once by the compiled batch
+  scorer from a snapshot of the model as it stood before the batch
+  (:func:`streamlabels.scoring.export`), then the labelled ones are learned in offset order.
+  With one message per batch this is ``strict``; within a larger batch, later messages do not
+  benefit from the labels of earlier ones. Every prediction's ``model_version`` is the version
+  that scored it (the instances learned before its batch).
+
+Learning is the same in both: each labelled message once, in offset order.
 
 Delivery and exactness:
 
@@ -11,7 +21,10 @@ Delivery and exactness:
 - A checkpoint holds the model together with the offsets it has learned up to. On start the newest
   valid one is restored and every assigned partition it knows is sought to its offset, overriding
   the group's committed offset. Messages after the checkpoint are therefore predicted again (the
-  at-least-once duplicates) but learned exactly once by the restored model.
+  at-least-once duplicates) but learned exactly once by the restored model. With checkpoints on, a
+  partition the checkpoint does not know (no checkpoint yet, or a new partition) starts at its
+  beginning: the model has learned nothing from it, whatever the group had committed before a
+  crash.
 - If a flush fails nothing is committed or checkpointed: the service stops with an error, and a
   restart goes back to the last checkpoint.
 - One service instance trains one model (a single writer); a consumer group of several trainers
@@ -36,8 +49,9 @@ from service.config import ConfigError, ServiceConfig
 from service.telemetry import Heartbeat, Metrics, TelemetryServer
 from streamlabels import IHOMER, __version__
 from streamlabels.evaluate import MultiLabelMetrics
+from streamlabels.scoring import Snapshot, export, predict_many, predict_proba_many, to_csr
 
-__all__ = ["Service", "ServiceError"]
+__all__ = ["Service", "ServiceError", "score_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +135,7 @@ class Service:
                 if batch:
                     self._process(batch)
                 self._update_lag()
-                if self._checkpoint_due():
-                    self.checkpoint()
+                self._housekeeping()
         except BaseException:
             failed = True
             raise
@@ -173,7 +186,8 @@ class Service:
                 client_id="streamlabels-service",
                 acks="all",
                 linger_ms=5,
-                max_request_size=config.max_message_bytes + 65_536,
+                max_request_size=max(config.max_message_bytes, config.snapshot_chunk_bytes)
+                + 65_536,
                 **common,
             )
             self._consumer = KafkaConsumer(
@@ -190,7 +204,10 @@ class Service:
             raise ConnectionError(
                 f"cannot reach Kafka at {config.bootstrap_servers}: {error}"
             ) from error
-        self._consumer.subscribe([config.input_topic], listener=_SeekToCheckpoint(self))
+        self._consumer.subscribe([config.input_topic], listener=self._rebalance_listener())
+
+    def _rebalance_listener(self) -> ConsumerRebalanceListener:
+        return _SeekToCheckpoint(self)
 
     def _shutdown(self, failed: bool) -> None:
         try:
@@ -216,17 +233,19 @@ class Service:
     def _process(self, batch: dict) -> None:
         start = time.perf_counter()
         sends = []
-        n_in = n_learned = 0
+        n_in = 0
         dead: dict[str, int] = {}
+        valid = []
         for tp, records in batch.items():
             for record in records:
                 n_in += 1
-                future, learned, reason = self._handle(record)
-                sends.append(future)
-                n_learned += learned
-                if reason is not None:
-                    dead[reason] = dead.get(reason, 0) + 1
+                try:
+                    valid.append((record, self.codec.decode(record.value)))
+                except InvalidMessage as error:
+                    sends.append(self._dead_letter(record, error))
+                    dead[error.reason] = dead.get(error.reason, 0) + 1
                 self.offsets[(tp.topic, tp.partition)] = record.offset + 1
+        n_predicted, n_learned = self._serve(valid, sends)
         self._producer.flush()
         failures = [f.exception for f in sends if f.failed()]
         if failures:
@@ -240,37 +259,63 @@ class Service:
         self._learned_since_checkpoint += n_learned
         m = self.metrics
         m.messages_in.inc(n_in)
-        m.predictions_out.inc(n_in - sum(dead.values()))
+        m.predictions_out.inc(n_predicted)
         m.learned.inc(n_learned)
         for reason, count in dead.items():
             m.dead_letters.labels(reason=reason).inc(count)
         scores = self.scores.get()
         m.micro_f1.set(scores["micro_f1"])
         m.subset_accuracy.set(scores["subset_accuracy"])
-        m.model_version.set(self.model.n_instances)
+        m.model_version.set(self._model_version())
         m.batch_seconds.observe(time.perf_counter() - start)
 
-    def _handle(self, record):
-        """Predict (and learn) one record; returns (send future, learned 0/1, dead reason)."""
-        try:
-            instance = self.codec.decode(record.value)
-        except InvalidMessage as error:
-            return self._dead_letter(record, error), 0, error.reason
+    def _model_version(self) -> int:
+        return self.model.n_instances
+
+    def _serve(self, valid: list, sends: list) -> int:
+        """Predict and learn the batch's valid ``(record, instance)`` pairs in offset order.
+
+        Prediction sends go to ``sends``; returns how many instances were predicted and learned.
+        """
+        if self.config.scoring == "strict":
+            return len(valid), sum(self._strict(instance, sends) for _, instance in valid)
+        snapshot = export(self.model)
+        flags, scores = score_batch(snapshot, [instance.x for _, instance in valid])
+        version = snapshot.n_instances
+        learned = 0
+        for (_, instance), guess, proba in zip(valid, flags, scores):
+            sends.append(self._send_prediction(instance.id, guess, proba, version))
+            if instance.y is not None:
+                self._learn(instance, guess)
+                learned += 1
+        return len(valid), learned
+
+    def _strict(self, instance, sends: list) -> int:
+        """Exact test-then-train of one instance: predict with the model as it is, then learn."""
         model = self.model
         predicted = model.predict_one(instance.x)
         proba = model.predict_proba_one(instance.x)
-        version = model.n_instances
-        value = self.codec.encode_prediction(instance.id, predicted, proba, version)
-        future = self._producer.send(
-            self.config.output_topic, key=str(instance.id).encode(), value=value
+        value = self.codec.encode_prediction(instance.id, predicted, proba, model.n_instances)
+        sends.append(
+            self._producer.send(
+                self.config.output_topic, key=str(instance.id).encode(), value=value
+            )
         )
         if instance.y is None:
-            return future, 0, None
-        truth = np.fromiter(instance.y.values(), dtype=bool, count=len(self.labels))
-        guess = np.fromiter((predicted.get(label, False) for label in self.labels), dtype=bool)
-        self.scores.update(truth, guess)
-        model.learn_one(instance.x, instance.y)
-        return future, 1, None
+            return 0
+        self._learn(instance, [predicted.get(label, False) for label in self.labels])
+        return 1
+
+    def _send_prediction(self, id, guess: np.ndarray, proba: np.ndarray, version: int):
+        value = self.codec.encode_scored(id, guess.tolist(), proba.tolist(), version)
+        return self._producer.send(self.config.output_topic, key=str(id).encode(), value=value)
+
+    def _learn(self, instance, guess) -> None:
+        self.scores.update(self._truth(instance), np.asarray(guess, dtype=bool))
+        self.model.learn_one(instance.x, instance.y)
+
+    def _truth(self, instance) -> np.ndarray:
+        return np.fromiter(instance.y.values(), dtype=bool, count=len(self.labels))
 
     def _dead_letter(self, record, error: InvalidMessage):
         headers = dead_letter_headers(error, record.topic, record.partition, record.offset)
@@ -291,6 +336,11 @@ class Service:
         )
 
     # -- checkpoints and gauges --------------------------------------------------------------
+
+    def _housekeeping(self) -> None:
+        """Between batches: write a checkpoint when one is due."""
+        if self._checkpoint_due():
+            self.checkpoint()
 
     def _checkpoint_due(self) -> bool:
         if self.store is None or not self._dirty:
@@ -337,6 +387,15 @@ class Service:
                 )
 
 
+def score_batch(snapshot: Snapshot, xs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and scores of every feature dict from one snapshot, columns in its label order."""
+    if not xs:
+        empty = np.empty((0, snapshot.n_labels))
+        return empty.astype(bool), empty
+    rows = to_csr(snapshot, xs)
+    return predict_many(snapshot, rows), predict_proba_many(snapshot, rows)
+
+
 class _SeekToCheckpoint(ConsumerRebalanceListener):
     """Rebalance listener: newly assigned partitions resume where the model's learning ends."""
 
@@ -354,4 +413,10 @@ class _SeekToCheckpoint(ConsumerRebalanceListener):
                 log.info(
                     "resuming partition",
                     extra={"partition": f"{tp.topic}:{tp.partition}", "offset": offset},
+                )
+            elif self.service.store is not None:
+                self.service._consumer.seek_to_beginning(tp)
+                log.info(
+                    "partition not in the checkpoint, reading it from the beginning",
+                    extra={"partition": f"{tp.topic}:{tp.partition}"},
                 )

@@ -118,6 +118,19 @@ class Metrics:
         self.checkpoints = Counter(
             "streamlabels_checkpoints", "checkpoints written", registry=registry
         )
+        self.snapshots_published = Counter(
+            "streamlabels_snapshots_published",
+            "model snapshots the trainer published to the snapshot topic",
+            registry=registry,
+        )
+        self.snapshots_loaded = Counter(
+            "streamlabels_snapshots_loaded", "snapshots a scorer loaded and uses", registry=registry
+        )
+        self.snapshots_refused = Counter(
+            "streamlabels_snapshots_refused",
+            "published snapshots a scorer refused (missing chunks, bad hash, undecodable)",
+            registry=registry,
+        )
 
     def text(self) -> bytes:
         """The metrics in Prometheus text format."""

@@ -6,108 +6,41 @@ of records on a topic, a log line), never fixed sleeps or timing assertions.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
-import subprocess
-import sys
-import threading
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("kafka")
+pytest.register_assert_rewrite("service_fixtures")
 
 from kafka import KafkaConsumer, TopicPartition
 
-from service.broker import Broker, BrokerError
 from service.checkpoint import CheckpointStore
 from service.codec import Codec
-from service.config import ServiceConfig
 from service.consumer import Service
-from service.topics import TopicReader, create_topics, instance_messages, produce
+from service.topics import TopicReader, instance_messages, produce
+from service_fixtures import InThread as _InThread
+from service_fixtures import distinct_ids as _distinct_ids
+from service_fixtures import fresh_topics as _topics
+from service_fixtures import service_config as _config
+from service_fixtures import service_flags as _flags
+from service_fixtures import spawn_service as _spawn
+from service_fixtures import stop_service as _stop
 from streamlabels import IHOMER
 from streamlabels.evaluate import MultiLabelMetrics, prequential
 from streamlabels.streams import datasets
 
-REPO = Path(__file__).resolve().parents[1]
-_unique = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def broker():
-    """One Tansu broker for the whole session, stopped (no process left) at the end."""
-    try:
-        started = Broker().start()
-    except BrokerError as error:
-        pytest.skip(str(error))
-    yield started
-    started.stop()
+pytest_plugins = ["service_fixtures"]
 
 
 @pytest.fixture(scope="module")
 def yeast(data_dir):
     stream = datasets.load("yeast")
     return list(stream.label_names), list(stream)
-
-
-def _topics(broker, name: str) -> dict:
-    """Fresh single-partition topics (so the order is the file order) and group for one test."""
-    tag = f"{name}-{next(_unique)}-{os.getpid()}"
-    names = {
-        "input_topic": f"in-{tag}",
-        "output_topic": f"out-{tag}",
-        "dead_letter_topic": f"dlq-{tag}",
-        "group_id": f"group-{tag}",
-    }
-    create_topics(broker.bootstrap_servers, [v for k, v in names.items() if k != "group_id"])
-    return names
-
-
-def _config(broker, topics: dict, labels: list, **settings) -> ServiceConfig:
-    flags = {
-        "bootstrap_servers": broker.bootstrap_servers,
-        "labels": labels,
-        "metrics_port": None,
-        "session_timeout_ms": 6000,
-        "heartbeat_interval_ms": 1000,
-        **topics,
-        **settings,
-    }
-    return ServiceConfig.from_sources(flags, environ={})
-
-
-class _InThread:
-    """Run a Service on a thread; on exit stop it and re-raise whatever the loop raised."""
-
-    def __init__(self, service: Service):
-        self.service = service
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self.service.run()
-        except BaseException as error:  # noqa: BLE001 - handed to the test thread
-            self.error = error
-
-    def __enter__(self) -> Service:
-        self.thread.start()
-        return self.service
-
-    def __exit__(self, *exc) -> None:
-        self.service.stop()
-        self.thread.join(timeout=60)
-        assert not self.thread.is_alive(), "the service did not stop"
-        if self.error is not None:
-            raise self.error
-
-
-def _distinct_ids(n: int):
-    return lambda records: len({r.key for r in records}) >= n
 
 
 def _metrics_from_outputs(records, data, labels) -> dict:
@@ -201,39 +134,6 @@ def test_invalid_messages_go_to_the_dead_letter_topic_and_good_ones_are_served(b
 
 
 # -- the service as a separate process ---------------------------------------------------------
-
-
-def _spawn(args: list[str], log: Path, **env) -> subprocess.Popen:
-    environment = {**os.environ, "PYTHONPATH": str(REPO), **env}
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "streamlabels.cli", "serve", *args],
-            cwd=REPO,
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _flags(broker, topics: dict, labels: list, **settings) -> list[str]:
-    values = {
-        "bootstrap_servers": broker.bootstrap_servers,
-        "labels": ",".join(labels),
-        "session_timeout_ms": 6000,
-        "heartbeat_interval_ms": 1000,
-        **topics,
-        **settings,
-    }
-    return [arg for k, v in values.items() for arg in ("--" + k.replace("_", "-"), str(v))]
-
-
-def _stop(process: subprocess.Popen) -> int:
-    process.send_signal(signal.SIGTERM)
-    try:
-        return process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
 
 
 def test_sigkill_mid_replay_then_restart_learns_every_message_exactly_once(broker, yeast, tmp_path):

@@ -310,6 +310,8 @@ def _parse_attribute(rest: str, path: Path, lineno: int) -> Attribute:
         name, i = _scan_quoted(rest, 0, path, lineno)
     else:
         m = re.match(r"[^\s{]+", rest)
+        if m is None:
+            raise ArffError(path, lineno, "expected an attribute name before the type")
         name, i = m.group(0), m.end()
     kind_text = rest[i:].strip()
     if kind_text.startswith("{"):
@@ -364,7 +366,8 @@ def _parse_header(f: io.TextIOWrapper, path: Path) -> ArffHeader:
             keyword = m.group(1).lower() if m else None
             if keyword == "relation":
                 rest = m.group(2)
-                relation = _scan_quoted(rest, 0, path, lineno)[0] if rest[:1] in _QUOTES else rest
+                quoted = rest != "" and rest[0] in _QUOTES
+                relation = _scan_quoted(rest, 0, path, lineno)[0] if quoted else rest
             elif keyword == "attribute":
                 attribute = _parse_attribute(m.group(2), path, lineno)
                 if attribute.name in seen:
@@ -783,7 +786,10 @@ class ArffStream:
             )
             flat = " ".join(inner).replace(",", " ").split()
             tokens = flat[1::2]
-            col_of = np.array(flat[0::2], dtype=np.int64) if flat else np.zeros(0, np.int64)
+            try:
+                col_of = np.array(flat[0::2], dtype=np.int64) if flat else np.zeros(0, np.int64)
+            except OverflowError:  # an index beyond int64: the line reader reports it
+                raise _Fallback from None
             row_of = np.repeat(np.arange(n, dtype=np.int64), counts)
             if col_of.size:
                 if col_of.max() >= n_attr:

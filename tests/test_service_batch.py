@@ -1,0 +1,107 @@
+"""The service's ``batch`` scoring: each polled batch scored at once from the model before it.
+
+Checked on the test broker against two references: ``strict`` scoring (the same bytes when a poll
+returns one message) and an in-process replay that learns everything before each batch, exports a
+snapshot and scores the batch from it (batch boundaries read back from ``model_version``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("kafka")
+pytest.register_assert_rewrite("service_fixtures")
+
+from service.codec import Codec
+from service.config import ServiceConfig
+from service.consumer import Service, score_batch
+from service.topics import TopicReader, instance_messages, produce
+from service_fixtures import InThread, distinct_ids, fresh_topics, service_config
+from streamlabels import IHOMER
+from streamlabels.scoring import export
+from streamlabels.streams import datasets
+
+pytest_plugins = ["service_fixtures"]
+
+
+@pytest.fixture(scope="module")
+def yeast(data_dir):
+    stream = datasets.load("yeast")
+    return list(stream.label_names), list(itertools.islice(stream, 400))
+
+
+def _serve(broker, labels, messages, n: int, **settings) -> list:
+    """Run a service over ``messages`` (key, value) until ``n`` ids are predicted; the records."""
+    topics = fresh_topics(broker, "batch")
+    produce(broker.bootstrap_servers, topics["input_topic"], messages)
+    service = Service(service_config(broker, topics, labels, scaling="standard", **settings))
+    with InThread(service), TopicReader(broker.bootstrap_servers, topics["output_topic"]) as out:
+        return out.read_until(distinct_ids(n), timeout=180)
+
+
+def test_batch_scoring_is_the_default_and_can_be_set_from_the_environment():
+    assert ServiceConfig.from_sources({}, {}).scoring == "batch"
+    environ = {"STREAMLABELS_SCORING": "strict"}
+    assert ServiceConfig.from_sources({}, environ).scoring == "strict"
+
+
+def test_a_scored_row_encodes_to_the_bytes_of_a_strict_prediction():
+    labels = ["a", "b", "c"]
+    model = IHOMER(labels=labels)
+    for i in range(60):
+        y = {"a": i % 3 == 0, "b": i % 2 == 0, "c": False}
+        model.learn_one({"u": float(i % 3), "v": 1.0}, y)
+    x = {"u": 2.0, "v": 1.0, "unseen": 4.0}
+    flags, scores = score_batch(export(model), [x])
+    for format in ("json", "msgpack"):
+        codec = Codec(labels, format)
+        strict = codec.encode_prediction(
+            "q", model.predict_one(x), model.predict_proba_one(x), model.n_instances
+        )
+        assert codec.encode_scored("q", flags[0].tolist(), scores[0].tolist(), 60) == strict
+
+
+def test_one_message_per_poll_gives_exactly_the_strict_predictions(broker, yeast):
+    labels, data = yeast
+    messages = list(instance_messages(data[:250], Codec(labels)))
+    strict = _serve(broker, labels, messages, 250, scoring="strict", batch_size=50)
+    batch = _serve(broker, labels, messages, 250, scoring="batch", batch_size=1)
+    assert [r.key for r in batch] == [r.key for r in strict]
+    assert [r.value for r in batch] == [r.value for r in strict]
+    assert [json.loads(r.value)["model_version"] for r in batch] == list(range(250))
+
+
+def test_each_batch_is_scored_by_the_model_as_it_stood_before_the_batch(broker, yeast):
+    labels, data = yeast
+    codec = Codec(labels)
+    # Every fifth instance is unlabelled (predicted, not learned); two invalid messages go to the
+    # dead-letter topic and take no part.
+    stream = [
+        (i, codec.encode_instance(i, x, None if i % 5 == 4 else [k for k, v in y.items() if v]))
+        for i, (x, y) in enumerate(data)
+    ]
+    messages = stream[:100] + [("bad1", b"{oops")] + stream[100:300] + [("bad2", b"[]")]
+    messages += stream[300:]
+    records = _serve(broker, labels, messages, len(data), scoring="batch", batch_size=64)
+    outputs = [json.loads(r.value) for r in records]
+    assert [o["id"] for o in outputs] == list(range(len(data)))
+
+    runs = [list(run) for _, run in itertools.groupby(outputs, key=lambda o: o["model_version"])]
+    assert max(len(run) for run in runs) > 1, "no poll held more than one message"
+    model = IHOMER(labels=labels, scaling="standard")
+    for run in runs:
+        assert run[0]["model_version"] == model.n_instances
+        snapshot = export(model)
+        batch = [data[o["id"]] for o in run]
+        flags, scores = score_batch(snapshot, [x for x, _ in batch])
+        for output, guess, proba in zip(run, flags, scores):
+            assert output["labels"] == [label for label, g in zip(labels, guess) if g]
+            assert list(output["scores"].values()) == proba.tolist()
+        for output, (x, y) in zip(run, batch):
+            if output["id"] % 5 != 4:
+                model.learn_one(x, y)
+    assert model.n_instances == len(data) - len(data) // 5
