@@ -25,8 +25,10 @@ Delivery and exactness:
   partition the checkpoint does not know (no checkpoint yet, or a new partition) starts at its
   beginning: the model has learned nothing from it, whatever the group had committed before a
   crash.
-- If a flush fails nothing is committed or checkpointed: the service stops with an error, and a
-  restart goes back to the last checkpoint.
+- If a flush fails (the broker went away, say) nothing is committed or checkpointed. With
+  checkpoints on, the service rolls the model back to its newest checkpoint, waits, reconnects
+  and carries on from the checkpoint's offsets: nothing is lost or learned twice. Without
+  checkpoints there is nothing to roll back to, so it stops with an error.
 - One service instance trains one model (a single writer); a consumer group of several trainers
   would each learn a share of the partitions.
 """
@@ -51,7 +53,7 @@ from streamlabels import IHOMER, __version__
 from streamlabels.evaluate import MultiLabelMetrics
 from streamlabels.scoring import Snapshot, export, predict_many, predict_proba_many, to_csr
 
-__all__ = ["Service", "ServiceError", "score_batch"]
+__all__ = ["KafkaFailure", "Service", "ServiceError", "score_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,15 @@ POLL_TIMEOUT_MS = 200
 """How long one poll waits; it bounds how quickly a stop request is noticed."""
 
 
+RECONNECT_DELAY_S = 2.0
+
+
 class ServiceError(RuntimeError):
     """The service cannot go on (for example a produce failed); it stops without committing."""
+
+
+class KafkaFailure(ServiceError):
+    """Kafka refused or lost what the batch sent; nothing of the batch was committed."""
 
 
 class Service:
@@ -125,17 +134,15 @@ class Service:
             )
         failed = False
         try:
-            self._connect()
-            self.heartbeat.running = True
             while not self._stop.is_set():
-                self.heartbeat.beat()
-                batch = self._consumer.poll(
-                    timeout_ms=POLL_TIMEOUT_MS, max_records=self.config.batch_size
-                )
-                if batch:
-                    self._process(batch)
-                self._update_lag()
-                self._housekeeping()
+                try:
+                    self._connect()
+                    self.heartbeat.running = True
+                    self._loop()
+                except (KafkaFailure, KafkaError) as error:
+                    if not self._can_roll_back():
+                        raise
+                    self._reconnect_later(error)
         except BaseException:
             failed = True
             raise
@@ -143,9 +150,47 @@ class Service:
             self.heartbeat.running = False
             self._shutdown(failed)
 
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.heartbeat.beat()
+            batch = self._consumer.poll(
+                timeout_ms=POLL_TIMEOUT_MS, max_records=self.config.batch_size
+            )
+            if batch:
+                self._process(batch)
+            self._update_lag()
+            self._housekeeping()
+
+    def _can_roll_back(self) -> bool:
+        """A failed batch leaves the model ahead of the committed offsets: a checkpoint undoes it."""
+        return self.store is not None
+
+    def _reconnect_later(self, error: Exception) -> None:
+        """Drop the clients, wait, and go back to the newest checkpoint before reconnecting."""
+        log.warning(
+            "kafka failure: rolling back to the newest checkpoint, then reconnecting",
+            extra={"error": str(error), "delay_s": RECONNECT_DELAY_S},
+        )
+        self.heartbeat.running = False
+        self._close_clients()
+        self._stop.wait(RECONNECT_DELAY_S)
+        self._roll_back()
+
+    def _roll_back(self) -> None:
+        self.restore()
+
+    def _close_clients(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close(autocommit=False)
+            self._consumer = None
+        if self._producer is not None:
+            self._producer.close()
+            self._producer = None
+
     def restore(self) -> None:
         """Load the newest valid checkpoint, or build a new model; :meth:`run` calls it first."""
         restored = self.store.load_latest() if self.store else None
+        self.offsets = {}
         if restored is None:
             self.model = IHOMER(
                 labels=self.labels,
@@ -214,10 +259,7 @@ class Service:
             if not failed and self._consumer is not None:
                 self.checkpoint(only_if_changed=True)
         finally:
-            if self._consumer is not None:
-                self._consumer.close(autocommit=False)
-            if self._producer is not None:
-                self._producer.close()
+            self._close_clients()
             if self.telemetry is not None:
                 self.telemetry.close()
             log.info(
@@ -249,7 +291,7 @@ class Service:
         self._producer.flush()
         failures = [f.exception for f in sends if f.failed()]
         if failures:
-            raise ServiceError(
+            raise KafkaFailure(
                 f"{len(failures)} sends failed, first: {failures[0]}; not committing"
             )
         self._consumer.commit(

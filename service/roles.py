@@ -142,6 +142,13 @@ class Scorer(Service):
         while not self.follower.wait(0.2) and not self._stop.is_set():
             self._check_follower()
 
+    def _can_roll_back(self) -> bool:
+        """A scorer learns nothing, so after a Kafka failure it just reconnects."""
+        return True
+
+    def _roll_back(self) -> None:
+        """Keep the snapshot; the partitions resume from the group's committed offsets."""
+
     def _loaded(self, snapshot) -> None:
         self.metrics.snapshots_loaded.inc()
         self.metrics.model_version.set(snapshot.n_instances)
