@@ -334,18 +334,13 @@ class Service:
 
     def _strict(self, instance, sends: list) -> int:
         """Exact test-then-train of one instance: predict with the model as it is, then learn."""
-        model = self.model
-        predicted = model.predict_one(instance.x)
-        proba = model.predict_proba_one(instance.x)
-        value = self.codec.encode_prediction(instance.id, predicted, proba, model.n_instances)
+        predicted, proba = self.model.score_one(instance.x)
         sends.append(
-            self._producer.send(
-                self.config.output_topic, key=str(instance.id).encode(), value=value
-            )
+            self._send_prediction(instance.id, predicted, proba, self.model.n_instances)
         )
         if instance.y is None:
             return 0
-        self._learn(instance, [predicted.get(label, False) for label in self.labels])
+        self._learn(instance, predicted)
         return 1
 
     def _send_prediction(self, id, guess: np.ndarray, proba: np.ndarray, version: int):

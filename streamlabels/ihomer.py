@@ -299,8 +299,11 @@ class IHOMER(base.MultiLabelClassifier):
         return routing, local
 
     def _predict_row(self, row: Row) -> np.ndarray:
+        return self._decide(*self._scores(row, every_group=False))
+
+    def _decide(self, routing: np.ndarray, local: np.ndarray) -> np.ndarray:
+        """The predicted labels: routed groups' labels whose within-group score reaches 0.5."""
         active = self._active
-        routing, local = self._scores(row, every_group=False)
         predicted = (routing[active.group_of] >= self.theta_route) & (local >= 0.5)
         if self.group_nonempty:
             for k in (routing >= self.theta_route).nonzero()[0]:
@@ -320,6 +323,15 @@ class IHOMER(base.MultiLabelClassifier):
         # learn_one(x) right after predict_one(x) reuses both (the prequential loop's pattern).
         self._cache = (x, predicted, row)
         return {label: bool(v) for label, v in zip(self._labels, predicted)}
+
+    def score_one(self, x: dict) -> tuple[np.ndarray, np.ndarray]:
+        """``predict_one`` and ``predict_proba_one``'s P(True) as arrays in label order, from one
+        scoring pass (a service publishes both for every message)."""
+        row = self._row(x, grow=False)
+        routing, local = self._scores(row, every_group=True)
+        predicted = self._decide(routing, local)
+        self._cache = (x, predicted, row)
+        return predicted, routing[self._active.group_of] * local
 
     def predict_proba_one(self, x: dict, **kwargs) -> dict:
         """Scores r_k(x) * P(label | x, group k relevant); not calibrated probabilities."""

@@ -202,3 +202,11 @@ def test_introspection_reports_groups_tree_and_size():
     assert len(set(model.group_ids)) == len(model.groups)
     kinds = {e["kind"] for e in model.events}
     assert kinds <= {"split", "merge", "reset", "drift", "commit"}
+
+
+def test_score_one_is_predict_one_and_predict_proba_one_in_one_pass():
+    model, stream = _trained(n=2_000)
+    for x, _ in SyntheticStream(n_instances=200, seed=11):
+        predicted, proba = model.score_one(x)
+        assert predicted.tolist() == list(model.predict_one(x).values())
+        assert proba.tolist() == [p[True] for p in model.predict_proba_one(x).values()]
