@@ -1,12 +1,11 @@
 """The service's subcommands of ``streamlabels``: ``serve`` and ``demo-kafka``.
 
-Only argparse and :mod:`service.config` are imported here, so the ``streamlabels`` command keeps
+Only :mod:`service.config` is imported here, so the ``streamlabels`` command keeps
 working where the service extras (kafka-python, prometheus-client) are not installed.
 """
 
 from __future__ import annotations
 
-import argparse
 import signal
 
 from service.config import add_arguments, config_from_args
@@ -56,26 +55,26 @@ def _demo(args) -> int:
 
 def add_service_commands(commands) -> None:
     """Add ``serve`` and ``demo-kafka`` to the ``streamlabels`` subcommands."""
-    serve = commands.add_parser(
+    from streamlabels.cli import add_command
+
+    serve = add_command(
+        commands,
         "serve",
-        help="run the Kafka consumer service (predict, learn, checkpoint; or trainer/scorer roles)",
-        epilog=EXAMPLES["serve"],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "run the Kafka consumer service (predict, learn, checkpoint; or trainer/scorer roles)",
+        EXAMPLES["serve"],
+        _serve,
     )
     add_arguments(serve)
-    serve.add_argument("--debug", action="store_true", help="show full tracebacks")
-    serve.set_defaults(run=_serve)
 
-    demo = commands.add_parser(
+    demo = add_command(
+        commands,
         "demo-kafka",
-        help="start a local test broker, replay a stream through the service, show live metrics",
-        epilog=EXAMPLES["demo-kafka"],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "start a local test broker, replay a stream through the service, show live metrics",
+        EXAMPLES["demo-kafka"],
+        _demo,
     )
     demo.add_argument("stream", nargs="?", help="dataset name (default: synthetic stream)")
     demo.add_argument("--n", type=int, default=3000, help="instances to replay (default: 3000)")
     demo.add_argument(
         "--rate", type=float, help="messages per second (default: as fast as possible)"
     )
-    demo.add_argument("--debug", action="store_true", help="show full tracebacks")
-    demo.set_defaults(run=_demo)

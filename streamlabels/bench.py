@@ -23,7 +23,6 @@ file reading and parsing are not measured. Each model is then run test-then-trai
 
 from __future__ import annotations
 
-import argparse
 import gc
 import itertools
 import json
@@ -386,12 +385,15 @@ def _format_ratio(value: float | None) -> str:
 
 def add_parser(commands) -> None:
     """Add the ``bench`` subcommand to the command line's subparsers."""
-    parser = commands.add_parser(
+    from streamlabels.cli import add_command
+
+    parser = add_command(
+        commands,
         "bench",
-        help="speed, compile time, memory and accuracy of several models on one stream",
+        "speed, compile time, memory and accuracy of several models on one stream",
+        EXAMPLES,
+        _run_command,
         description=__doc__.split("\n\n")[0],
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("stream", help="dataset name or ARFF path")
     parser.add_argument(
@@ -408,8 +410,6 @@ def add_parser(commands) -> None:
     )
     parser.add_argument("--out", help="write the results as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
-    parser.set_defaults(run=_run_command)
 
 
 def _run_command(args) -> int:

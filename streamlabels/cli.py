@@ -220,17 +220,32 @@ def _report(args) -> int:
     return 0
 
 
+def add_command(commands, name: str, help: str, epilog: str, run, **kwargs):
+    """A subcommand with its examples under ``--help``, ``--debug``, and ``run`` to call."""
+    parser = commands.add_parser(
+        name,
+        help=help,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **kwargs,
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    parser.set_defaults(run=run)
+    return parser
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamlabels", description="Online multi-label classification of data streams."
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    replay = commands.add_parser(
+    replay = add_command(
+        commands,
         "replay",
-        help="prequential (test-then-train) evaluation of a model on a stream",
-        epilog=EXAMPLES["replay"],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "prequential (test-then-train) evaluation of a model on a stream",
+        EXAMPLES["replay"],
+        _replay,
     )
     replay.add_argument(
         "stream", nargs="?", help="dataset name or ARFF path (default: synthetic drifting stream)"
@@ -246,31 +261,27 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", help="write the results as JSON")
     replay.add_argument("--plot", help="draw metrics over time to this PNG")
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
-    replay.add_argument("--debug", action="store_true", help="show full tracebacks")
-    replay.set_defaults(run=_replay)
 
-    listing = commands.add_parser(
+    add_command(
+        commands,
         "datasets",
-        help="list the known benchmark datasets and where they were found",
-        epilog=EXAMPLES["datasets"],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "list the known benchmark datasets and where they were found",
+        EXAMPLES["datasets"],
+        _datasets,
     )
-    listing.add_argument("--debug", action="store_true", help="show full tracebacks")
-    listing.set_defaults(run=_datasets)
 
-    report = commands.add_parser(
+    report = add_command(
+        commands,
         "report",
-        help="draw a replay's or a benchmark table's results as PNG pictures",
-        epilog=EXAMPLES["report"],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "draw a replay's or a benchmark table's results as PNG pictures",
+        EXAMPLES["report"],
+        _report,
     )
     report.add_argument("results", help="a `replay --out` JSON or benchmarks/results/accuracy.json")
     report.add_argument("--out", default=".", help="folder for the PNGs (default: current)")
     report.add_argument(
         "--metric", default="micro_f1", help="metric of the accuracy bars (default: micro_f1)"
     )
-    report.add_argument("--debug", action="store_true", help="show full tracebacks")
-    report.set_defaults(run=_report)
 
     from streamlabels.bench import add_parser as add_bench_parser
 
