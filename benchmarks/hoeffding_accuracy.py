@@ -1,10 +1,11 @@
 """Prequential accuracy and speed of MultiLabelHoeffdingTree, alone and as iHOMER's learner.
 
-Three models per dataset, each test-then-train over the whole stream in file order:
+Four models per dataset, each test-then-train over the whole stream in file order:
 
-- ``tree``: one MultiLabelHoeffdingTree over all labels (default settings, seed 0), on rows built
-  once from the arrays (a dense file gives every column, a sparse file its non-zeros), so the
-  figure is the tree's own speed;
+- ``tree``: one MultiLabelHoeffdingTree over all labels (default settings, so with drift
+  detection and alternate subtrees; seed 0), on rows built once from the arrays (a dense file
+  gives every column, a sparse file its non-zeros), so the figure is the tree's own speed;
+- ``tree-static``: the same with ``drift_detection=False`` (the tree before drift detection);
 - ``ihomer+tree``: IHOMER whose router and group learners are trees (a subclass overriding
   ``_make_learner``; everything else as ``make_model("ihomer")``);
 - ``ihomer``: plain iHOMER (``make_model("ihomer", ..., sparse=stream.sparse)``, linear learner).
@@ -58,10 +59,10 @@ def rows_of(X) -> list[Row]:
     return [Row({}, columns, x) for x in X]
 
 
-def run_tree(name: str) -> dict:
+def run_tree(name: str, drift_detection: bool) -> dict:
     data = datasets.load_arrays(name)
     rows, Y = rows_of(data.X), np.asarray(data.Y, dtype=bool)
-    tree = MultiLabelHoeffdingTree(Y.shape[1])
+    tree = MultiLabelHoeffdingTree(Y.shape[1], drift_detection=drift_detection)
     metrics = MultiLabelMetrics(Y.shape[1])
     start = time.perf_counter()
     for row, y in zip(rows, Y):
@@ -69,10 +70,12 @@ def run_tree(name: str) -> dict:
         tree.learn_one(row, y)
     seconds = time.perf_counter() - start
     return {
-        "model": "tree", "n_instances": len(rows), "seconds": round(seconds, 2),
-        "instances_per_second": round(len(rows) / seconds, 1),
+        "model": "tree" if drift_detection else "tree-static", "n_instances": len(rows),
+        "seconds": round(seconds, 2), "instances_per_second": round(len(rows) / seconds, 1),
         "tree": {"nodes": tree.n_nodes, "leaves": tree.n_leaves, "depth": tree.depth,
-                 "state_mb": round(tree.nbytes / 2**20, 2)},
+                 "state_mb": round(tree.nbytes / 2**20, 2),
+                 "alternates_created": tree.n_alternates_created,
+                 "switches": tree.n_switches, "pruned": tree.n_pruned},
         "metrics": metrics.get(),
     }
 
@@ -100,8 +103,8 @@ def main() -> None:
     print(f"{'dataset':10} {'model':12} " + " ".join(f"{k:>15}" for k in SHOWN)
           + f" {'inst/s':>9}")
     for name in args.datasets.split(","):
-        for run in (lambda: run_tree(name), lambda: run_ihomer(name, True),
-                    lambda: run_ihomer(name, False)):
+        for run in (lambda: run_tree(name, True), lambda: run_tree(name, False),
+                    lambda: run_ihomer(name, True), lambda: run_ihomer(name, False)):
             row = {"dataset": name, **run()}
             rows.append(row)
             print(f"{name:10} {row['model']:12} "

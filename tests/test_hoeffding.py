@@ -1,12 +1,15 @@
-"""MultiLabelHoeffdingTree: planted rules, sparse rows, determinism, subsets, size bounds, yeast."""
+"""MultiLabelHoeffdingTree: planted rules, sparse rows, determinism, subsets, size bounds, yeast;
+its compiled ADWIN against streamlabels.drift.ADWIN, drift recovery and checkpoints."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from streamlabels.drift import ADWIN
 from streamlabels.features import Row
-from streamlabels.learners.hoeffding import MultiLabelHoeffdingTree
+from streamlabels.learners.hoeffding import MultiLabelHoeffdingTree, _adwin
+from streamlabels.state import dumps, loads
 from streamlabels.streams import datasets
 
 
@@ -25,6 +28,20 @@ def planted(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     X = rng.uniform(-1.0, 1.0, (n, 10))
     y0 = X[:, 3] > 0.5
     return X, np.column_stack([y0, y0 & (X[:, 7] < 0.0)])
+
+
+def drifting(n: int, at: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Three outputs over 10 uniform features in [-1, 1], abrupt drift at ``at``: before it
+    y0 = x3 > 0.3, y1 = y0 and x7 < 0, y2 = not y0 and x7 > 0.5; after it the same rules on
+    x1 and x5, so the splits learned before are useless after."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1.0, 1.0, (n, 10))
+
+    def rule(X, a, b):
+        y0 = X[:, a] > 0.3
+        return np.column_stack([y0, y0 & (X[:, b] < 0.0), ~y0 & (X[:, b] > 0.5)])
+
+    return X, np.concatenate([rule(X[:at], 3, 7), rule(X[at:], 1, 5)])
 
 
 def sparse_stream(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -170,3 +187,124 @@ def test_yeast_prequential_micro_f1_is_in_the_range_of_river_trees(data_dir, mon
         tree.learn_one(dense(x), y)
     micro_f1 = 2 * tp / (2 * tp + fp + fn)
     assert 0.55 < micro_f1 < 0.75
+
+
+# -- drift detection ------------------------------------------------------------------------------
+
+
+def _adwin_values(kind: str, seed: int) -> np.ndarray:
+    """Streams with drifts: Bernoulli errors that jump, Hamming losses (L = 22) that rise, Gaussians
+    whose mean shifts twice."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3000, 12_000))
+    t = np.arange(n)
+    if kind == "bernoulli":
+        u = rng.random(n)
+        return (u < np.where(t < n // 2, rng.uniform(0, 0.4), rng.uniform(0.3, 1))) * 1.0
+    if kind == "hamming":
+        return rng.binomial(22, np.where(t < n // 3, 0.05, 0.15)) / 22
+    return rng.normal(np.select([t < n // 3, t < 2 * n // 3], [0.0, 2.0], 0.5), 1.0)
+
+
+@pytest.mark.parametrize("delta", [0.002, 0.05, 1e-5])
+@pytest.mark.parametrize("kind", ["bernoulli", "hamming", "gaussian"])
+def test_compiled_adwin_matches_the_reference_at_every_step(kind, delta):
+    state = _adwin.new_state(3)  # detector 1 of 3: rows beside it must not interfere
+    detections = 0
+    for seed in range(3):
+        reference = ADWIN(delta=delta)
+        _adwin.reset(1, state)
+        for i, value in enumerate(_adwin_values(kind, seed)):
+            reference.update(value)
+            detected = _adwin.update(1, value, state, delta, 32, 5, 10)
+            got = (detected, state[0][1, _adwin.WIDTH], _adwin.estimation(1, state),
+                   state[0][1, _adwin.VARIANCE])
+            want = (reference.drift_detected, reference.width, reference.estimation,
+                    reference.variance)
+            assert got == want, f"seed {seed}, step {i}"
+            detections += detected
+        assert state[1][1, _adwin.N_DETECTIONS] == reference.n_detections
+    assert detections >= 3  # the streams do drift
+    assert not state[0][[0, 2]].any()
+
+
+def test_compiled_adwin_memory_is_fixed_and_forgets_the_oldest_values():
+    """With 3 rows of 5 buckets the window holds at most 5 * (1 + 2 + 4) + 1 values."""
+    state = _adwin.new_state(1, rows=3)
+    for _ in range(1000):
+        _adwin.update(0, 0.5, state, 0.002, 32, 5, 10)
+    assert 0 < state[0][0, _adwin.WIDTH] <= 36
+    assert _adwin.estimation(0, state) == 0.5
+
+
+def _prequential(tree, X, Y, snapshot_at=None):
+    """Per-instance subset accuracy, test then train; optionally the state at one instance."""
+    correct, snapshot = np.empty(len(X), dtype=bool), None
+    for i, (x, y) in enumerate(zip(X, Y)):
+        if i == snapshot_at:
+            snapshot = dumps(tree.get_state())
+        correct[i] = np.all((tree.predict_proba_one(dense(x)) >= 0.5) == y)
+        tree.learn_one(dense(x), y)
+    return correct, snapshot
+
+
+def test_alternate_subtrees_recover_from_an_abrupt_drift():
+    X, Y = drifting(6000, at=3000, seed=0)
+    static, _ = _prequential(MultiLabelHoeffdingTree(3, drift_detection=False), X, Y)
+    adaptive_tree = MultiLabelHoeffdingTree(3)
+    adaptive, _ = _prequential(adaptive_tree, X, Y)
+    assert np.array_equal(static[:3000], adaptive[:3000])  # nothing to detect before the drift
+    # the last 2000 instances: the static tree's splits on x3, x7 are useless (0.72 in practice),
+    # the adaptive tree has swapped in a tree on x1, x5 (0.96)
+    assert adaptive[4000:].mean() > static[4000:].mean() + 0.15
+    assert adaptive_tree.n_alternates_created >= 1 and adaptive_tree.n_switches >= 1
+    assert adaptive_tree.splits[0][0] == 1
+    assert adaptive_tree.n_alternates_created == (
+        adaptive_tree.n_switches + adaptive_tree.n_pruned + adaptive_tree.n_alternates)
+
+
+def test_a_state_round_trip_with_alternates_continues_identically():
+    X, Y = drifting(4000, at=2000, seed=1)
+    tree = MultiLabelHoeffdingTree(3)
+    _, snapshot = _prequential(tree, X, Y, snapshot_at=2250)
+    twin = MultiLabelHoeffdingTree.from_state(loads(snapshot))
+    assert twin.n_alternates >= 1  # the snapshot has alternates growing
+    tail, _ = _prequential(twin, X[2250:], Y[2250:])
+    again, _ = _prequential(MultiLabelHoeffdingTree(3), X, Y)
+    assert np.array_equal(tail, again[2250:])
+    assert twin.n_switches >= 1  # the alternate was swapped in after the restore
+    assert (twin.splits, twin.n_nodes, twin.n_switches, twin.n_pruned) == (
+        tree.splits, tree.n_nodes, tree.n_switches, tree.n_pruned)
+    probe = [dense(x) for x in planted(200, seed=2)[0]]
+    assert all(np.array_equal(twin.predict_proba_one(r), tree.predict_proba_one(r)) for r in probe)
+    state = tree.get_state()
+    for name, value in state["nodes"].items():
+        assert np.array_equal(twin.get_state()["nodes"][name], value), name
+
+
+def test_a_damaged_state_is_refused():
+    state = MultiLabelHoeffdingTree(2).get_state()
+    state["detectors"]["totals"] = state["detectors"]["totals"][:, :4]
+    with pytest.raises(ValueError, match="totals"):
+        MultiLabelHoeffdingTree.from_state(state)
+
+
+def test_alternates_count_against_max_nodes():
+    X, Y = drifting(6000, at=3000, seed=0)
+    tree = MultiLabelHoeffdingTree(3, max_nodes=15)
+    sizes = []
+    for x, y in zip(X, Y):
+        tree.learn_one(dense(x), y)
+        sizes.append(tree.n_nodes)
+    assert max(sizes) == 15 and tree.n_switches >= 1
+    assert tree._nodes[0].shape[0] == tree._slots[0].shape[0] == 16  # rows are reused
+    # a tree that is full before the drift has no room for an alternate
+    full = learn(MultiLabelHoeffdingTree(3, max_nodes=11), X, Y)
+    assert full.n_alternates_created == 0
+
+
+def test_without_drift_detection_no_detector_is_used():
+    X, Y = drifting(4000, at=2000, seed=0)
+    tree = learn(MultiLabelHoeffdingTree(3, drift_detection=False), X, Y)
+    assert (tree.n_alternates_created, tree.n_alternates) == (0, 0)
+    assert not tree._detectors[0].any()

@@ -4,7 +4,11 @@ The tree is a struct of arrays. ``nodes`` holds one row per node (``L`` outputs,
 ``counts`` is the "empty label set" indicator)::
 
     feature (int64, -1 at a leaf), threshold, left, right, depth, slot (a leaf's slot, else -1),
-    weight, counts (n_nodes, L + 1)
+    weight, counts (n_nodes, L + 1), alt (root of the node's alternate subtree, else -1)
+
+A free row has ``feature == slot == -1``; ``node_free`` is a stack of free rows, so rows of
+discarded subtrees are reused. ``detectors`` holds one ADWIN per node row (:mod:`._adwin`) over
+the Hamming loss of the node's subtree.
 
 ``weight`` and ``counts`` start from the split's estimate of the child's share (so a new leaf
 predicts its side's label rates at once) and grow with every instance the leaf learns.
@@ -18,9 +22,10 @@ predicts its side's label rates at once) and grow with every instance the leaf l
 
 ``stat_weight`` and ``stat_counts`` count only what the leaf itself learned: they are the
 split statistics' totals. ``scaler`` is ``(counts, means, m2s)`` over columns; ``meta`` is
-``(n_nodes, n_instances, n_columns, free_top)`` and ``free`` a stack of unused slots. The Python
-wrapper guarantees room for one split (two nodes, two free slots) and for the row's columns
-before every call, so the kernels never allocate state.
+``(n_nodes, n_instances, n_columns, free_top, node_free_top, alternates created, switches,
+pruned)`` (``n_nodes`` counts live nodes, alternates included) and ``free`` a stack of unused
+slots. Before every call the Python wrapper makes room for the row's columns and for every node
+and slot the call may create (:func:`visit_counts`), so the kernels never allocate state.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import math
 import numpy as np
 from numba import njit
 
+from streamlabels.learners.hoeffding import _adwin as adwin
 from streamlabels.learners.hoeffding._leaves import (
     inverse_scale,
     knn_proba,
@@ -51,6 +57,11 @@ N_NODES = 0
 N_INSTANCES = 1
 N_COLUMNS = 2
 FREE_TOP = 3
+NODE_FREE_TOP = 4
+N_CREATED = 5
+N_SWITCHES = 6
+N_PRUNED = 7
+N_META = 8
 
 # params
 GRACE = 0
@@ -65,7 +76,16 @@ KNN_K = 8
 CARDINALITY_TH = 9
 ENTROPY_TH = 10
 LEAF_MODEL = 11
-N_PARAMS = 12
+DRIFT = 12
+DRIFT_DELTA = 13
+SWITCH_SIGNIFICANCE = 14
+DRIFT_WINDOW = 15
+N_PARAMS = 16
+
+# ADWIN settings of every node's detector: river's defaults (HAT uses ``ADWIN()``)
+ADWIN_CLOCK = 32
+ADWIN_MIN_LENGTH = 5
+ADWIN_GRACE = 10
 
 # leaf models
 AUTO = 0
@@ -84,10 +104,10 @@ def _value(indices, values, j):
 
 
 @njit(cache=True)
-def route(indices, values, nodes):
-    """The leaf that a row reaches: ``x[feature] <= threshold`` goes left."""
+def route(indices, values, nodes, start=0):
+    """The leaf that a row reaches from node ``start``: ``x[feature] <= threshold`` goes left."""
     feature, threshold, left, right = nodes[0], nodes[1], nodes[2], nodes[3]
-    n = 0
+    n = start
     while feature[n] >= 0:
         if _value(indices, values, feature[n]) <= threshold[n]:
             n = left[n]
@@ -138,10 +158,11 @@ def reset_slot(c, slots):
 
 
 @njit(cache=True)
-def _new_leaf(parent, nodes, slots, meta, free):
-    """Append a leaf below ``parent`` (-1 for the root) with an empty slot; returns its node id."""
-    feature, threshold, left, right, depth, slot, weight, counts = nodes
-    node = meta[N_NODES]
+def _new_leaf(node_depth, nodes, slots, detectors, meta, free, node_free):
+    """A leaf at ``node_depth`` on a free row, with an empty slot and detector; returns its row."""
+    feature, threshold, left, right, depth, slot, weight, counts, alt = nodes
+    meta[NODE_FREE_TOP] -= 1
+    node = node_free[meta[NODE_FREE_TOP]]
     meta[N_NODES] += 1
     meta[FREE_TOP] -= 1
     c = free[meta[FREE_TOP]]
@@ -150,17 +171,71 @@ def _new_leaf(parent, nodes, slots, meta, free):
     threshold[node] = 0.0
     left[node] = -1
     right[node] = -1
-    depth[node] = 0 if parent < 0 else depth[parent] + 1
+    depth[node] = node_depth
     slot[node] = c
     weight[node] = 0.0
     counts[node] = 0.0
+    alt[node] = -1
+    adwin.reset(node, detectors)
     return node
 
 
 @njit(cache=True)
-def init_root(nodes, slots, meta, free):
-    """Create the root leaf of an empty tree."""
-    _new_leaf(-1, nodes, slots, meta, free)
+def init_root(nodes, slots, detectors, meta, free, node_free):
+    """Create the root leaf (row 0) of an empty tree."""
+    _new_leaf(0, nodes, slots, detectors, meta, free, node_free)
+
+
+@njit(cache=True)
+def _free_subtree(root, nodes, meta, free, node_free):
+    """Free the rows and slots of the subtree at ``root``; its alternates count as pruned."""
+    feature, left, right, slot, alt = nodes[0], nodes[2], nodes[3], nodes[5], nodes[8]
+    stack = np.empty(meta[N_NODES] + 1, dtype=np.int64)
+    stack[0] = root
+    top = 1
+    while top > 0:
+        top -= 1
+        n = stack[top]
+        if feature[n] >= 0:
+            stack[top] = left[n]
+            stack[top + 1] = right[n]
+            top += 2
+        else:
+            free[meta[FREE_TOP]] = slot[n]
+            meta[FREE_TOP] += 1
+        if alt[n] >= 0:
+            stack[top] = alt[n]
+            top += 1
+            meta[N_PRUNED] += 1
+        feature[n] = -1
+        slot[n] = -1
+        left[n] = -1
+        right[n] = -1
+        alt[n] = -1
+        node_free[meta[NODE_FREE_TOP]] = n
+        meta[NODE_FREE_TOP] += 1
+        meta[N_NODES] -= 1
+
+
+@njit(cache=True)
+def _swap_rows(a, b, nodes, detectors):
+    """Exchange the contents of node rows ``a`` and ``b`` (detectors included)."""
+    for x in (nodes[0], nodes[2], nodes[3], nodes[4], nodes[5], nodes[8]):
+        x[a], x[b] = x[b], x[a]
+    for x in (nodes[1], nodes[6]):
+        x[a], x[b] = x[b], x[a]
+    for x in (nodes[7], detectors[0]):
+        tmp = x[a].copy()
+        x[a] = x[b]
+        x[b] = tmp
+    for x in (detectors[1], detectors[2]):
+        tmp = x[a].copy()
+        x[a] = x[b]
+        x[b] = tmp
+    for x in (detectors[3], detectors[4]):
+        tmp = x[a].copy()
+        x[a] = x[b]
+        x[b] = tmp
 
 
 @njit(cache=True)
@@ -194,9 +269,12 @@ def _inherit(parent_slot, child, go_left, j, t, nodes, slots):
 
 
 @njit(cache=True)
-def _split(leaf, j, t, nodes, slots, meta, free):
-    """Turn ``leaf`` into a test ``x[j] <= t`` with two new leaves; its slot is freed."""
-    feature, threshold, left, right, depth, slot, weight, counts = nodes
+def _split(leaf, j, t, nodes, slots, detectors, meta, free, node_free):
+    """Turn ``leaf`` into a test ``x[j] <= t`` with two new leaves; its slot is freed.
+
+    The node keeps its row, so its detector and alternate carry over to the test.
+    """
+    feature, threshold, left, right, depth, slot, weight, counts = nodes[:8]
     stat_weight, stat_counts, g_all, g_pos = slots[0], slots[2], slots[3], slots[4]
     s = slot[leaf]
     w = stat_weight[s]
@@ -205,8 +283,8 @@ def _split(leaf, j, t, nodes, slots, meta, free):
     _, left_w = children_impurity(g_all[s, j], g_pos[s, j], stat_counts[s], w, t, scratch[0],
                                   scratch[1])
     left_w = min(max(left_w, 0.0), w)
-    a = _new_leaf(leaf, nodes, slots, meta, free)
-    b = _new_leaf(leaf, nodes, slots, meta, free)
+    a = _new_leaf(depth[leaf] + 1, nodes, slots, detectors, meta, free, node_free)
+    b = _new_leaf(depth[leaf] + 1, nodes, slots, detectors, meta, free, node_free)
     weight[a] = left_w
     weight[b] = w - left_w
     for k in range(n_out):
@@ -228,7 +306,7 @@ def _split(leaf, j, t, nodes, slots, meta, free):
 
 
 @njit(cache=True)
-def _attempt_split(leaf, nodes, slots, meta, free, params):
+def _attempt_split(leaf, nodes, slots, detectors, meta, free, node_free, params):
     """Split ``leaf`` when the Hoeffding test allows it (grace period, depth and size permitting).
 
     Merit is compared with the second-best feature and with not splitting (merit 0). The bound
@@ -267,18 +345,12 @@ def _attempt_split(leaf, nodes, slots, meta, free, params):
     r = math.log2(max(2.0, float(table_meta[s, 0])))
     eps = math.sqrt(r * r * math.log(1.0 / params[DELTA]) / (2.0 * w))
     if best - second > eps or eps < params[TAU]:
-        _split(leaf, best_j, best_t, nodes, slots, meta, free)
+        _split(leaf, best_j, best_t, nodes, slots, detectors, meta, free, node_free)
 
 
 @njit(cache=True)
-def learn_row(indices, values, y, w, nodes, slots, scaler, meta, free, params):
-    """Learn one row with bootstrap weight ``w`` (0: only the feature scaler learns it)."""
-    meta[N_INSTANCES] += 1
-    if indices.shape[0] and indices[-1] + 1 > meta[N_COLUMNS]:
-        meta[N_COLUMNS] = indices[-1] + 1
-    scaler_learn(indices, values, scaler[0], scaler[1], scaler[2])
-    if w <= 0.0:
-        return
+def _train_leaf(leaf, indices, values, y, w, nodes, slots, scaler, meta, params):
+    """Add the row with weight ``w`` to the leaf's statistics and leaf models."""
     (stat_weight, _, stat_counts, g_all, g_pos, g_min, g_max, hashes, table_weights, table_sets,
      table_meta, win_x, win_y, win_meta, lr_w, lr_b) = slots
     n_out = y.shape[0]
@@ -294,8 +366,6 @@ def learn_row(indices, values, y, w, nodes, slots, scaler, meta, free, params):
     if n_pos == 0:
         positives[0] = n_out
         n_pos = 1
-
-    leaf = route(indices, values, nodes)
     weight, counts = nodes[6], nodes[7]
     s = nodes[5][leaf]
     weight[leaf] += w
@@ -317,18 +387,174 @@ def learn_row(indices, values, y, w, nodes, slots, scaler, meta, free, params):
     window_add(s, indices, values, y, win_x, win_y, win_meta)
     cols, xs = _scaled(indices, values, scaler, meta[N_INSTANCES])
     linear_learn(s, cols, xs, y, w, params[LR], lr_w, lr_b)
-    _attempt_split(leaf, nodes, slots, meta, free, params)
 
 
 @njit(cache=True)
-def predict_row(indices, values, nodes, slots, scaler, meta, params, out):
-    """Write P(output = 1) of every output into ``out`` by the leaf the row reaches.
+def _hamming(indices, values, y, leaf, nodes, slots, scaler, meta, params, out):
+    """Share of the outputs that the leaf's prediction (``P >= 0.5``) gets wrong."""
+    leaf_proba(leaf, indices, values, nodes, slots, scaler, meta, params, out)
+    wrong = 0
+    for k in range(y.shape[0]):
+        if (out[k] >= 0.5) != y[k]:
+            wrong += 1
+    return wrong / y.shape[0]
+
+
+@njit(cache=True)
+def _monitor(n, loss, nodes, slots, detectors, meta, free, node_free, params):
+    """Feed ``loss`` to node ``n``'s detector and start, swap in or prune its alternate (HAT).
+
+    An increase of the error at a test node starts a fresh alternate leaf (replacing any older
+    alternate). A leaf only monitors, as in HAT: its k-NN window and regressions follow a drift
+    themselves, and its detector carries over when it splits. Once both detectors hold more than
+    ``DRIFT_WINDOW`` values, the alternate replaces the subtree when its error is lower by more
+    than ``sqrt(2 e (1 - e) ln(2 / significance) (1/n_alt + 1/n))``, ``e`` the subtree's error,
+    and is pruned when it is higher by as much. Returns True when the
+    alternate was swapped in: row ``n`` then holds it, and the old subtree is freed.
+    """
+    feature, depth, alt = nodes[0], nodes[4], nodes[8]
+    old = adwin.estimation(n, detectors)
+    change = adwin.update(n, loss, detectors, params[DRIFT_DELTA], ADWIN_CLOCK, ADWIN_MIN_LENGTH,
+                          ADWIN_GRACE)
+    a = alt[n]
+    if change and feature[n] >= 0 and adwin.estimation(n, detectors) >= old:
+        if a >= 0:
+            _free_subtree(a, nodes, meta, free, node_free)
+            alt[n] = -1
+            meta[N_PRUNED] += 1
+        if meta[N_NODES] + 1 <= params[MAX_NODES]:
+            alt[n] = _new_leaf(depth[n], nodes, slots, detectors, meta, free, node_free)
+            meta[N_CREATED] += 1
+        return False
+    widths = detectors[0]
+    if (a < 0 or widths[n, adwin.WIDTH] <= params[DRIFT_WINDOW]
+            or widths[a, adwin.WIDTH] <= params[DRIFT_WINDOW]):
+        return False
+    e_old = adwin.estimation(n, detectors)
+    e_alt = adwin.estimation(a, detectors)
+    size = 1.0 / widths[a, adwin.WIDTH] + 1.0 / widths[n, adwin.WIDTH]
+    bound = math.sqrt(2.0 * e_old * (1.0 - e_old) * math.log(2.0 / params[SWITCH_SIGNIFICANCE])
+                      * size)
+    if bound < e_old - e_alt:
+        _swap_rows(n, a, nodes, detectors)
+        alt[a] = -1  # row a now holds the old subtree, whose alternate was row a itself
+        _free_subtree(a, nodes, meta, free, node_free)
+        meta[N_SWITCHES] += 1
+        return True
+    if bound < e_alt - e_old:
+        _free_subtree(a, nodes, meta, free, node_free)
+        alt[n] = -1
+        meta[N_PRUNED] += 1
+    return False
+
+
+@njit(cache=True)
+def _learn_adaptive(indices, values, y, w, nodes, slots, detectors, scaler, meta, free,
+                    node_free, params):
+    """Learn one row with drift detection: every path of the main tree and of the alternates.
+
+    A path starts at the root or at an alternate's root and runs to the leaf the row reaches;
+    every node on it monitors the Hamming loss of that leaf's prediction. The leaf then learns
+    the row (with weight ``w``, 0 for out-of-bag rows) and may split. After a swap the node's new
+    subtree is walked as a path of its own, since it has not seen the row yet.
+    """
+    feature, threshold, left, right, alt = nodes[0], nodes[1], nodes[2], nodes[3], nodes[8]
+    out = np.empty(y.shape[0])
+    stack = np.empty(2 * int(params[MAX_NODES]) + 2, dtype=np.int64)
+    stack[0] = 0
+    top = 1
+    while top > 0:
+        top -= 1
+        n = stack[top]
+        leaf = route(indices, values, nodes, n)
+        loss = _hamming(indices, values, y, leaf, nodes, slots, scaler, meta, params, out)
+        swapped = False
+        while True:
+            if _monitor(n, loss, nodes, slots, detectors, meta, free, node_free, params):
+                stack[top] = n
+                top += 1
+                swapped = True
+                break
+            if alt[n] >= 0:
+                stack[top] = alt[n]
+                top += 1
+            if feature[n] < 0:
+                break
+            if _value(indices, values, feature[n]) <= threshold[n]:
+                n = left[n]
+            else:
+                n = right[n]
+        if not swapped and w > 0.0:
+            _train_leaf(leaf, indices, values, y, w, nodes, slots, scaler, meta, params)
+            _attempt_split(leaf, nodes, slots, detectors, meta, free, node_free, params)
+
+
+@njit(cache=True)
+def learn_row(indices, values, y, w, nodes, slots, detectors, scaler, meta, free, node_free,
+              params):
+    """Learn one row with bootstrap weight ``w`` (0: the tree only monitors its error on it)."""
+    meta[N_INSTANCES] += 1
+    if indices.shape[0] and indices[-1] + 1 > meta[N_COLUMNS]:
+        meta[N_COLUMNS] = indices[-1] + 1
+    scaler_learn(indices, values, scaler[0], scaler[1], scaler[2])
+    if params[DRIFT] != 0.0:
+        _learn_adaptive(indices, values, y, w, nodes, slots, detectors, scaler, meta, free,
+                        node_free, params)
+    elif w > 0.0:
+        leaf = route(indices, values, nodes)
+        _train_leaf(leaf, indices, values, y, w, nodes, slots, scaler, meta, params)
+        _attempt_split(leaf, nodes, slots, detectors, meta, free, node_free, params)
+
+
+@njit(cache=True)
+def room_needed(indices, values, w, nodes, slots, detectors, params):
+    """How many nodes (and slots) :func:`learn_row` may create for this row, at most.
+
+    Only a test node whose detector tests its cuts on this row can start an alternate (one node
+    and slot), and only a leaf past its grace period can split (two). Each node on the row's paths,
+    in the main tree and in every alternate, is updated once; new alternates can do neither on
+    their first row.
+    """
+    feature, threshold, left, right, slot, alt = (nodes[0], nodes[1], nodes[2], nodes[3],
+                                                  nodes[5], nodes[8])
+    stat_weight, last_attempt = slots[0], slots[1]
+    floats, ints = detectors[0], detectors[1]
+    drift = params[DRIFT] != 0.0
+    stack = np.empty(feature.shape[0] + 1, dtype=np.int64)
+    stack[0] = 0
+    top = 1
+    need = 0
+    while top > 0:
+        top -= 1
+        n = stack[top]
+        while True:
+            if drift and feature[n] >= 0 and not ints[n, adwin.DETECTED]:
+                tested = (ints[n, adwin.TICK] + 1) % ADWIN_CLOCK == 0
+                if tested and floats[n, adwin.WIDTH] + 1.0 > ADWIN_GRACE:
+                    need += 1
+            if drift and alt[n] >= 0:
+                stack[top] = alt[n]
+                top += 1
+            if feature[n] < 0:
+                c = slot[n]
+                if w > 0.0 and stat_weight[c] + w - last_attempt[c] >= params[GRACE]:
+                    need += 2
+                break
+            if _value(indices, values, feature[n]) <= threshold[n]:
+                n = left[n]
+            else:
+                n = right[n]
+    return need
+
+
+@njit(cache=True)
+def leaf_proba(leaf, indices, values, nodes, slots, scaler, meta, params, out):
+    """Write P(output = 1) of every output into ``out`` by ``leaf``'s model.
 
     ``AUTO`` follows ALGORITHM.md §2.2: a leaf that has seen one label set predicts it; a leaf
     lighter than the cardinality threshold or purer than the entropy threshold uses k-NN; else
     the logistic regressions. A leaf with nothing to go on predicts its label rates.
     """
-    leaf = route(indices, values, nodes)
     weight, counts = nodes[6], nodes[7]
     s = nodes[5][leaf]
     table_sets, table_meta = slots[9], slots[10]
@@ -360,3 +586,10 @@ def predict_row(indices, values, nodes, slots, scaler, meta, params, out):
     else:
         for k in range(n_out):
             out[k] = counts[leaf, k] / weight[leaf] if weight[leaf] > 0.0 else 0.0
+
+
+@njit(cache=True)
+def predict_row(indices, values, nodes, slots, scaler, meta, params, out):
+    """Write P(output = 1) of every output into ``out`` by the main tree's leaf for the row."""
+    leaf_proba(route(indices, values, nodes), indices, values, nodes, slots, scaler, meta, params,
+               out)
