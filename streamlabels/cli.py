@@ -10,8 +10,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 __all__ = ["main"]
 
 EXAMPLES = {
@@ -80,9 +78,9 @@ def _replay(args) -> int:
     order = "file"
     source = stream
     if args.shuffle is not None:
-        instances = list(stream)
-        permutation = np.random.default_rng(args.shuffle).permutation(len(instances))
-        source = [instances[i] for i in permutation]
+        from streamlabels.streams.arrays import ArrayStream
+
+        source = ArrayStream.read(stream).permuted(args.shuffle)
         order = f"shuffled (seed {args.shuffle})"
     model = make_model(
         args.model,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from streamlabels.baselines import BASELINES
-
 __all__ = ["IHOMER_VARIANTS", "make_model", "model_names"]
 
 
@@ -27,6 +25,7 @@ centred ("standard") for dense files and the synthetic stream, "sparse" for spar
 
 
 def model_names() -> list[str]:
+    from streamlabels.baselines import BASELINES
     from streamlabels.peers import PEERS
 
     return [*IHOMER_VARIANTS, *BASELINES, *PEERS]
@@ -35,12 +34,18 @@ def model_names() -> list[str]:
 def make_model(
     name: str, feature_names: Sequence, label_names: Sequence, seed: int = 42, sparse: bool = False
 ):
-    """Build the model called ``name`` for a stream with these features and labels."""
+    """Build the model called ``name`` for a stream with these features and labels.
+
+    Baselines and peers are imported only when asked for: river's model zoo and the JVM bridge
+    take seconds to import, which a replay of iHOMER should not pay.
+    """
     if name in IHOMER_VARIANTS:
         from streamlabels.ihomer import IHOMER
 
         params = {"scaling": "sparse" if sparse else "standard", **IHOMER_VARIANTS[name]()}
         return IHOMER(labels=list(label_names), features=list(feature_names), seed=seed, **params)
+    from streamlabels.baselines import BASELINES
+
     if name in BASELINES:
         return BASELINES[name](list(feature_names), list(label_names), seed)
     from streamlabels.peers import PEERS, make_peer

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from streamlabels.streams import datasets
 from streamlabels.streams.arff import ArffError, ArffStream, LabelSpecError, load_arff
-from streamlabels.streams.synthetic import Drift, SyntheticStream
 
 __all__ = [
     "ArffError",
@@ -15,3 +14,13 @@ __all__ = [
     "datasets",
     "load_arff",
 ]
+
+
+def __getattr__(name: str):
+    # The synthetic stream needs river.datasets (which imports scikit-learn, over a second):
+    # imported on first use, so reading files starts fast.
+    if name in ("Drift", "SyntheticStream"):
+        from streamlabels.streams import synthetic
+
+        return getattr(synthetic, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

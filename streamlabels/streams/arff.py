@@ -725,14 +725,45 @@ class ArffStream:
 
     # ------------------------------------------------------------------ arrays
 
-    def _triplets_slow(self) -> tuple[np.ndarray, ...]:
-        """Row, attribute and value of every entry, read line by line (any file)."""
+    def batches(self, size: int = 1000) -> Iterator[tuple[sp.csr_array, np.ndarray]]:
+        """The stream in blocks of ``size`` rows, as arrays: ``(X, Y)``.
+
+        ``X`` (rows x features, CSR, columns in ``feature_names`` order) holds exactly the
+        entries of the dicts that iteration yields: explicit zeros kept, ``?`` left out. ``Y``
+        is bool, columns in ``label_names`` order. Blocks are parsed as :func:`load_arff`
+        parses files (numpy where the text allows, else line by line, with the same errors),
+        so memory holds one block at a time.
+        """
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size}")
+        block: list[tuple[int, str]] = []
+        for numbered in self._lines():
+            block.append(numbered)
+            if len(block) == size:
+                yield self._block(block)
+                block = []
+        if block:
+            yield self._block(block)
+
+    def _block(self, numbered: list[tuple[int, str]]) -> tuple[sp.csr_array, np.ndarray]:
+        try:
+            n, rows, cols, values = self._triplets_of([s for _, s in numbered])
+        except _Fallback:
+            n, rows, cols, values = self._triplets_slow(numbered)
+        Y, rows, fcols, values = self._split_labels(n, rows, cols, values, ~np.isnan(values))
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+        return sp.csr_array((values, fcols, indptr), shape=(n, self.n_features)), Y
+
+    def _triplets_slow(self, numbered=None) -> tuple[np.ndarray, ...]:
+        """Row, attribute and value of every entry, read line by line (any text); ``numbered``:
+        ``(line number, stripped line)`` pairs (default: the whole file)."""
         rows: list[int] = []
         cols: list[int] = []
         vals: list[float] = []
         n = 0
         dense_cols = list(range(self._n_attr))
-        for lineno, s in self._lines():
+        for lineno, s in self._lines() if numbered is None else numbered:
             indices, values = self._split(s, lineno)
             indices = dense_cols if indices is None else indices
             for i, v in zip(indices, values):
@@ -761,11 +792,13 @@ class ArffStream:
                 text = f.read()
             except _READ_ERRORS as exc:
                 raise _Fallback from exc
-        if "'" in text or '"' in text:
-            raise _Fallback
         rows = [s for s in (line.strip() for line in text.split("\n")) if s and s[0] != "%"]
         del text
-        if any("%" in s for s in rows):
+        return self._triplets_of(rows)
+
+    def _triplets_of(self, rows: list[str]) -> tuple[np.ndarray, ...]:
+        """:meth:`_triplets_fast` on stripped data lines."""
+        if any("%" in s or "'" in s or '"' in s for s in rows):
             raise _Fallback
         n = len(rows)
         n_attr = self._n_attr
@@ -816,6 +849,19 @@ class ArffStream:
                 values[mask] = self._group_values(members[0], tokens[mask])
         return n, row_of, col_of, values
 
+    def _split_labels(self, n, rows, cols, values, keep) -> tuple[np.ndarray, ...]:
+        """Entries to ``Y`` (labels) and the feature entries where ``keep`` holds, as
+        ``(Y, rows, feature columns, values)``."""
+        position = np.full(self._n_attr, -1, dtype=np.int64)
+        position[self._feature_idx] = np.arange(self.n_features)
+        label_position = np.full(self._n_attr, -1, dtype=np.int64)
+        label_position[self._label_idx] = np.arange(self.n_labels)
+        Y = np.zeros((n, self.n_labels), dtype=bool)
+        is_label = label_position[cols] >= 0
+        Y[rows[is_label], label_position[cols[is_label]]] = values[is_label] == 1.0
+        keep = ~is_label & keep
+        return Y, rows[keep], position[cols[keep]], values[keep]
+
     def _group_values(self, i: int, tokens: np.ndarray) -> np.ndarray:
         """Values of raw ``tokens`` (object array) for attribute ``i`` and its look-alikes."""
         if self._feature_of[i] is not None and self.header.attributes[i].kind == "numeric":
@@ -846,15 +892,7 @@ class ArffStream:
             n, rows, cols, values = self._triplets_fast()
         except _Fallback:
             n, rows, cols, values = self._triplets_slow()
-        position = np.full(self._n_attr, -1, dtype=np.int64)
-        position[self._feature_idx] = np.arange(self.n_features)
-        label_position = np.full(self._n_attr, -1, dtype=np.int64)
-        label_position[self._label_idx] = np.arange(self.n_labels)
-        Y = np.zeros((n, self.n_labels), dtype=bool)
-        is_label = label_position[cols] >= 0
-        Y[rows[is_label], label_position[cols[is_label]]] = values[is_label] == 1.0
-        keep = ~is_label & (values != 0.0)
-        rows, fcols, values = rows[keep], position[cols[keep]], values[keep]
+        Y, rows, fcols, values = self._split_labels(n, rows, cols, values, values != 0.0)
         if sparse is None:
             sparse = self.sparse
         if sparse:
