@@ -1,8 +1,10 @@
 """Speed, compile cost, memory and accuracy of several models on one stream, in one process.
 
-Every model sees the same instances: the stream is read into a list once, before any timing, so
-file reading and parsing are not measured. Each model is then run test-then-train (the loop of
-:func:`streamlabels.evaluate.prequential`, with the same metrics) and measured:
+Every model sees the same instances: the stream is read into memory once, before any timing, so
+file reading and parsing are not measured (as arrays; a model that takes dicts gets them made
+before its clock starts). Each model is then run test-then-train, as
+:func:`streamlabels.evaluate.prequential` runs it (window by window for a model with
+``predict_learn_many``, else instance by instance), with the same metrics, and measured:
 
 - ``instances_per_second``: instances over the wall time of the loop (predict, score, learn).
 - ``warmup_s``: one-off cost at the start, the time of the first ``WARMUP_INSTANCES`` instances
@@ -24,7 +26,6 @@ file reading and parsing are not measured. Each model is then run test-then-trai
 from __future__ import annotations
 
 import gc
-import itertools
 import json
 import os
 import platform
@@ -39,11 +40,13 @@ import numpy as np
 
 from streamlabels.evaluate.metrics import MultiLabelMetrics
 from streamlabels.models import make_model
+from streamlabels.streams.arrays import ArrayStream
 
 __all__ = ["bench", "bench_model", "numba_cache_state", "parse_models"]
 
 WARMUP_INSTANCES = 10
 RSS_EVERY = 256
+BLOCK = 500  # rows per predict_learn_many call, as prequential's default window
 HEADLINE_METRICS = ("micro_f1", "macro_f1", "subset_accuracy", "hamming_loss")
 
 EXAMPLES = """examples:
@@ -145,34 +148,47 @@ class _CompileClock:
         self._event.unregister("numba:compile", self._listener)
 
 
-def _truth(y: dict, position: dict) -> np.ndarray:
-    out = np.zeros(len(position), dtype=bool)
-    for label, value in y.items():
-        if value:
-            out[position[label]] = True
-    return out
-
-
-def _run(model, instances, truths, position) -> dict:
+def _run(model, data: ArrayStream) -> dict:
     """The prequential loop with timing marks; returns seconds, marks, metrics and peak RSS."""
-    n_labels = len(position)
-    metrics = MultiLabelMetrics(n_labels)
+    metrics = MultiLabelMetrics(len(data.label_names))
     peak_rss = _rss_mb()
     first = warm = 0.0
-    start = time.perf_counter()
-    for i, ((x, y), truth) in enumerate(zip(instances, truths)):
-        guess = np.zeros(n_labels, dtype=bool)
-        for label, value in model.predict_one(x).items():
-            if value:
-                guess[position[label]] = True
-        metrics.update(truth, guess)
-        model.learn_one(x, y)
-        if i == 0:
-            first = time.perf_counter() - start
-        if i + 1 == WARMUP_INSTANCES:
-            warm = time.perf_counter() - start
-        if i % RSS_EVERY == 0:
+    if (
+        hasattr(model, "predict_learn_many")
+        and list(getattr(model, "labels", None) or []) == data.label_names
+    ):
+        # Blocks as prequential's windows, but the first instance and the rest of the warm-up
+        # alone, for the timing marks.
+        ends = [1, WARMUP_INSTANCES, *range(BLOCK, len(data), BLOCK), len(data)]
+        ends = sorted({end for end in ends if end <= len(data)})
+        start = time.perf_counter()
+        begin = 0
+        for end in ends:
+            X, Y = data.X[begin:end], data.Y[begin:end]
+            metrics.update(Y, model.predict_learn_many(X, Y, data.feature_names))
+            if end == 1:
+                first = time.perf_counter() - start
+            if end == WARMUP_INSTANCES:
+                warm = time.perf_counter() - start
             peak_rss = max(peak_rss, _rss_mb())
+            begin = end
+    else:
+        instances = list(data)
+        position = {label: j for j, label in enumerate(data.label_names)}
+        start = time.perf_counter()
+        for i, ((x, y), truth) in enumerate(zip(instances, data.Y)):
+            guess = np.zeros(len(position), dtype=bool)
+            for label, value in model.predict_one(x).items():
+                if value:
+                    guess[position[label]] = True
+            metrics.update(truth, guess)
+            model.learn_one(x, y)
+            if i == 0:
+                first = time.perf_counter() - start
+            if i + 1 == WARMUP_INSTANCES:
+                warm = time.perf_counter() - start
+            if i % RSS_EVERY == 0:
+                peak_rss = max(peak_rss, _rss_mb())
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds,
@@ -185,7 +201,7 @@ def _run(model, instances, truths, position) -> dict:
 
 def bench_model(
     name: str,
-    instances: list,
+    data: ArrayStream,
     feature_names: Sequence,
     label_names: Sequence,
     *,
@@ -194,19 +210,18 @@ def bench_model(
     cap: int | None = None,
     trace_memory: bool = False,
 ) -> dict:
-    """Build model ``name`` and run it test-then-train over ``instances`` (the first ``cap``)."""
+    """Build model ``name`` and run it test-then-train over ``data`` (the first ``cap`` rows)."""
     labels = list(label_names)
-    position = {label: i for i, label in enumerate(labels)}
-    instances = instances[:cap] if cap else instances
-    truths = [_truth(y, position) for _, y in instances]
+    if cap:
+        data = ArrayStream(data.X[:cap], data.Y[:cap], data.feature_names, data.label_names)
     gc.collect()
     rss_before = _rss_mb()
     with _CompileClock() as compiles:
         started = time.perf_counter()
         model = make_model(name, feature_names, labels, seed=seed, sparse=sparse)
         setup = time.perf_counter() - started
-        run = _run(model, instances, truths, position)
-    n = len(instances)
+        run = _run(model, data)
+    n = len(data)
     steady = None
     if n > WARMUP_INSTANCES:
         steady = (run["seconds"] - run["warm"]) / (n - WARMUP_INSTANCES)
@@ -236,21 +251,24 @@ def bench_model(
         tracemalloc.start()
         try:
             model = make_model(name, feature_names, labels, seed=seed, sparse=sparse)
-            _run(model, instances, truths, position)
+            _run(model, data)
             result["memory"]["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
         finally:
             tracemalloc.stop()
     return result
 
 
-def load_instances(stream, n: int | None = None, shuffle: int | None = None) -> tuple[list, str]:
-    """The stream's instances as a list (the first ``n``; of a fixed permutation with
+def load_instances(
+    stream, n: int | None = None, shuffle: int | None = None
+) -> tuple[ArrayStream, str]:
+    """The stream's instances in memory (the first ``n``; of a fixed permutation with
     ``shuffle``, the one ``streamlabels replay --shuffle`` uses) and the order in words."""
     if shuffle is None:
-        return list(itertools.islice(stream, n)), "file"
-    instances = list(stream)
-    permutation = np.random.default_rng(shuffle).permutation(len(instances))
-    return [instances[i] for i in permutation[:n]], f"shuffled (seed {shuffle})"
+        return ArrayStream.read(stream, n), "file"
+    data = ArrayStream.read(stream).permuted(shuffle)
+    if n is not None:
+        data = ArrayStream(data.X[:n], data.Y[:n], data.feature_names, data.label_names)
+    return data, f"shuffled (seed {shuffle})"
 
 
 def _environment() -> dict:
@@ -286,14 +304,14 @@ def bench(
     """
     cache = numba_cache_state()
     started = time.perf_counter()
-    instances, order = load_instances(stream, n, shuffle)
+    data, order = load_instances(stream, n, shuffle)
     load_seconds = time.perf_counter() - started
     sparse = bool(getattr(stream, "sparse", False))
     results = []
     for model, cap in models:
         result = bench_model(
             model,
-            instances,
+            data,
             stream.feature_names,
             stream.label_names,
             seed=seed,
@@ -319,7 +337,7 @@ def bench(
         "order": order,
         "seed": seed,
         "n": n,
-        "n_instances": len(instances),
+        "n_instances": len(data),
         "load_seconds": load_seconds,
         "n_features": len(stream.feature_names),
         "n_labels": len(stream.label_names),

@@ -7,9 +7,12 @@ feature name to a column once (new names get new columns as they appear), so a d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+import scipy.sparse
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,68 @@ class FeatureSpace:
                 return Row(x, *self._arrays([get(name) for name in known], known.values()))
             columns = [self.column(name) for name in x]
         return Row(x, *self._arrays(columns, x.values()))
+
+    def csr(
+        self, X, names: Sequence | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows of ``X`` as CSR arrays ``(indptr, indices, values)`` over this space's columns.
+
+        Row ``i`` equals ``row(x_i)`` for the dicts ``x_i`` of
+        :func:`streamlabels.batches.feature_dicts` (a numpy or DataFrame row holds every column,
+        a sparse row its stored entries), taken in order, the space growing as they would make
+        it grow. ``names`` names the columns of ``X`` (default: a DataFrame's column names, else
+        column positions).
+
+        >>> fs = FeatureSpace(["b"])
+        >>> X = scipy.sparse.csr_array([[0.0, 2.0, 0.0], [3.0, 0.0, 1.0]])
+        >>> [a.tolist() for a in fs.csr(X, names=["a", "b", "c"])]
+        [[0, 1, 3], [0, 1, 2], [2.0, 3.0, 1.0]]
+        >>> fs.names
+        ['b', 'a', 'c']
+        """
+        if isinstance(X, pd.DataFrame):
+            names = list(X.columns) if names is None else names
+            X = X.to_numpy(dtype=np.float64)
+        if scipy.sparse.issparse(X):
+            X = scipy.sparse.csr_array(X)
+            X.sum_duplicates()
+            n_rows, n_cols = X.shape
+            indptr = X.indptr.astype(np.int64)
+            cols = X.indices.astype(np.int64)
+            values = X.data.astype(np.float64)
+        else:
+            X = np.asarray(X, dtype=np.float64)
+            if X.ndim != 2:
+                raise ValueError(f"X must be two-dimensional, got shape {X.shape}")
+            n_rows, n_cols = X.shape
+            indptr = np.arange(n_rows + 1, dtype=np.int64) * n_cols
+            cols = np.tile(np.arange(n_cols, dtype=np.int64), n_rows)
+            values = X.reshape(-1).copy()
+        names = list(range(n_cols)) if names is None else list(names)
+        if len(names) != n_cols or len(set(names)) != n_cols:
+            raise ValueError(f"names must name the {n_cols} columns of X, each once")
+        rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(indptr))
+        self._grow(names, cols)
+        # -1: a column of X without a single entry, so never looked up
+        column = np.array([self._columns.get(name, -1) for name in names], dtype=np.int64)
+        indices = column[cols]
+        same_row = rows[1:] == rows[:-1]
+        if np.any(indices[1:][same_row] <= indices[:-1][same_row]):
+            order = np.lexsort((indices, rows))
+            indices, values = indices[order], values[order]
+        return indptr, indices, values
+
+    def _grow(self, names: list, cols: np.ndarray) -> None:
+        """Add the names of ``X``'s entries that are new, in the order the rows meet them."""
+        new = np.array([name not in self._columns for name in names], dtype=bool)
+        if not new.any():
+            return
+        n_entries = cols.shape[0]
+        first = np.full(len(names), n_entries, dtype=np.int64)  # each column's first entry
+        np.minimum.at(first, cols, np.arange(n_entries, dtype=np.int64))
+        order = np.argsort(first, kind="stable")
+        for j in order[new[order] & (first[order] < n_entries)]:
+            self.column(names[j])
 
     @staticmethod
     def _arrays(columns: list, values) -> tuple[np.ndarray, np.ndarray]:

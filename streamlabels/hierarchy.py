@@ -8,7 +8,6 @@ warm-up after a restructuring, the previous one as a shadow.
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -49,6 +48,10 @@ class Hierarchy:
         warm = warm or {}
         self.groups = [tuple(g) for g in groups]
         self.members = [np.asarray(g, dtype=np.int64) for g in self.groups]  # groups as arrays
+        # The same as CSR arrays: group k's labels are flat_members[offsets[k]:offsets[k + 1]].
+        self.offsets = np.zeros(len(self.groups) + 1, dtype=np.int64)
+        np.cumsum([len(g) for g in self.groups], out=self.offsets[1:])
+        self.flat_members = np.array([i for g in self.groups for i in g], dtype=np.int64)
         self.relevant_only = relevant_only
         self.group_of = np.full(n_labels, -1, dtype=np.int64)
         for k, group in enumerate(self.groups):
@@ -60,9 +63,8 @@ class Hierarchy:
             (warm[k] if k in warm else make_learner(len(g))) if len(g) > 1 else None
             for k, g in enumerate(self.groups)
         ]
-        self.local_seen = [1 if k in warm else 0 for k in range(len(self.groups))]
+        self.local_seen = np.array([k in warm for k in range(len(self.groups))], dtype=np.int64)
         self.router_seen = 0
-        self._label_sets = [collections.Counter() for _ in self.groups]
 
     def meta_labels(self, positives: np.ndarray) -> np.ndarray:
         """Which groups hold at least one of the positive label ids."""
@@ -79,17 +81,13 @@ class Hierarchy:
     def local_proba(self, k: int, row: Row) -> np.ndarray:
         """P(label | x, group k relevant) for the labels of group k, in group order.
 
-        Before group k's learner has trained, its most frequent relevant label set stands in.
+        A single label is certain once its group is routed; an untrained learner says no label.
         """
         group = self.groups[k]
         if len(group) == 1:
             return np.ones(1)
         if self.local_seen[k] == 0:
-            out = np.zeros(len(group))
-            if self._label_sets[k]:
-                best = max(self._label_sets[k].items(), key=lambda item: item[1])[0]
-                out[list(best)] = 1.0
-            return out
+            return np.zeros(len(group))
         return self.locals[k].predict_proba_one(row)
 
     def learn(self, row: Row, y: np.ndarray, positives: np.ndarray) -> np.ndarray:
@@ -102,21 +100,32 @@ class Hierarchy:
             learner = self.locals[k]
             if learner is None:
                 continue
-            target = y[self.members[k]]
-            learner.learn_one(row, target)
+            learner.learn_one(row, y[self.members[k]])
             self.local_seen[k] += 1
-            if meta[k]:
-                self._label_sets[k][tuple(target.nonzero()[0].tolist())] += 1
         return meta
 
+    def kernel_arrays(self, bank_index: dict[int, int]) -> tuple:
+        """The hierarchy as :mod:`streamlabels._fused_kernels` takes it, learners by bank index.
+
+        ``bank_index`` maps ``id(learner)`` to the learner's place in the bank. The counters are
+        returned as arrays the kernel updates: ``local_seen`` itself, and ``seen``, whose value
+        the caller writes back to ``router_seen``.
+        """
+        locals_ = np.array(
+            [-1 if learner is None else bank_index[id(learner)] for learner in self.locals],
+            dtype=np.int64,
+        )
+        return (
+            bank_index[id(self.router)], self.group_of, self.offsets, self.flat_members, locals_,
+            self.local_seen, np.array([self.router_seen], dtype=np.int64),
+        )
+
     def get_state(self, learners: list) -> dict:
-        """Groups, counters and label-set counts; learners go to the shared table ``learners``.
+        """Groups and counters; learners go to the shared table ``learners``.
 
         The active hierarchy and its shadow put their learners in one table (each learner once,
         by identity) and refer to them by index. A shadow's group of two or more labels has no
-        learner when it handed it over to the active hierarchy. The label-set counters are
-        flattened in insertion order: :meth:`local_proba` breaks ties between equally frequent
-        sets by it.
+        learner when it handed it over to the active hierarchy.
         """
 
         def ref(learner) -> int:
@@ -126,7 +135,6 @@ class Hierarchy:
             learners.append(learner)
             return len(learners) - 1
 
-        sets = [(k, labels, n) for k, c in enumerate(self._label_sets) for labels, n in c.items()]
         return {
             "n_labels": len(self.group_of),
             "group_sizes": np.array([len(g) for g in self.groups], dtype=np.int64),
@@ -134,12 +142,8 @@ class Hierarchy:
             "relevant_only": self.relevant_only,
             "router": ref(self.router),
             "locals": [None if learner is None else ref(learner) for learner in self.locals],
-            "local_seen": np.array(self.local_seen, dtype=np.int64),
+            "local_seen": self.local_seen.copy(),
             "router_seen": self.router_seen,
-            "set_group": np.array([k for k, _, _ in sets], dtype=np.int64),
-            "set_sizes": np.array([len(labels) for _, labels, _ in sets], dtype=np.int64),
-            "set_labels": np.array([i for _, labels, _ in sets for i in labels], dtype=np.int64),
-            "set_counts": np.array([n for _, _, n in sets], dtype=np.int64),
         }
 
     @classmethod
@@ -165,15 +169,9 @@ class Hierarchy:
             relevant_only=bool(state["relevant_only"]),
         )
         hierarchy.locals = [None if i is None else table[i] for i in state["locals"]]
-        hierarchy.local_seen = np.asarray(state["local_seen"]).tolist()
+        local_seen = np.array(state["local_seen"], dtype=np.int64)
+        if local_seen.shape != (len(groups),):
+            raise ValueError("Hierarchy state: local_seen does not match the groups")
+        hierarchy.local_seen = local_seen
         hierarchy.router_seen = int(state["router_seen"])
-        set_ids = np.asarray(state["set_labels"]).tolist()
-        start = 0
-        for k, size, n in zip(
-            np.asarray(state["set_group"]).tolist(),
-            np.asarray(state["set_sizes"]).tolist(),
-            np.asarray(state["set_counts"]).tolist(),
-        ):
-            hierarchy._label_sets[k][tuple(set_ids[start : start + size])] = n
-            start += size
         return hierarchy

@@ -14,15 +14,17 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import scipy.sparse
 from river import base
 
-from streamlabels.batches import feature_dicts, label_dicts
+from streamlabels.batches import feature_dicts
 from streamlabels.drift import ADWIN
 from streamlabels.features import FeatureSpace, Row
 from streamlabels.hierarchy import Hierarchy
 from streamlabels.labeltree import LabelTree, Partitioner, group_id
 from streamlabels.learners.base import MultiOutputLearner
-from streamlabels.learners.linear import LinearLearner
+from streamlabels import _fused_kernels
+from streamlabels.learners.linear import LinearLearner, stack
 from streamlabels.learners.river import RiverLearner
 from streamlabels.state import StateError
 
@@ -170,6 +172,7 @@ class IHOMER(base.MultiLabelClassifier):
         self._changed = False
         self._events: list[dict] = []
         self._cache: tuple | None = None
+        self._bank = None  # the learners stacked for the compiled path (predict_learn_many)
         if labels is not None:
             self._start(list(labels))
 
@@ -357,14 +360,28 @@ class IHOMER(base.MultiLabelClassifier):
         self._t += 1
         cached = self._cache if self._cache is not None and self._cache[0] is x else None
         self._cache = None
+        loss = None
         if self.global_drift == "adwin_rebuild":
             predicted = cached[1] if cached else self._predict_row(self._row(x, grow=False))
-            self._watch_loss(predicted, truth)
+            loss = float(np.count_nonzero(predicted != truth)) / len(truth)
         if cached and isinstance(self.learner, str) and len(cached[2].indices) == len(x):
             row = cached[2]
         else:
             row = self._row(x, grow=True)
+        self._track(positives, loss)
+        self._active.learn(row, truth, positives)
+        if self._shadow is not None:
+            self._learn_shadow(row, truth, positives)
+        self._checkpoint()
 
+    def _track(self, positives: np.ndarray, loss: float | None) -> None:
+        """An instance's bookkeeping besides the learners: loss detector and label tree.
+
+        Neither feeds back into the learners before the next checkpoint, which is what lets the
+        compiled path train the learners on a whole run of rows first.
+        """
+        if loss is not None:
+            self._watch_loss(loss)
         for event in self._tree.update(positives):
             self._changed = True
             self._events.append(
@@ -372,18 +389,14 @@ class IHOMER(base.MultiLabelClassifier):
             )
         self._partitioner.observe_labelset_size(len(positives))
 
-        self._active.learn(row, truth, positives)
-        if self._shadow is not None:
-            self._learn_shadow(row, truth, positives)
-
+    def _checkpoint(self) -> None:
         if self._t % self.n_min == 0:
             partition = self._partitioner.at_checkpoint(self._tree, self._changed)
             self._changed = False
             if partition is not None and partition != self._active.groups:
                 self._restructure(partition)
 
-    def _watch_loss(self, predicted: np.ndarray, truth: np.ndarray) -> None:
-        loss = float(np.count_nonzero(predicted != truth)) / len(truth)
+    def _watch_loss(self, loss: float) -> None:
         before = self._loss_detector.estimation
         self._loss_detector.update(loss)
         if not self._loss_detector.drift_detected:
@@ -442,13 +455,137 @@ class IHOMER(base.MultiLabelClassifier):
 
     # -- batches ----------------------------------------------------------------------------
 
-    def learn_many(self, X, Y) -> None:
+    def learn_many(self, X, Y, feature_names: Sequence | None = None) -> None:
         """Learn the rows of ``X`` (pandas, numpy or scipy.sparse) in order, as ``learn_one`` would.
 
         ``Y`` is a DataFrame of label columns, or a bool array whose columns follow ``labels``.
+        Runs :meth:`predict_learn_many` (the loss detector needs each row's prediction anyway).
         """
-        for x, y in zip(feature_dicts(X), label_dicts(Y, self._labels or self.labels)):
-            self.learn_one(x, y)
+        self.predict_learn_many(X, Y, feature_names)
+
+    def predict_learn_many(self, X, Y, feature_names: Sequence | None = None):
+        """Test-then-train over a batch: predict each row of ``X``, then learn it from ``Y``.
+
+        Returns what ``predict_one(x)`` answered for each row before ``learn_one(x, y)``, and leaves
+        the model as that loop would, bit for bit (rows and labels are read as
+        :meth:`learn_many` reads them; ``feature_names`` names the columns of ``X``, default: a
+        DataFrame's column names, else positions). The result is a bool DataFrame over the
+        labels for a DataFrame ``X``, else a bool array whose columns follow the labels.
+
+        With the compiled linear learners each run of rows up to the next checkpoint of the label
+        tree is one compiled call (:mod:`streamlabels._fused_kernels`); only the label tree and the
+        loss detector are updated row by row in Python.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.random((500, 4))
+        >>> Y = np.column_stack([X[:, 0] > 0.5, X[:, 1] > 0.5, X[:, 0] + X[:, 1] > 1])
+        >>> model = IHOMER(labels=["a", "b", "c"], n_min=100)
+        >>> predicted = model.predict_learn_many(X, Y)
+        >>> predicted.shape, bool((predicted[250:] == Y[250:]).mean() > 0.8)
+        ((500, 3), True)
+        """
+        started = self._active is not None
+        Y = self._label_matrix(Y)
+        if not isinstance(self._active.router, LinearLearner):  # no compiled path: the loop
+            predicted = np.zeros(Y.shape, dtype=bool)
+            for i, x in enumerate(feature_dicts(X, feature_names)):
+                predicted[i] = self._predict_row_of(x)
+                self.learn_one(x, dict(zip(self._labels, Y[i].tolist())))
+        else:
+            indptr, indices, values = self._features.csr(X, feature_names)
+            self._cache = None
+            predicted = np.zeros(Y.shape, dtype=bool)
+            start = 0
+            while start < Y.shape[0]:
+                stop = min(Y.shape[0], start + self.n_min - self._t % self.n_min)
+                rows = indptr[start : stop + 1]
+                run = (rows - rows[0], indices[rows[0] : rows[-1]], values[rows[0] : rows[-1]])
+                predicted[start:stop] = self._predict_learn_run(*run, Y[start:stop])
+                start = stop
+        if not started and len(predicted):
+            predicted[0] = False  # predict_one answers {} before the first learn_one
+        if isinstance(X, pd.DataFrame):
+            return pd.DataFrame(predicted, index=X.index, columns=self._labels)
+        return predicted
+
+    def _label_matrix(self, Y) -> np.ndarray:
+        """``Y`` as a bool array over the label vocabulary, starting the model on first use."""
+        if isinstance(Y, pd.DataFrame):
+            names = list(Y.columns)
+            if self._active is None:
+                self._start(names)
+            unknown = [name for name in names if name not in self._label_ids]
+            if unknown:
+                raise ValueError(
+                    f"labels {unknown} are not in the label vocabulary {self._labels}; "
+                    "pass every label to IHOMER(labels=...)"
+                )
+            out = np.zeros((len(Y), len(self._labels)), dtype=bool)
+            out[:, [self._label_ids[name] for name in names]] = Y.to_numpy().astype(bool)
+            return out
+        Y = np.asarray(Y.toarray() if scipy.sparse.issparse(Y) else Y)
+        if Y.ndim != 2:
+            raise ValueError(f"Y must be two-dimensional, got shape {Y.shape}")
+        if self._active is None:
+            self._start(list(range(Y.shape[1])))
+        if Y.shape[1] != len(self._labels):
+            raise ValueError(
+                f"Y has {Y.shape[1]} columns but the model knows {len(self._labels)} labels"
+            )
+        return np.ascontiguousarray(Y.astype(bool))
+
+    def _predict_learn_run(self, indptr, indices, values, Y: np.ndarray) -> np.ndarray:
+        """Test-then-train on rows that end at or before the next checkpoint (one kernel call)."""
+        active, shadow = self._active, self._shadow
+        hierarchies = [active] if shadow is None else [active, shadow]
+        learners = [h.router for h in hierarchies]
+        learners += [learner for h in hierarchies for learner in h.locals if learner is not None]
+        self._bank = stack(learners, len(self._features), self._bank)
+        index = {id(learner): j for j, learner in enumerate(learners)}
+        arrays = active.kernel_arrays(index)
+        shadow_arrays = arrays if shadow is None else shadow.kernel_arrays(index)
+        n_groups = len(active.groups)
+        shadow_left = np.array([shadow is not None, self._shadow_router_left], dtype=np.int64)
+        warming = np.zeros(n_groups, dtype=bool)
+        warm_left = np.zeros(n_groups, dtype=np.int64)
+        for k, left in self._shadow_groups_left.items():
+            warming[k], warm_left[k] = True, left
+        shadow_map = self._shadow_map if shadow is not None else [[]] * n_groups
+        map_offsets = np.zeros(n_groups + 1, dtype=np.int64)
+        np.cumsum([len(m) for m in shadow_map], out=map_offsets[1:])
+        map_groups = np.concatenate([np.asarray(m, dtype=np.int64) for m in shadow_map])
+        learner = learners[0]
+        predicted = np.zeros(Y.shape, dtype=bool)
+        _fused_kernels.predict_learn_rows(
+            indptr, indices, values, Y, predicted, self._bank.arrays, learner._mode,
+            learner.lr, learner.l2, learner.intercept_lr, self.theta_route,
+            self.group_nonempty, self.ensure_nonempty, active.relevant_only,
+            *arrays, *shadow_arrays, shadow_left, warming, warm_left, map_offsets, map_groups,
+        )
+        active.router_seen = int(arrays[-1][0])
+        if shadow is not None:
+            shadow.router_seen = int(shadow_arrays[-1][0])
+            self._shadow_router_left = int(shadow_left[1])
+            self._shadow_groups_left = {
+                k: int(warm_left[k]) for k in self._shadow_groups_left if warming[k]
+            }
+            if not shadow_left[0]:
+                self._shadow = None
+        losses = None
+        if self.global_drift == "adwin_rebuild":
+            losses = (np.count_nonzero(predicted != Y, axis=1) / Y.shape[1]).tolist()
+        rows, labels = Y.nonzero()
+        ends = np.searchsorted(rows, np.arange(1, Y.shape[0] + 1))
+        starts = 0
+        for i, end in enumerate(ends.tolist()):
+            self._t += 1
+            self._track(labels[starts:end], None if losses is None else losses[i])
+            starts = end
+        self._checkpoint()
+        return predicted
 
     def predict_many(self, X, device: str = "cpu"):
         """``predict_one`` for every row: a bool DataFrame for a DataFrame, else a bool array.
@@ -538,7 +675,7 @@ class IHOMER(base.MultiLabelClassifier):
     # -- checkpoints ------------------------------------------------------------------------
 
     _STATE_KIND = "streamlabels.IHOMER"
-    _STATE_VERSION = 1
+    _STATE_VERSION = 2
 
     def get_state(self) -> dict:
         """Parameters and every learned quantity, as plain values and arrays (no pickle needed).

@@ -4,10 +4,15 @@ Every instance is first predicted, the prediction is scored, and only then does 
 from it. There is no warm-up exclusion: a cold model's empty predictions count. The runner keeps a
 windowed metric history for plots, measures instances per second and the process's peak memory,
 and can show a live progress bar.
+
+A model with ``predict_learn_many`` (IHOMER) gets each window as one batch: the same predictions
+and the same model as the loop of ``predict_one`` then ``learn_one``, without its per-instance
+Python overhead.
 """
 
 from __future__ import annotations
 
+import itertools
 import resource
 import sys
 import time
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from streamlabels.batches import dicts_to_csr
 from streamlabels.evaluate.metrics import MultiLabelMetrics
 
 __all__ = ["PrequentialResult", "prequential"]
@@ -67,9 +73,12 @@ def prequential(
     Parameters
     ----------
     stream
-        Pairs ``(x, y)``; ``y`` maps labels to bools (labels it omits count as negative).
+        Pairs ``(x, y)``; ``y`` maps labels to bools (labels it omits count as negative). A
+        stream with ``batches(size)``, ``feature_names`` and ``label_names`` (an ARFF file, an
+        in-memory stream) feeds a batched model its arrays directly.
     model
-        Any river multi-label classifier (``predict_one`` then ``learn_one``).
+        Any river multi-label classifier (``predict_one`` then ``learn_one``). A model with
+        ``predict_learn_many`` whose ``labels`` are ``label_names`` runs window by window.
     label_names
         The labels to score, in report order.
     n
@@ -90,47 +99,28 @@ def prequential(
     [2, 4]
     """
     labels = list(label_names)
-    position = {label: i for i, label in enumerate(labels)}
     n_labels = len(labels)
     total = MultiLabelMetrics(n_labels)
     history: list[dict[str, float]] = []
-    # Truths and predictions of the current window are scored in one batch update when it closes:
-    # the same counts as one update per instance (MultiLabelMetrics guarantees it), far cheaper.
-    truths = np.zeros((window, n_labels), dtype=bool)
-    guesses = np.zeros((window, n_labels), dtype=bool)
-
-    def close_window(rows: int, seconds: float) -> dict[str, float]:
-        recent = MultiLabelMetrics(n_labels)
-        recent.update(truths[:rows], guesses[:rows])
-        total.update(truths[:rows], guesses[:rows])
-        truths[:rows] = False
-        guesses[:rows] = False
-        point = _history_point(count, seconds, recent, total)
-        history.append(point)
-        return point
-
+    batched = hasattr(model, "predict_learn_many") and _labels_of(model) == labels
+    if batched and hasattr(stream, "batches"):
+        windows = _array_windows(stream, model, labels, window, n)
+    else:
+        windows = _dict_windows(stream, model, labels, window, n, batched)
     count = 0
     start = time.perf_counter()
-    for x, y in stream:
-        if n is not None and count >= n:
-            break
-        y_pred = model.predict_one(x)
-        row = count % window
-        for label, value in y.items():
-            if value:
-                truths[row, position[label]] = True
-        for label, value in y_pred.items():
-            if value:
-                guesses[row, position[label]] = True
-        model.learn_one(x, y)
-        count += 1
-        if count % window == 0:
-            point = close_window(window, time.perf_counter() - start)
-            if on_window is not None:
-                on_window(point)
+    # Each window is scored in one batch update: the same counts as one update per instance
+    # (MultiLabelMetrics guarantees it), far cheaper.
+    for truths, guesses in windows:
+        count += len(truths)
+        recent = MultiLabelMetrics(n_labels)
+        recent.update(truths, guesses)
+        total.update(truths, guesses)
+        point = _history_point(count, time.perf_counter() - start, recent, total)
+        history.append(point)
+        if on_window is not None:
+            on_window(point)
     seconds = time.perf_counter() - start
-    if count % window:
-        close_window(count % window, seconds)
     return PrequentialResult(
         n_instances=count,
         seconds=seconds,
@@ -139,6 +129,64 @@ def prequential(
         peak_memory_mb=_peak_rss_mb(),
         per_label=total.per_label(labels),
     )
+
+
+def _dict_windows(stream, model, labels, window, n, batched):
+    """(truths, predictions) per window of a stream of dicts, test-then-train."""
+    position = {label: i for i, label in enumerate(labels)}
+    truths = np.zeros((window, len(labels)), dtype=bool)
+    guesses = np.zeros((window, len(labels)), dtype=bool)
+    pending: list[dict] = []  # the window's feature dicts, for a batched model
+    columns: dict = {}
+    count = 0
+    for x, y in itertools.islice(stream, n):
+        row = count % window
+        for label, value in y.items():
+            if value:
+                truths[row, position[label]] = True
+        if batched:
+            pending.append(x)
+        else:
+            for label, value in model.predict_one(x).items():
+                if value:
+                    guesses[row, position[label]] = True
+            model.learn_one(x, y)
+        count += 1
+        if count % window == 0:
+            yield _close(model, pending, columns, truths, guesses, window)
+    if count % window:
+        yield _close(model, pending, columns, truths, guesses, count % window)
+
+
+def _close(model, pending, columns, truths, guesses, rows):
+    """The window's arrays (after the batched model's turn), the buffers cleared for the next."""
+    if pending:
+        X = dicts_to_csr(pending, columns)
+        guesses[:rows] = model.predict_learn_many(X, truths[:rows], list(columns))
+        pending.clear()
+    out = truths[:rows].copy(), guesses[:rows].copy()
+    truths[:rows] = False
+    guesses[:rows] = False
+    return out
+
+
+def _array_windows(stream, model, labels, window, n):
+    """(truths, predictions) per window of a stream that gives array blocks."""
+    order = [list(stream.label_names).index(label) for label in labels]
+    left = n
+    for X, Y in stream.batches(window):
+        if left is not None:
+            if left <= 0:
+                return
+            X, Y = X[:left], Y[:left]
+            left -= Y.shape[0]
+        Y = np.ascontiguousarray(Y[:, order])
+        yield Y, model.predict_learn_many(X, Y, stream.feature_names)
+
+
+def _labels_of(model) -> list | None:
+    labels = getattr(model, "labels", None)
+    return None if labels is None else list(labels)
 
 
 def _history_point(count, seconds, recent, total) -> dict[str, float]:

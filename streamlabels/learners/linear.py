@@ -284,6 +284,59 @@ class LinearLearner(MultiOutputLearner):
         return new
 
 
+class Bank:
+    """The state arrays of several learners stacked, for kernels that run many learners at once.
+
+    ``arrays`` is ``(rows, weights, intercepts, counts, stat1, stat2, meta)`` (layout in
+    :mod:`streamlabels._fused_kernels`), all at one column capacity. Building a bank makes each
+    learner's arrays views of it, so the kernels' updates are the learners' own.
+    """
+
+    def __init__(self, learners: Sequence[LinearLearner]):
+        self.learners = list(learners)
+        rows = np.zeros(len(learners) + 1, dtype=np.int64)
+        np.cumsum([learner.n_outputs for learner in learners], out=rows[1:])
+        self.arrays = (
+            rows,
+            np.concatenate([learner._weights for learner in learners]),
+            np.concatenate([learner._intercepts for learner in learners]),
+            np.stack([learner._counts for learner in learners]),
+            np.stack([learner._stat1 for learner in learners]),
+            np.stack([learner._stat2 for learner in learners]),
+            np.stack([learner._meta for learner in learners]),
+        )
+        _, weights, intercepts, counts, stat1, stat2, meta = self.arrays
+        for j, learner in enumerate(learners):
+            a, b = rows[j], rows[j + 1]
+            learner._weights, learner._intercepts = weights[a:b], intercepts[a:b]
+            learner._counts, learner._stat1, learner._stat2 = counts[j], stat1[j], stat2[j]
+            learner._meta = meta[j]
+        self._views = [learner._state()[1:] for learner in learners]
+
+    def holds(self, learners: Sequence[LinearLearner]) -> bool:
+        """Whether ``learners``, in this order, still hold exactly this bank's views."""
+        if len(learners) != len(self.learners):
+            return False
+        for learner, mine, views in zip(learners, self.learners, self._views):
+            if learner is not mine or any(a is not b for a, b in zip(learner._state()[1:], views)):
+                return False
+        return True
+
+
+def stack(learners: Sequence[LinearLearner], n_columns: int, bank: Bank | None) -> Bank:
+    """``learners`` in one bank with room for ``n_columns`` columns; ``bank`` itself, uncopied,
+    when it still holds them (a learner that grew its capacity, or another list, is stacked anew).
+    """
+    for learner in learners:
+        learner._reserve(n_columns)
+    capacity = max(learner._counts.shape[0] for learner in learners)
+    for learner in learners:
+        learner._reserve(capacity)
+    if bank is not None and bank.holds(learners):
+        return bank
+    return Bank(learners)
+
+
 def _check_csr(indptr, indices, values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CSR arrays as contiguous int64/int64/float64, with the structure checked."""
     indptr = np.ascontiguousarray(indptr, dtype=np.int64)

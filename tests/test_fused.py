@@ -1,0 +1,154 @@
+"""The compiled test-then-train path (IHOMER.predict_learn_many) against the one-at-a-time path.
+
+The fused kernel is trusted only because these tests compare it, bit for bit, with the clear
+``predict_one`` then ``learn_one`` loop it replaces: the same predictions at every row and the same
+checkpoint bytes at the end, on real datasets and across the model's options.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse
+
+from streamlabels.evaluate import prequential
+from streamlabels.features import FeatureSpace
+from streamlabels.ihomer import IHOMER
+from streamlabels.learners.linear import LinearLearner, stack
+from streamlabels.state import dumps
+from streamlabels.streams import SyntheticStream, datasets
+from streamlabels.streams.arrays import ArrayStream
+
+
+def _one_at_a_time(model: IHOMER, stream: ArrayStream) -> np.ndarray:
+    predicted = np.zeros(stream.Y.shape, dtype=bool)
+    for i, (x, y) in enumerate(stream):
+        answer = model.predict_one(x)
+        predicted[i] = [answer.get(label, False) for label in stream.label_names]
+        model.learn_one(x, y)
+    return predicted
+
+
+def _in_blocks(model: IHOMER, stream: ArrayStream, size: int) -> np.ndarray:
+    blocks = [
+        model.predict_learn_many(X, Y, stream.feature_names) for X, Y in stream.batches(size)
+    ]
+    return np.concatenate(blocks)
+
+
+def _assert_same(params: dict, stream: ArrayStream, size: int) -> tuple[IHOMER, IHOMER]:
+    one = IHOMER(labels=stream.label_names, features=stream.feature_names, **params)
+    fused = IHOMER(labels=stream.label_names, features=stream.feature_names, **params)
+    expected = _one_at_a_time(one, stream)
+    got = _in_blocks(fused, stream, size)
+    mismatched = np.flatnonzero((expected != got).any(axis=1))
+    assert mismatched.size == 0, f"first differing row: {mismatched[:1]}"
+    assert dumps(fused.get_state()) == dumps(one.get_state())
+    return one, fused
+
+
+@pytest.mark.parametrize(
+    ("name", "n", "scaling"),
+    [("enron", 1_702, "sparse"), ("yeast", 2_417, "standard"), ("medical", 978, "sparse")],
+)
+def test_fused_path_equals_one_at_a_time_on_real_data(name, n, scaling, data_dir):
+    stream = ArrayStream.read(datasets.load(name), n)
+    # 137-row blocks cut runs between checkpoints at every offset.
+    one, _ = _assert_same({"scaling": scaling, "n_min": 100}, stream, 137)
+    kinds = {event["kind"] for event in one.events}
+    assert "commit" in kinds, "the stream must restructure, so that shadows take part"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ensure_nonempty": True, "group_nonempty": True},
+        {"restructure": "cold", "local_training": "all"},
+        {"global_drift": "odac_only", "router_warmup": 0, "local_warmup": 1},
+        {"scaling": "none", "theta_route": 0.3, "m_min": 1},
+    ],
+)
+def test_fused_path_equals_one_at_a_time_across_options(params):
+    stream = ArrayStream.read(SyntheticStream(n_instances=2_500, seed=11))
+    one, _ = _assert_same({"n_min": 100, **params}, stream, 333)
+    assert any(event["kind"] == "commit" for event in one.events)
+
+
+def test_fused_path_continues_a_restored_model_exactly(data_dir):
+    stream = ArrayStream.read(datasets.load("enron"), 1_200)
+    head = ArrayStream(stream.X[:500], stream.Y[:500], stream.feature_names, stream.label_names)
+    tail = ArrayStream(stream.X[500:], stream.Y[500:], stream.feature_names, stream.label_names)
+    model = IHOMER(labels=stream.label_names, features=stream.feature_names, n_min=100)
+    _in_blocks(model, head, 500)
+    twin = IHOMER.from_state(model.get_state())
+    expected = _one_at_a_time(model, tail)
+    assert np.array_equal(_in_blocks(twin, tail, 250), expected)
+    assert dumps(twin.get_state()) == dumps(model.get_state())
+
+
+def test_first_prediction_of_a_fresh_model_is_empty_as_predict_one_says():
+    stream = ArrayStream.read(SyntheticStream(n_instances=50, seed=2))
+    params = {"ensure_nonempty": True}  # would predict a label from an untrained model
+    one = IHOMER(**params)
+    fused = IHOMER(**params)
+    assert one.predict_one(next(iter(stream))[0]) == {}
+    X, Y = stream.X, stream.Y
+    got = fused.predict_learn_many(X, Y, stream.feature_names)
+    assert not got[0].any()
+    assert np.array_equal(got[1:], _one_at_a_time(one, stream)[1:])
+
+
+def test_prequential_batched_and_per_instance_runs_agree(data_dir):
+    stream = datasets.load("medical")
+
+    class PerInstance(IHOMER):
+        predict_learn_many = property()  # hides the batched path from prequential
+
+    params = {"labels": stream.label_names, "features": stream.feature_names, "scaling": "sparse"}
+    batched = prequential(stream, IHOMER(**params), stream.label_names, window=300)
+    looped = prequential(list(stream), PerInstance(**params), stream.label_names, window=300)
+    assert batched.n_instances == looped.n_instances == 978
+    assert batched.metrics == looped.metrics
+    assert [p["window_micro_f1"] for p in batched.history] == [
+        p["window_micro_f1"] for p in looped.history
+    ]
+
+
+def test_river_learners_take_the_loop_and_agree_too():
+    from river import tree
+
+    stream = ArrayStream.read(SyntheticStream(n_instances=300, seed=4))
+    params = {"learner": tree.HoeffdingTreeClassifier(), "n_min": 50, "restructure": "cold"}
+    one = IHOMER(labels=stream.label_names, **params)
+    fused = IHOMER(labels=stream.label_names, **params)
+    assert np.array_equal(_in_blocks(fused, stream, 100), _one_at_a_time(one, stream))
+    assert fused.events == one.events
+
+
+def test_feature_space_csr_grows_as_rows_would():
+    X = scipy.sparse.csr_array(np.array([[0.0, 2.0, 0.0, 0.0], [3.0, 0.0, 0.0, 1.0]]))
+    names = ["a", "b", "c", "d"]
+    by_rows = FeatureSpace(["d"])
+    rows = [by_rows.row({names[j]: v for j, v in zip(r.indices, r.data)}) for r in
+            (X[[i]] for i in range(2))]
+    by_batch = FeatureSpace(["d"])
+    indptr, indices, values = by_batch.csr(X, names)
+    assert by_batch.names == by_rows.names == ["d", "b", "a"]
+    assert indptr.tolist() == [0, 1, 3]
+    assert indices.tolist() == [r for row in rows for r in row.indices.tolist()]
+    assert values.tolist() == [v for row in rows for v in row.values.tolist()]
+
+
+def test_bank_views_are_the_learners_state_until_one_grows():
+    learners = [LinearLearner(2), LinearLearner(3, scaling="sparse")]
+    bank = stack(learners, 10, None)
+    rows, weights, *_ = bank.arrays
+    assert rows.tolist() == [0, 2, 5] and weights.shape == (5, 64)
+    weights[3, 1] = 7.0
+    assert learners[1].weights.shape == (3, 0)  # no column learned yet: the view is there
+    assert learners[1]._weights[1, 1] == 7.0
+    assert stack(learners, 10, bank) is bank
+    grown = stack(learners, 100, bank)  # capacity 128 now: the learners are stacked anew
+    assert grown is not bank and grown.arrays[1].shape == (5, 128)
+    assert learners[1]._weights[1, 1] == 7.0
+    assert stack(list(reversed(learners)), 100, grown) is not grown
