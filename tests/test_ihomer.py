@@ -204,6 +204,19 @@ def test_introspection_reports_groups_tree_and_size():
     assert kinds <= {"split", "merge", "reset", "drift", "commit"}
 
 
+def test_events_keep_the_latest_max_events_and_survive_a_checkpoint():
+    from streamlabels.state import dumps, loads
+
+    everything, _ = _trained(n=2_000)
+    latest, _ = _trained(n=2_000, max_events=3)
+    assert len(everything.events) > 3
+    assert latest.events == everything.events[-3:]
+    restored = IHOMER.from_state(loads(dumps(latest.get_state())))
+    assert restored.events == latest.events and restored.max_events == 3
+    with pytest.raises(ValueError, match="max_events"):
+        IHOMER(max_events=-1)
+
+
 def test_score_one_is_predict_one_and_predict_proba_one_in_one_pass():
     model, stream = _trained(n=2_000)
     for x, _ in SyntheticStream(n_instances=200, seed=11):
