@@ -50,6 +50,7 @@ from service.codec import Codec, InvalidMessage, dead_letter_headers
 from service.config import ConfigError, ServiceConfig
 from service.telemetry import Heartbeat, Metrics, TelemetryServer
 from streamlabels import IHOMER, __version__
+from streamlabels.batches import dicts_to_csr
 from streamlabels.evaluate import MultiLabelMetrics
 from streamlabels.scoring import Snapshot, export, predict_many, predict_proba_many, to_csr
 
@@ -106,6 +107,7 @@ class Service:
         self.model: IHOMER | None = None
         self.offsets: dict[tuple[str, int], int] = {}
         self.scores = MultiLabelMetrics(len(self.labels))
+        self._columns: dict = {}  # feature name -> column of the batches given to learn_many
         self.telemetry: TelemetryServer | None = None
         self._stop = threading.Event()
         self._learned_since_checkpoint = 0
@@ -324,13 +326,14 @@ class Service:
         snapshot = export(self.model)
         flags, scores = score_batch(snapshot, [instance.x for _, instance in valid])
         version = snapshot.n_instances
-        learned = 0
+        labelled = []
         for (_, instance), guess, proba in zip(valid, flags, scores):
             sends.append(self._send_prediction(instance.id, guess, proba, version))
             if instance.y is not None:
-                self._learn(instance, guess)
-                learned += 1
-        return len(valid), learned
+                self.scores.update(self._truth(instance), np.asarray(guess, dtype=bool))
+                labelled.append(instance)
+        self._learn_batch(labelled)
+        return len(valid), len(labelled)
 
     def _strict(self, instance, sends: list) -> int:
         """Exact test-then-train of one instance: predict with the model as it is, then learn."""
@@ -350,6 +353,14 @@ class Service:
     def _learn(self, instance, guess) -> None:
         self.scores.update(self._truth(instance), np.asarray(guess, dtype=bool))
         self.model.learn_one(instance.x, instance.y)
+
+    def _learn_batch(self, instances: list) -> None:
+        """``learn_one`` on each instance in turn, as compiled calls (``IHOMER.learn_many``)."""
+        if not instances:
+            return
+        X = dicts_to_csr([instance.x for instance in instances], self._columns)
+        Y = np.array([self._truth(instance) for instance in instances])
+        self.model.learn_many(X, Y, list(self._columns))
 
     def _truth(self, instance) -> np.ndarray:
         return np.fromiter(instance.y.values(), dtype=bool, count=len(self.labels))

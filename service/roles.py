@@ -77,13 +77,10 @@ class Trainer(Service):
 
     def _serve(self, valid: list, sends: list) -> tuple[int, int]:
         """Learn the labelled instances in offset order; unlabelled ones are for the scorers."""
-        learned = 0
-        for _, instance in valid:
-            if instance.y is not None:
-                self.model.learn_one(instance.x, instance.y)
-                learned += 1
-        self._learned_since_publish += learned
-        return 0, learned
+        labelled = [instance for _, instance in valid if instance.y is not None]
+        self._learn_batch(labelled)
+        self._learned_since_publish += len(labelled)
+        return 0, len(labelled)
 
     def _housekeeping(self) -> None:
         super()._housekeeping()

@@ -501,6 +501,9 @@ class IHOMER(base.MultiLabelClassifier):
         """
         started = self._active is not None
         Y = self._label_matrix(Y)
+        n_rows = X.shape[0] if hasattr(X, "shape") else len(X)
+        if n_rows != Y.shape[0]:
+            raise ValueError(f"X has {n_rows} rows but Y has {Y.shape[0]}")
         if not isinstance(self._active.router, LinearLearner):  # no compiled path: the loop
             predicted = np.zeros(Y.shape, dtype=bool)
             for i, x in enumerate(feature_dicts(X, feature_names)):

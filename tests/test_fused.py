@@ -114,6 +114,15 @@ def test_prequential_batched_and_per_instance_runs_agree(data_dir):
     ]
 
 
+def test_rows_and_labels_must_agree_in_number():
+    model = IHOMER(labels=["a", "b"])
+    with pytest.raises(ValueError, match="X has 3 rows but Y has 2"):
+        model.predict_learn_many(np.ones((3, 2)), np.ones((2, 2), dtype=bool))
+    with pytest.raises(ValueError, match="3 columns but the model knows 2 labels"):
+        model.predict_learn_many(np.ones((2, 2)), np.ones((2, 3), dtype=bool))
+    assert model.n_instances == 0
+
+
 def test_river_learners_take_the_loop_and_agree_too():
     from river import tree
 
