@@ -6,8 +6,8 @@ Four models per dataset, each test-then-train over the whole stream in file orde
   detection and alternate subtrees; seed 0), on rows built once from the arrays (a dense file
   gives every column, a sparse file its non-zeros), so the figure is the tree's own speed;
 - ``tree-static``: the same with ``drift_detection=False`` (the tree before drift detection);
-- ``ihomer+tree``: IHOMER whose router and group learners are trees (a subclass overriding
-  ``_make_learner``; everything else as ``make_model("ihomer")``);
+- ``ihomer+tree``: IHOMER whose router and group learners are trees (``learner="tree"``, i.e.
+  ``make_model("ihomer-tree")``; everything else as ``make_model("ihomer")``);
 - ``ihomer``: plain iHOMER (``make_model("ihomer", ..., sparse=stream.sparse)``, linear learner).
 
 The iHOMER runs go through :func:`streamlabels.evaluate.prequential` on the dict stream.
@@ -30,7 +30,6 @@ from scipy import sparse as sp
 from streamlabels.evaluate import prequential
 from streamlabels.evaluate.metrics import MultiLabelMetrics
 from streamlabels.features import Row
-from streamlabels.ihomer import IHOMER
 from streamlabels.learners.hoeffding import MultiLabelHoeffdingTree
 from streamlabels.models import make_model
 from streamlabels.streams import datasets
@@ -38,13 +37,6 @@ from streamlabels.streams import datasets
 RESULTS = Path(__file__).parent / "results" / "hoeffding_accuracy.json"
 DEFAULT_DATASETS = "yeast,scene,emotions,medical,enron"
 SHOWN = ("micro_f1", "subset_accuracy", "macro_f1", "hamming_loss")
-
-
-class TreeIHOMER(IHOMER):
-    """iHOMER with a MultiLabelHoeffdingTree as router and as every group's learner."""
-
-    def _make_learner(self, n_outputs: int) -> MultiLabelHoeffdingTree:
-        return MultiLabelHoeffdingTree(n_outputs, seed=self.seed)
 
 
 def rows_of(X) -> list[Row]:
@@ -82,10 +74,8 @@ def run_tree(name: str, drift_detection: bool) -> dict:
 
 def run_ihomer(name: str, with_tree: bool) -> dict:
     stream = datasets.load(name)
-    model = make_model("ihomer", stream.feature_names, stream.label_names,
-                       sparse=getattr(stream, "sparse", False))
-    if with_tree:
-        model = TreeIHOMER(**model._get_params())
+    model = make_model("ihomer-tree" if with_tree else "ihomer", stream.feature_names,
+                       stream.label_names, sparse=getattr(stream, "sparse", False))
     result = prequential(stream, model, stream.label_names)
     return {
         "model": "ihomer+tree" if with_tree else "ihomer", "n_instances": result.n_instances,

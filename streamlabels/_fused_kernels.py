@@ -5,7 +5,7 @@ the group learners of the active hierarchy (and of the previous hierarchy while 
 with the same floating-point operations in the same order: it calls the very row kernels of
 :mod:`streamlabels.learners._linear_kernels` that the one-at-a-time path calls. The label tree and
 the loss detector never feed back into the learners between two checkpoints, so the Python side
-updates them afterwards (:mod:`streamlabels.fused`).
+updates them afterwards (``IHOMER.predict_learn_many``).
 
 A hierarchy is given as arrays:
 
@@ -23,7 +23,8 @@ The learner bank stacks the state arrays of every
 ``j`` owns rows ``rows[j]:rows[j + 1]`` of ``weights`` (outputs x capacity) and ``intercepts``,
 and row ``j`` of ``counts``, ``stat1``, ``stat2`` (learners x capacity) and ``meta`` (learners x
 2). Numba takes no list of arrays without a typed list, whose machinery compiles anew in every
-process (most of a second); one stacked copy per run of rows costs far less.
+process (most of a second); the learners keep views of the bank instead
+(:class:`~streamlabels.learners.linear.Bank`), so it is copied only when the hierarchy changes.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from streamlabels.features import FeatureSpace, Row
 from streamlabels.hierarchy import Hierarchy
 from streamlabels.labeltree import LabelTree, Partitioner, group_id
 from streamlabels.learners.base import MultiOutputLearner
+from streamlabels.learners.hoeffding import MultiLabelHoeffdingTree
 from streamlabels import _fused_kernels
 from streamlabels.learners.linear import LinearLearner, stack
 from streamlabels.learners.river import RiverLearner
@@ -44,7 +45,11 @@ class IHOMER(base.MultiLabelClassifier):
         Optional: new names are added as they appear; knowing them saves a sort per instance.
     learner
         Base learner of the router and of every group: ``"linear"`` (compiled binary-relevance
-        logistic regression with online scaling) or any river classifier (one clone per output).
+        logistic regression with online scaling), ``"tree"`` (the compiled multi-label Hoeffding
+        adaptive tree, :class:`~streamlabels.learners.hoeffding.MultiLabelHoeffdingTree` with
+        its defaults, seeded by ``seed``) or any river classifier (one clone per output). Only
+        ``"linear"`` has the fused batch path and the snapshot scorers; on the shared datasets
+        it is also the more accurate (benchmarks/README.md).
     scaling
         Feature scaling of the ``"linear"`` learner: ``"standard"`` (centre and scale as river's
         StandardScaler; absent features count as 0.0) or ``"sparse"`` (divide by the running
@@ -195,8 +200,10 @@ class IHOMER(base.MultiLabelClassifier):
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if isinstance(self.learner, str) and self.learner != "linear":
-            raise ValueError(f"learner must be 'linear' or a river classifier, got {self.learner!r}")
+        if isinstance(self.learner, str) and self.learner not in ("linear", "tree"):
+            raise ValueError(
+                f"learner must be 'linear', 'tree' or a river classifier, got {self.learner!r}"
+            )
         if self.n_min < 1:
             raise ValueError(f"n_min must be >= 1, got {self.n_min}")
         if self.max_events < 0:
@@ -207,6 +214,7 @@ class IHOMER(base.MultiLabelClassifier):
         from river import linear_model, tree
 
         yield {"n_min": 50}
+        yield {"n_min": 50, "learner": "tree"}
         yield {"n_min": 50, "learner": tree.HoeffdingTreeClassifier(), "restructure": "cold"}
         yield {"n_min": 30, "learner": linear_model.LogisticRegression(), "m_min": 1}
 
@@ -230,6 +238,8 @@ class IHOMER(base.MultiLabelClassifier):
         self._active = self._new_hierarchy(self._partitioner.start(self._tree), {})
 
     def _make_learner(self, n_outputs: int) -> MultiOutputLearner:
+        if self.learner == "tree":
+            return MultiLabelHoeffdingTree(n_outputs, seed=self.seed)
         if isinstance(self.learner, str):
             return LinearLearner(n_outputs, lr=self.lr, scaling=self.scaling)
         return RiverLearner(self.learner, n_outputs)
@@ -620,7 +630,7 @@ class IHOMER(base.MultiLabelClassifier):
         dtype = np.float64 if proba else bool
         if self._active is None:
             out = np.zeros((len(list(feature_dicts(X))), 0), dtype=dtype)
-        elif isinstance(self.learner, str):
+        elif self.learner == "linear":
             from streamlabels import scoring
 
             snapshot = scoring.export(self)
@@ -792,7 +802,8 @@ class IHOMER(base.MultiLabelClassifier):
         if state["tree"] is not None:
             model._tree = LabelTree.from_state(state["tree"])
             model._partitioner = Partitioner.from_state(state["partitioner"])
-        learners = [LinearLearner.from_state(s) for s in state["learners"]]
+        kind = MultiLabelHoeffdingTree if params["learner"] == "tree" else LinearLearner
+        learners = [kind.from_state(s) for s in state["learners"]]
         if state["active"] is not None:
             model._active = Hierarchy.from_state(state["active"], learners)
         if state["shadow"] is not None:

@@ -19,6 +19,7 @@ IHOMER_VARIANTS: dict[str, Callable[[], dict]] = {
     "ihomer-sparse": lambda: {"scaling": "sparse"},
     "ihomer-cold": lambda: {"restructure": "cold"},
     "ihomer-ht": _hoeffding_tree,
+    "ihomer-tree": lambda: {"learner": "tree"},
 }
 """IHOMER parameters by model name. ``ihomer`` scales features as the stream's form suggests:
 centred ("standard") for dense files and the synthetic stream, "sparse" for sparse files."""

@@ -15,7 +15,7 @@ from streamlabels.evaluate import prequential
 from streamlabels.features import FeatureSpace
 from streamlabels.ihomer import IHOMER
 from streamlabels.learners.linear import LinearLearner, stack
-from streamlabels.state import dumps
+from streamlabels.state import dumps, loads
 from streamlabels.streams import SyntheticStream, datasets
 from streamlabels.streams.arrays import ArrayStream
 
@@ -161,3 +161,15 @@ def test_bank_views_are_the_learners_state_until_one_grows():
     assert grown is not bank and grown.arrays[1].shape == (5, 128)
     assert learners[1]._weights[1, 1] == 7.0
     assert stack(list(reversed(learners)), 100, grown) is not grown
+
+
+def test_tree_learners_serve_ihomer_and_checkpoint_exactly():
+    stream = ArrayStream.read(SyntheticStream(n_instances=1_200, seed=6))
+    head = ArrayStream(stream.X[:700], stream.Y[:700], stream.feature_names, stream.label_names)
+    tail = ArrayStream(stream.X[700:], stream.Y[700:], stream.feature_names, stream.label_names)
+    model = IHOMER(labels=stream.label_names, learner="tree", n_min=100)
+    _one_at_a_time(model, head)
+    assert type(model._active.router).__name__ == "MultiLabelHoeffdingTree"
+    twin = IHOMER.from_state(loads(dumps(model.get_state())))
+    assert np.array_equal(_in_blocks(twin, tail, 200), _one_at_a_time(model, tail))
+    assert dumps(twin.get_state()) == dumps(model.get_state())
