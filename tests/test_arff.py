@@ -178,6 +178,25 @@ def test_dense_file_rewritten_sparse_reads_the_same(data_dir, manifest, tmp_path
         assert y1 == y2
 
 
+def _dicts_of_batches(stream: ArffStream, size: int) -> list[tuple[dict, dict]]:
+    out = []
+    for X, Y in stream.batches(size):
+        for i in range(X.shape[0]):
+            row = X[[i]]
+            x = {stream.feature_names[j]: v for j, v in zip(row.indices, row.data.tolist())}
+            out.append((x, dict(zip(stream.label_names, Y[i].tolist()))))
+    return out
+
+
+@pytest.mark.parametrize(("name", "size"), [("medical", 100), ("yeast", 333), ("flags", 1)])
+def test_batches_hold_exactly_the_dicts_of_the_stream(data_dir, manifest, name, size):
+    stream = ArffStream(data_dir / manifest[name]["file"], labels=manifest[name]["label_names"])
+    expected = list(stream)
+    got = _dicts_of_batches(stream, size)
+    assert got == expected
+    assert [list(x) for x, _ in got] == [list(x) for x, _ in expected]  # key order too
+
+
 # --------------------------------------------------------------- small fixtures
 
 MEKA_FIRST = """\
@@ -216,6 +235,17 @@ def test_meka_first_labels_with_nominal_missing_and_comments(tmp_path):
     data = load_arff(tmp_path / "m.arff")
     np.testing.assert_array_equal(data.X, [[120.5, 2.0], [np.nan, 0.0], [60.0, 0.0]])
     assert data.Y.tolist() == [[True, False], [False, True], [True, True]]
+    # Blocks keep the dicts' entries: the explicit 0.0 of "sad", no entry for "?".
+    assert _dicts_of_batches(stream, 2) == list(stream)
+
+
+def test_batches_of_quoted_rows_take_the_line_reader_and_agree(tmp_path):
+    path = write(tmp_path, "q.arff", MULAN_ARFF)
+    write(tmp_path, "q.xml", MULAN_XML)
+    stream = ArffStream(path)
+    assert _dicts_of_batches(stream, 1) == list(stream)
+    with pytest.raises(ValueError, match="size must be at least 1"):
+        next(stream.batches(0))
 
 
 def test_meka_negative_c_takes_the_last_labels(tmp_path):
@@ -351,7 +381,9 @@ def error_of(tmp_path: Path, rows: str, labels=None) -> ArffError:
         list(ArffStream(path, labels))
     with pytest.raises(ArffError) as loaded:
         load_arff(path, labels)
-    assert str(streamed.value) == str(loaded.value)
+    with pytest.raises(ArffError) as blocks:
+        list(ArffStream(path, labels).batches(2))
+    assert str(streamed.value) == str(loaded.value) == str(blocks.value)
     assert streamed.value.path == str(path)
     return streamed.value
 
