@@ -39,6 +39,7 @@ import numba
 import numpy as np
 from numba import cuda
 
+from cpu_scoring import best_of  # this folder is on sys.path when run as a script
 from streamlabels import IHOMER, state
 from streamlabels.batches import feature_dicts, label_dicts
 from streamlabels.scoring import Snapshot, export, predict_many, predict_proba_many, to_csr
@@ -75,15 +76,6 @@ def parse_args() -> argparse.Namespace:
         )
         args.out = folder / ("gpu_scoring_simulated.json" if args.simulate else "gpu_scoring.json")
     return args
-
-
-def best_of(fn, repeats: int) -> float:
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def model_and_rows(args) -> tuple[Snapshot, IHOMER | None, list[dict], dict]:

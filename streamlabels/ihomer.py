@@ -578,10 +578,11 @@ class IHOMER(base.MultiLabelClassifier):
         warm_left = np.zeros(n_groups, dtype=np.int64)
         for k, left in self._shadow_groups_left.items():
             warming[k], warm_left[k] = True, left
-        shadow_map = self._shadow_map if shadow is not None else [[]] * n_groups
         map_offsets = np.zeros(n_groups + 1, dtype=np.int64)
-        np.cumsum([len(m) for m in shadow_map], out=map_offsets[1:])
-        map_groups = np.concatenate([np.asarray(m, dtype=np.int64) for m in shadow_map])
+        map_groups = np.zeros(0, dtype=np.int64)
+        if shadow is not None:
+            np.cumsum([len(m) for m in self._shadow_map], out=map_offsets[1:])
+            map_groups = np.concatenate(self._shadow_map).astype(np.int64)
         learner = learners[0]
         predicted = np.zeros(Y.shape, dtype=bool)
         _fused_kernels.predict_learn_rows(

@@ -41,6 +41,14 @@ _PARAMS = ("n_outputs", "grace_period", "delta", "tau", "leaf_model", "max_depth
            "drift_delta", "switch_significance", "drift_window_threshold")
 
 
+def _padded(arrays: tuple, extra: int, fills) -> tuple:
+    """``arrays`` with ``extra`` rows of ``fills`` (one per array) appended."""
+    return tuple(
+        np.concatenate([a, np.full((extra, *a.shape[1:]), fill, dtype=a.dtype)])
+        for a, fill in zip(arrays, fills)
+    )
+
+
 class MultiLabelHoeffdingTree(MultiOutputLearner):
     """Hoeffding tree over ``n_outputs`` binary outputs with multi-label leaf models.
 
@@ -287,37 +295,20 @@ class MultiLabelHoeffdingTree(MultiOutputLearner):
         n_columns = int(row.indices[-1]) + 1 if row.indices.shape[0] else 0
         need = kernels.room_needed(row.indices, row.values, w, self._nodes, self._slots,
                                    self._detectors, self._params)
-        node_top = int(self._meta[kernels.NODE_FREE_TOP])
         capacity = self._nodes[0].shape[0]
-        need_nodes = min(need, self.max_nodes - (capacity - node_top))
-        if node_top < need_nodes:
-            extra = capacity
-            while node_top + extra < need_nodes:
-                extra += capacity
-            self._nodes = tuple(
-                np.concatenate([a, np.full((extra, *a.shape[1:]), -1 if a.dtype == np.int64
-                                           else 0, dtype=a.dtype)])
-                for a in self._nodes
+        extra = self._extra_rows(kernels.NODE_FREE_TOP, capacity, need)
+        if extra:
+            self._nodes = _padded(
+                self._nodes, extra, [-1 if a.dtype == np.int64 else 0 for a in self._nodes]
             )
-            self._detectors = tuple(
-                np.concatenate([a, np.zeros((extra, *a.shape[1:]), dtype=a.dtype)])
-                for a in self._detectors
-            )
-            self._node_free = self._grown_stack(self._node_free, node_top, capacity, extra)
-            self._meta[kernels.NODE_FREE_TOP] = node_top + extra
-        free_top = int(self._meta[kernels.FREE_TOP])
-        old = self._slots[0].shape[0]
-        need_slots = min(need, self.max_nodes - (old - free_top))
-        if free_top < need_slots:
-            extra = old
-            while free_top + extra < need_slots:
-                extra += old
-            self._slots = tuple(
-                np.concatenate([a, np.full((extra, *a.shape[1:]), fill, dtype=a.dtype)])
-                for a, (_, _, fill) in zip(self._slots, _SLOT_FIELDS)
-            )
-            self._free = self._grown_stack(self._free, free_top, old, extra)
-            self._meta[kernels.FREE_TOP] = free_top + extra
+            self._detectors = _padded(self._detectors, extra, [0] * len(self._detectors))
+            self._node_free = self._grown_stack(self._node_free, capacity, extra,
+                                                kernels.NODE_FREE_TOP)
+        capacity = self._slots[0].shape[0]
+        extra = self._extra_rows(kernels.FREE_TOP, capacity, need)
+        if extra:
+            self._slots = _padded(self._slots, extra, [fill for _, _, fill in _SLOT_FIELDS])
+            self._free = self._grown_stack(self._free, capacity, extra, kernels.FREE_TOP)
         columns = self._scaler[0].shape[0]
         if n_columns > columns:
             while columns < n_columns:
@@ -333,12 +324,26 @@ class MultiLabelHoeffdingTree(MultiOutputLearner):
                 grown.append(a)
             self._slots = tuple(grown)
 
-    @staticmethod
-    def _grown_stack(stack: np.ndarray, top: int, capacity: int, extra: int) -> np.ndarray:
-        """A free stack with rows ``capacity .. capacity + extra - 1`` pushed, the lowest on top."""
+    def _extra_rows(self, top_field: int, capacity: int, need: int) -> int:
+        """Rows to add, in steps of ``capacity``, so that ``need`` rows are free (never more than
+        ``max_nodes`` allocated); 0 when enough are. ``top_field``: where ``meta`` keeps the
+        free stack's height."""
+        top = int(self._meta[top_field])
+        wanted = min(need, self.max_nodes - (capacity - top))
+        extra = 0
+        while top + extra < wanted:
+            extra += capacity
+        return extra
+
+    def _grown_stack(self, stack: np.ndarray, capacity: int, extra: int,
+                     top_field: int) -> np.ndarray:
+        """The free stack with rows ``capacity .. capacity + extra - 1`` pushed, the lowest on
+        top; its height in ``meta[top_field]`` follows."""
+        top = int(self._meta[top_field])
         grown = np.empty(capacity + extra, dtype=np.int64)
         grown[:top] = stack[:top]
         grown[top:top + extra] = np.arange(capacity + extra - 1, capacity - 1, -1)
+        self._meta[top_field] = top + extra
         return grown
 
     # -- learning and prediction ----------------------------------------------------------------
