@@ -27,7 +27,7 @@ import numba
 import numpy as np
 
 from streamlabels import IHOMER
-from streamlabels.batches import feature_dicts, label_dicts
+from streamlabels.features import feature_dicts, label_dicts
 from streamlabels.scoring import export, predict_many, predict_proba_many, to_csr
 from streamlabels.streams import datasets
 

@@ -41,7 +41,7 @@ from numba import cuda
 
 from cpu_scoring import best_of  # this folder is on sys.path when run as a script
 from streamlabels import IHOMER, state
-from streamlabels.batches import feature_dicts, label_dicts
+from streamlabels.features import feature_dicts, label_dicts
 from streamlabels.scoring import Snapshot, export, predict_many, predict_proba_many, to_csr
 from streamlabels.streams import datasets
 

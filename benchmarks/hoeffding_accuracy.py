@@ -31,7 +31,7 @@ from streamlabels.evaluate import prequential
 from streamlabels.evaluate.metrics import MultiLabelMetrics
 from streamlabels.features import Row
 from streamlabels.learners.hoeffding import MultiLabelHoeffdingTree
-from streamlabels.models import make_model
+from streamlabels.cli.models import make_model
 from streamlabels.streams import datasets
 
 RESULTS = Path(__file__).parent / "results" / "hoeffding_accuracy.json"

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from streamlabels.models import make_model
+from streamlabels.cli.models import make_model
 from streamlabels.state import dumps, loads
 from streamlabels.streams import datasets
 from streamlabels.streams.arrays import ArrayStream

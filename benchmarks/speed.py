@@ -50,7 +50,7 @@ def age():
 
 age_at_script = age()
 t0 = time.perf_counter()
-from streamlabels.bench import bench_model, load_instances, numba_cache_state
+from streamlabels.cli.bench import bench_model, load_instances, numba_cache_state
 from streamlabels.streams import datasets
 import_s = time.perf_counter() - t0
 cache = numba_cache_state()

@@ -55,7 +55,7 @@ def _demo(args) -> int:
 
 def add_service_commands(commands) -> None:
     """Add ``serve`` and ``demo-kafka`` to the ``streamlabels`` subcommands."""
-    from streamlabels.cli import add_command
+    from streamlabels.cli.commands import add_command
 
     serve = add_command(
         commands,

@@ -50,7 +50,7 @@ from service.codec import Codec, InvalidMessage, dead_letter_headers
 from service.config import ConfigError, ServiceConfig
 from service.telemetry import Heartbeat, Metrics, TelemetryServer
 from streamlabels import IHOMER, __version__
-from streamlabels.batches import dicts_to_csr
+from streamlabels.features import dicts_to_csr
 from streamlabels.evaluate import MultiLabelMetrics
 from streamlabels.scoring import Snapshot, export, predict_many, predict_proba_many, to_csr
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from streamlabels.bench import parse_models
-from streamlabels.models import make_model
+from streamlabels.cli.bench import parse_models
+from streamlabels.cli.models import make_model
 from streamlabels.cli import main
 from streamlabels.evaluate import prequential
 from streamlabels.peers.moa import moa_unavailable_reason

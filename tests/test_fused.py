@@ -169,7 +169,7 @@ def test_tree_learners_serve_ihomer_and_checkpoint_exactly():
     tail = ArrayStream(stream.X[700:], stream.Y[700:], stream.feature_names, stream.label_names)
     model = IHOMER(labels=stream.label_names, learner="tree", n_min=100)
     _one_at_a_time(model, head)
-    assert type(model._active.router).__name__ == "MultiLabelHoeffdingTree"
+    assert type(model._transition.active.router).__name__ == "MultiLabelHoeffdingTree"
     twin = IHOMER.from_state(loads(dumps(model.get_state())))
     assert np.array_equal(_in_blocks(twin, tail, 200), _one_at_a_time(model, tail))
     assert dumps(twin.get_state()) == dumps(model.get_state())

@@ -8,7 +8,8 @@ import pytest
 
 from streamlabels.drift import ADWIN
 from streamlabels.features import Row
-from streamlabels.learners.hoeffding import MultiLabelHoeffdingTree, _adwin
+from streamlabels.kernels import adwin as _adwin
+from streamlabels.learners.hoeffding import MultiLabelHoeffdingTree
 from streamlabels.state import dumps, loads
 from streamlabels.streams import datasets
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from river import linear_model, metrics, multioutput, preprocessing
 
-from streamlabels.baselines import DenseInputs, MajorityLabelSet, PreviousLabelSet
+from streamlabels.peers.baselines import DenseInputs, MajorityLabelSet, PreviousLabelSet
 from streamlabels.cli import main
 from streamlabels.evaluate import prequential
 from streamlabels.streams import datasets

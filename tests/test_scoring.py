@@ -19,7 +19,7 @@ import scipy.sparse
 from river import tree
 
 from streamlabels import IHOMER, state
-from streamlabels.batches import feature_dicts, label_dicts
+from streamlabels.features import feature_dicts, label_dicts
 from streamlabels.scoring import Snapshot, export, predict_many, predict_proba_many, to_csr
 from streamlabels.streams import Drift, SyntheticStream, datasets
 
@@ -114,9 +114,9 @@ def test_cpu_batch_equals_predict_one_during_a_shadow_warm_up():
     rows = [x for x, _ in _drifting()[5000:5200]]
     seen = set()
     for t, model in _warm_up_moments():
-        assert model._shadow is not None, t
-        router_warming = model._shadow_router_left > 0
-        groups_warming = any(left > 0 for left in model._shadow_groups_left.values())
+        assert model._transition.shadow is not None, t
+        router_warming = model._transition.router_left > 0
+        groups_warming = any(left > 0 for left in model._transition.groups_left.values())
         seen.add((router_warming, groups_warming))
         snapshot = assert_batch_equals_one_at_a_time(model, rows)
         assert ("shadow router" in snapshot.learner_names) == (router_warming or groups_warming)

@@ -200,7 +200,7 @@ def _check_restores(stream: list, checkpoints: dict, **params) -> list:
             blob = dumps(model.get_state())
             twins.append(IHOMER.from_state(loads(blob)))
             assert dumps(twins[-1].get_state()) == blob  # orders included
-        if model._active is not None:
+        if model._transition is not None:
             want = model.predict_proba_one(x)
             for twin in twins:
                 assert twin.predict_proba_one(x) == want, f"instance {t}"
@@ -225,18 +225,18 @@ def test_restore_on_a_drifting_stream_continues_bit_for_bit():
     stream, _ = _synthetic()
 
     def shadow(model):
-        return model._shadow is not None and model._shadow_router_left > 0
+        return model._transition.shadow is not None and model._transition.router_left > 0
 
     def handed_over(model):
         return shadow(model) and _handed_over(model) != []
 
     def just_detected(model):
-        return model._loss_detector.drift_detected
+        return model._structure.loss_detector.drift_detected
 
     model = _check_restores(
         stream,
         {
-            0: lambda m: m._active is None,
+            0: lambda m: m._transition is None,
             700: shadow,
             1_100: handed_over,
             3_264: just_detected,
@@ -252,9 +252,9 @@ def test_restore_on_enron_continues_bit_for_bit(data_dir):
     model = _check_restores(
         stream,
         {
-            250: lambda m: m._shadow is None,
-            800: lambda m: m._shadow is not None,
-            1_000: lambda m: m._shadow is not None,
+            250: lambda m: m._transition.shadow is None,
+            800: lambda m: m._transition.shadow is not None,
+            1_000: lambda m: m._transition.shadow is not None,
         },
         scaling="sparse",
         n_min=100,
@@ -276,10 +276,10 @@ def test_restored_model_has_not_shared_its_arrays():
 
 def _handed_over(model) -> list[int]:
     """Active groups whose learner was taken over from the shadow's unchanged group."""
-    shadow = model._shadow
+    shadow = model._transition.shadow
     return [
         k
-        for k, group in enumerate(model._active.groups)
+        for k, group in enumerate(model._transition.active.groups)
         if len(group) > 1 and group in shadow.groups and shadow.locals[shadow.groups.index(group)]
         is None
     ]
@@ -292,8 +292,8 @@ def test_shadow_does_not_train_the_learners_it_handed_over():
     for x, y in stream[:1_100]:
         model.learn_one(x, y)
     (k, *_), group = _handed_over(model), None
-    group = model._active.groups[k]
-    learner = model._active.locals[k]
+    group = model._transition.active.groups[k]
+    learner = model._transition.active.locals[k]
     alone = learner.subset(range(len(group)))
     for x, y in stream[1_100:1_300]:
         positives = [labels.index(label) for label, v in y.items() if v]

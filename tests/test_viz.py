@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 
 from streamlabels.cli import main
-from streamlabels.viz import (
+from streamlabels.evaluate.plots import (
     cooccurrence,
     plot_comparison,
     plot_cooccurrence,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from streamlabels.batches import dicts_to_csr
+from streamlabels.features import dicts_to_csr
 from streamlabels.evaluate.metrics import MultiLabelMetrics
 
 __all__ = ["PrequentialResult", "prequential"]
@@ -90,7 +90,7 @@ def prequential(
 
     Examples
     --------
-    >>> from streamlabels.baselines import PreviousLabelSet
+    >>> from streamlabels.peers.baselines import PreviousLabelSet
     >>> stream = [({}, {"a": True, "b": False})] * 3 + [({}, {"a": False, "b": True})]
     >>> result = prequential(stream, PreviousLabelSet(), ["a", "b"], window=2)
     >>> result.n_instances, result.metrics["subset_accuracy"]

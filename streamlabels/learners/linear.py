@@ -4,7 +4,7 @@ One weight vector per output, plain SGD on the log loss. With ``scaling="standar
 river's ``multioutput.PerOutputClassifier(preprocessing.StandardScaler() |
 linear_model.LogisticRegression())`` (river defaults) output for output, with one shared scaler
 instead of one identical copy per output. The Python class validates input and grows the state
-arrays; the per-instance work happens in :mod:`streamlabels.learners._linear_kernels`.
+arrays; the per-instance work happens in :mod:`streamlabels.kernels.linear`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from streamlabels.features import Row
-from streamlabels.learners import _linear_kernels as kernels
+from streamlabels.kernels import linear as kernels
 from streamlabels.learners.base import MultiOutputLearner
 
 _MODES = {"none": kernels.NONE, "sparse": kernels.SPARSE, "standard": kernels.STANDARD}
@@ -119,6 +119,11 @@ class LinearLearner(MultiOutputLearner):
     @property
     def intercepts(self) -> np.ndarray:
         return self._intercepts.copy()
+
+    @property
+    def sgd(self) -> kernels.SGD:
+        """The scaling mode and learning rates, as the bank kernels take them."""
+        return kernels.SGD(self._mode, self.lr, self.l2, self.intercept_lr)
 
     def _reserve(self, n_columns: int) -> None:
         """Grow the column capacity (doubling) so that ``n_columns`` columns fit."""
@@ -287,8 +292,8 @@ class LinearLearner(MultiOutputLearner):
 class Bank:
     """The state arrays of several learners stacked, for kernels that run many learners at once.
 
-    ``arrays`` is ``(rows, weights, intercepts, counts, stat1, stat2, meta)`` (layout in
-    :mod:`streamlabels._fused_kernels`), all at one column capacity. Building a bank makes each
+    ``arrays`` is a :class:`~streamlabels.kernels.linear.LinearBank`, all at one column
+    capacity. Building a bank makes each
     learner's arrays views of it, so the kernels' updates are the learners' own.
     """
 
@@ -296,7 +301,7 @@ class Bank:
         self.learners = list(learners)
         rows = np.zeros(len(learners) + 1, dtype=np.int64)
         np.cumsum([learner.n_outputs for learner in learners], out=rows[1:])
-        self.arrays = (
+        self.arrays = kernels.LinearBank(
             rows,
             np.concatenate([learner._weights for learner in learners]),
             np.concatenate([learner._intercepts for learner in learners]),

@@ -13,51 +13,16 @@ import numba
 import numpy as np
 import scipy.sparse
 
-from streamlabels.scoring import _cpu_kernels
+from streamlabels.features import dicts_to_csr
+from streamlabels.kernels import scoring_cpu as _cpu_kernels
+from streamlabels.scoring.rows import Batch
 from streamlabels.scoring.snapshot import Snapshot
 
-__all__ = ["Batch", "predict_many", "predict_proba_many", "to_csr"]
+__all__ = ["predict_many", "predict_proba_many", "to_csr"]
 
 _DEVICES = ("cpu", "cuda")
 _MAX_CHUNK = 256  # rows per parallel CPU task: large enough to amortise its scratch
 _SERIAL_ROWS = 32  # batches up to this size skip the thread pool, whose wake-up costs more
-
-
-class Batch:
-    """Rows to score, checked against a snapshot's columns: a dense matrix or CSR arrays.
-
-    ``X`` is a 2-d array whose columns are ``snapshot.feature_names``, or a scipy sparse matrix
-    with those columns (any format; converted to CSR with sorted, summed entries).
-    """
-
-    def __init__(self, X, n_features: int):
-        self.dense = not scipy.sparse.issparse(X)
-        if self.dense:
-            X = np.ascontiguousarray(X, dtype=np.float64)
-            if X.ndim != 2 or X.shape[1] != n_features:
-                raise ValueError(
-                    f"X must have shape (n, {n_features}) (the snapshot's feature_names), "
-                    f"got {X.shape}"
-                )
-            self.X = X
-            self.indptr = np.zeros(1, dtype=np.int64)
-            self.indices = np.empty(0, dtype=np.int64)
-            self.values = np.empty(0)
-        else:
-            if X.ndim != 2 or X.shape[1] != n_features:
-                raise ValueError(
-                    f"X must have {n_features} columns (the snapshot's feature_names), "
-                    f"got shape {X.shape}"
-                )
-            X = scipy.sparse.csr_array(X)
-            if not X.has_canonical_format:
-                X = X.copy()
-                X.sum_duplicates()
-            self.X = np.empty((0, 0))
-            self.indptr = X.indptr.astype(np.int64)
-            self.indices = X.indices.astype(np.int64)
-            self.values = X.data.astype(np.float64)
-        self.n_rows = self.X.shape[0] if self.dense else self.indptr.shape[0] - 1
 
 
 def to_csr(snapshot: Snapshot, rows: Iterable[dict]) -> scipy.sparse.csr_array:
@@ -74,20 +39,7 @@ def to_csr(snapshot: Snapshot, rows: Iterable[dict]) -> scipy.sparse.csr_array:
            [0., 0.]])
     """
     column = {name: j for j, name in enumerate(snapshot.feature_names)}
-    indptr, indices, values = [0], [], []
-    for x in rows:
-        for name, value in x.items():
-            j = column.get(name)
-            if j is not None:
-                indices.append(j)
-                values.append(float(value))
-        indptr.append(len(indices))
-    matrix = scipy.sparse.csr_array(
-        (np.array(values, dtype=np.float64), np.array(indices, dtype=np.int64), indptr),
-        shape=(len(indptr) - 1, snapshot.n_features),
-    )
-    matrix.sort_indices()
-    return matrix
+    return dicts_to_csr(rows, column, grow=False)
 
 
 def predict_proba_many(snapshot: Snapshot, X, device: str = "cpu") -> np.ndarray:

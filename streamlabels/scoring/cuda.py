@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda
 
-from streamlabels.scoring import _cuda_kernels as kernels
-from streamlabels.scoring.batch import Batch
+from streamlabels.kernels import scoring_cuda as kernels
+from streamlabels.scoring.rows import Batch
 from streamlabels.scoring.snapshot import Snapshot
 
 __all__ = ["score"]

@@ -22,10 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from streamlabels.features import Row
-from streamlabels.hierarchy import Hierarchy
-from streamlabels.ihomer import IHOMER
-from streamlabels.learners import _linear_kernels
-from streamlabels.scoring import _cpu_kernels
+from streamlabels.kernels import linear as _linear_kernels
+from streamlabels.kernels import scoring_cpu as _cpu_kernels
 
 __all__ = ["Snapshot", "export"]
 
@@ -258,13 +256,13 @@ class _Stack:
         index = self.constants.setdefault(float(value), len(self.constants))
         return -1 - index
 
-    def router(self, hierarchy: Hierarchy, name: str) -> np.ndarray:
+    def router(self, hierarchy, name: str) -> np.ndarray:
         """Slots of the hierarchy's router scores (zeros until it has learned)."""
         if hierarchy.router_seen == 0:
             return np.full(len(hierarchy.groups), self.constant(0.0))
         return self.learner(hierarchy.router, name)
 
-    def group(self, hierarchy: Hierarchy, k: int, name: str) -> np.ndarray:
+    def group(self, hierarchy, k: int, name: str) -> np.ndarray:
         """Slots of group ``k``'s within-group scores, a constant fallback until it has learned."""
         if len(hierarchy.groups[k]) > 1 and hierarchy.local_seen[k] > 0:
             return self.learner(hierarchy.locals[k], name)
@@ -276,11 +274,18 @@ class _Stack:
         return np.where(slots < 0, self.n_outputs - 1 - slots, slots)
 
 
-def export(model: IHOMER) -> Snapshot:
-    """Freeze ``model`` (``learner="linear"``) into a :class:`Snapshot`; the model is not touched.
+def export(model) -> Snapshot:
+    """Freeze ``model`` (an ``IHOMER(learner="linear")``) into a :class:`Snapshot`; the model is
+    not touched. The model describes itself through its public ``scoring_view()``.
 
     During a restructuring warm-up the snapshot includes the shadow router and the shadow
     learners the warming groups read, so it predicts what ``predict_one`` predicts right now.
+
+    Raises
+    ------
+    TypeError
+        When ``model`` is not an IHOMER model, or one whose learners have no snapshot form
+        (``learner="tree"`` or a river classifier).
 
     Examples
     --------
@@ -290,29 +295,28 @@ def export(model: IHOMER) -> Snapshot:
     >>> snapshot = export(model)
     >>> snapshot.feature_names, snapshot.labels, snapshot.learner_names
     (['x'], ['a', 'b'], ['router', 'group 0'])
+    >>> export(IHOMER(labels=["a"], learner="tree"))
+    Traceback (most recent call last):
+    ...
+    TypeError: only IHOMER(learner='linear') models can be exported; this one uses tree
     """
-    if not isinstance(model, IHOMER):
+    view = getattr(model, "scoring_view", None)
+    if view is None:
         raise TypeError(f"export takes an IHOMER model, got {type(model).__name__}")
-    if not isinstance(model.learner, str):
-        raise TypeError(
-            "only IHOMER(learner='linear') models can be exported; this one uses "
-            f"{type(model.learner).__name__}"
-        )
-    active, shadow = model._active, model._shadow
-    if active is None:
-        raise ValueError("the model has no labels yet: learn from it or pass IHOMER(labels=...)")
-    shadow_routing = shadow is not None and model._shadow_router_left > 0
-    warming = set()
-    if shadow is not None:
-        warming = {k for k, left in model._shadow_groups_left.items() if left > 0}
+    view = view()
+    transition = view["transition"]
+    active, shadow = transition.active, transition.shadow
+    shadow_routing = transition.shadow_routes()
+    warming = transition.warming()
+    rule = transition.rule
 
-    stack = _Stack(model.scaling)
+    stack = _Stack(view["scaling"])
     if shadow_routing:
         old = stack.router(shadow, "shadow router")
-        routes = [old[olds] for olds in model._shadow_map]
+        routes = [old[olds] for olds in transition.shadow_map]
     else:
         routes = list(stack.router(active, "router")[:, None])
-    n_labels = len(model._labels)
+    n_labels = len(view["labels"])
     label_slot = np.zeros(n_labels, dtype=np.int64)
     label_gate = np.zeros(n_labels, dtype=np.int64)
     gated = np.zeros(n_labels, dtype=bool)
@@ -340,13 +344,13 @@ def export(model: IHOMER) -> Snapshot:
     outputs = np.array([b["n_outputs"] for b in blocks], dtype=np.int64)
     widths = np.array([b["weights"].shape[1] for b in blocks], dtype=np.int64)
     return Snapshot(
-        feature_names=list(model._features.names),
-        labels=list(model._labels),
-        scaling=model.scaling,
-        theta_route=float(model.theta_route),
-        group_nonempty=bool(model.group_nonempty),
-        ensure_nonempty=bool(model.ensure_nonempty),
-        n_instances=int(model.n_instances),
+        feature_names=view["feature_names"],
+        labels=view["labels"],
+        scaling=view["scaling"],
+        theta_route=float(rule.theta),
+        group_nonempty=bool(rule.group_nonempty),
+        ensure_nonempty=bool(rule.ensure_nonempty),
+        n_instances=int(view["n_instances"]),
         learner_names=stack.names,
         out_ptr=np.concatenate([[0], np.cumsum(outputs)]),
         n_cols=widths,

@@ -1,9 +1,9 @@
 """Multi-label Hoeffding tree (the MLHAT learner of ALGORITHM.md §2.2), compiled with numba.
 
 The Python class validates input, draws the bootstrap weights and grows the state arrays; the
-per-instance work is one call into :mod:`._kernels`. State is a struct of arrays: one row per node
-(with its ADWIN, :mod:`._adwin`) and one *slot* row per leaf for the leaf's split statistics and
-leaf models (layout in :mod:`._kernels`).
+per-instance work is one call into :mod:`streamlabels.kernels.hoeffding.tree`. State is a struct
+of arrays (:mod:`.storage`): one row per node (with its ADWIN, :mod:`streamlabels.kernels.adwin`)
+and one *slot* row per leaf for the leaf's split statistics and leaf models.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from streamlabels.features import Row
+from streamlabels.kernels import adwin as _adwin
+from streamlabels.kernels.hoeffding import tree as kernels
+from streamlabels.kernels.hoeffding.leaves import table_add
 from streamlabels.learners.base import MultiOutputLearner
-from streamlabels.learners.hoeffding import _adwin
-from streamlabels.learners.hoeffding import _kernels as kernels
-from streamlabels.learners.hoeffding._leaves import table_add
+from streamlabels.learners.hoeffding import storage
 
 _LEAF_MODELS = {
     "auto": kernels.AUTO,
@@ -24,29 +25,10 @@ _LEAF_MODELS = {
     "br-linear": kernels.BR_LINEAR,
     "lp-knn": kernels.LP_KNN,
 }
-# Per-slot arrays in kernel order: (name, axis of the feature dimension or None, fill value).
-_SLOT_FIELDS = (
-    ("stat_weight", None, 0.0), ("last_attempt", None, 0.0), ("stat_counts", None, 0.0),
-    ("g_all", 1, 0.0), ("g_pos", 1, 0.0), ("g_min", 1, np.inf), ("g_max", 1, -np.inf),
-    ("hashes", None, 0), ("table_weights", None, 0.0), ("table_sets", None, False),
-    ("table_meta", None, 0), ("win_x", 2, 0.0), ("win_y", None, False), ("win_meta", None, 0),
-    ("lr_w", 2, 0.0), ("lr_b", None, 0.0),
-)
-_NODE_FIELDS = ("feature", "threshold", "left", "right", "depth", "slot", "weight", "counts",
-                "alt")
-_DETECTOR_FIELDS = ("floats", "ints", "lengths", "totals", "variances")
 _PARAMS = ("n_outputs", "grace_period", "delta", "tau", "leaf_model", "max_depth", "max_nodes",
            "n_splits", "min_branch_fraction", "lr", "knn_k", "knn_window", "cardinality_th",
            "entropy_th", "labelset_capacity", "bootstrap", "seed", "drift_detection",
            "drift_delta", "switch_significance", "drift_window_threshold")
-
-
-def _padded(arrays: tuple, extra: int, fills) -> tuple:
-    """``arrays`` with ``extra`` rows of ``fills`` (one per array) appended."""
-    return tuple(
-        np.concatenate([a, np.full((extra, *a.shape[1:]), fill, dtype=a.dtype)])
-        for a, fill in zip(arrays, fills)
-    )
 
 
 class MultiLabelHoeffdingTree(MultiOutputLearner):
@@ -243,10 +225,10 @@ class MultiLabelHoeffdingTree(MultiOutputLearner):
         params[kernels.SWITCH_SIGNIFICANCE] = switch_significance
         params[kernels.DRIFT_WINDOW] = drift_window_threshold
         self._params = params
-        self._nodes = self._empty_nodes(8, self.n_outputs)
+        self._nodes = storage.empty_nodes(8, self.n_outputs)
         self._detectors = _adwin.new_state(8)
         self._node_free = np.arange(7, -1, -1, dtype=np.int64)
-        self._slots = self._empty_slots(4, 16, self.n_outputs)
+        self._slots = storage.empty_slots(self, 4, 16, self.n_outputs)
         self._scaler = (np.zeros(16, dtype=np.int64), np.zeros(16), np.zeros(16))
         self._free = np.arange(3, -1, -1, dtype=np.int64)
         self._meta = np.zeros(kernels.N_META, dtype=np.int64)
@@ -259,92 +241,6 @@ class MultiLabelHoeffdingTree(MultiOutputLearner):
         return (f"MultiLabelHoeffdingTree(n_outputs={self.n_outputs}, "
                 f"grace_period={self.grace_period}, leaf_model={self.leaf_model!r}, "
                 f"seed={self.seed})")
-
-    # -- state arrays ---------------------------------------------------------------------------
-
-    @staticmethod
-    def _empty_nodes(capacity: int, n_outputs: int) -> tuple:
-        return (
-            np.full(capacity, -1, dtype=np.int64), np.zeros(capacity),
-            np.full(capacity, -1, dtype=np.int64), np.full(capacity, -1, dtype=np.int64),
-            np.zeros(capacity, dtype=np.int64), np.full(capacity, -1, dtype=np.int64),
-            np.zeros(capacity), np.zeros((capacity, n_outputs + 1)),
-            np.full(capacity, -1, dtype=np.int64),
-        )
-
-    def _empty_slots(self, capacity: int, n_columns: int, n_outputs: int) -> tuple:
-        s, d, m, h, w = capacity, n_columns, n_outputs, self.labelset_capacity, self.knn_window
-        return (
-            np.zeros(s), np.zeros(s), np.zeros((s, m + 1)),
-            np.zeros((s, d, 3)), np.zeros((s, d, m + 1, 3)),
-            np.full((s, d), np.inf), np.full((s, d), -np.inf),
-            np.zeros((s, h), dtype=np.uint64), np.zeros((s, h)),
-            np.zeros((s, h, m + 1), dtype=np.bool_), np.zeros((s, 2), dtype=np.int64),
-            np.zeros((s, w, d)), np.zeros((s, w, m), dtype=np.bool_),
-            np.zeros((s, 2), dtype=np.int64),
-            np.zeros((s, m, d)), np.zeros((s, m)),
-        )
-
-    def _reserve(self, row: Row, w: float) -> None:
-        """Room for the row's columns and for every node and slot one call may create.
-
-        Node and slot capacities double. :func:`._kernels.room_needed` bounds what one call may
-        create, and the tree never holds more than ``max_nodes`` nodes (nor leaves), so at most
-        ``max_nodes`` rows of either kind are ever allocated.
-        """
-        n_columns = int(row.indices[-1]) + 1 if row.indices.shape[0] else 0
-        need = kernels.room_needed(row.indices, row.values, w, self._nodes, self._slots,
-                                   self._detectors, self._params)
-        capacity = self._nodes[0].shape[0]
-        extra = self._extra_rows(kernels.NODE_FREE_TOP, capacity, need)
-        if extra:
-            self._nodes = _padded(
-                self._nodes, extra, [-1 if a.dtype == np.int64 else 0 for a in self._nodes]
-            )
-            self._detectors = _padded(self._detectors, extra, [0] * len(self._detectors))
-            self._node_free = self._grown_stack(self._node_free, capacity, extra,
-                                                kernels.NODE_FREE_TOP)
-        capacity = self._slots[0].shape[0]
-        extra = self._extra_rows(kernels.FREE_TOP, capacity, need)
-        if extra:
-            self._slots = _padded(self._slots, extra, [fill for _, _, fill in _SLOT_FIELDS])
-            self._free = self._grown_stack(self._free, capacity, extra, kernels.FREE_TOP)
-        columns = self._scaler[0].shape[0]
-        if n_columns > columns:
-            while columns < n_columns:
-                columns *= 2
-            extra = columns - self._scaler[0].shape[0]
-            self._scaler = tuple(np.pad(a, (0, extra)) for a in self._scaler)
-            grown = []
-            for a, (_, axis, fill) in zip(self._slots, _SLOT_FIELDS):
-                if axis is not None:
-                    pad = [(0, 0)] * a.ndim
-                    pad[axis] = (0, extra)
-                    a = np.pad(a, pad, constant_values=fill)
-                grown.append(a)
-            self._slots = tuple(grown)
-
-    def _extra_rows(self, top_field: int, capacity: int, need: int) -> int:
-        """Rows to add, in steps of ``capacity``, so that ``need`` rows are free (never more than
-        ``max_nodes`` allocated); 0 when enough are. ``top_field``: where ``meta`` keeps the
-        free stack's height."""
-        top = int(self._meta[top_field])
-        wanted = min(need, self.max_nodes - (capacity - top))
-        extra = 0
-        while top + extra < wanted:
-            extra += capacity
-        return extra
-
-    def _grown_stack(self, stack: np.ndarray, capacity: int, extra: int,
-                     top_field: int) -> np.ndarray:
-        """The free stack with rows ``capacity .. capacity + extra - 1`` pushed, the lowest on
-        top; its height in ``meta[top_field]`` follows."""
-        top = int(self._meta[top_field])
-        grown = np.empty(capacity + extra, dtype=np.int64)
-        grown[:top] = stack[:top]
-        grown[top:top + extra] = np.arange(capacity + extra - 1, capacity - 1, -1)
-        self._meta[top_field] = top + extra
-        return grown
 
     # -- learning and prediction ----------------------------------------------------------------
 
@@ -360,7 +256,7 @@ class MultiLabelHoeffdingTree(MultiOutputLearner):
         """Learn one row (columns ascending); ``y`` is a bool array of shape ``(n_outputs,)``."""
         y = self._labels(y)
         w = float(self._rng.poisson(1.0)) if self.bootstrap else 1.0
-        self._reserve(row, w)
+        storage.reserve(self, row, w)
         kernels.learn_row(row.indices, row.values, y, w, self._nodes, self._slots,
                           self._detectors, self._scaler, self._meta, self._free, self._node_free,
                           self._params)
@@ -451,9 +347,9 @@ class MultiLabelHoeffdingTree(MultiOutputLearner):
         """
         return {
             "params": self.get_params(),
-            "nodes": {n: a.copy() for n, a in zip(_NODE_FIELDS, self._nodes)},
-            "detectors": {n: a.copy() for n, a in zip(_DETECTOR_FIELDS, self._detectors)},
-            "slots": {n: a.copy() for (n, _, _), a in zip(_SLOT_FIELDS, self._slots)},
+            "nodes": {n: a.copy() for n, a in zip(storage.NODE_FIELDS, self._nodes)},
+            "detectors": {n: a.copy() for n, a in zip(storage.DETECTOR_FIELDS, self._detectors)},
+            "slots": {n: a.copy() for (n, _, _), a in zip(storage.SLOT_FIELDS, self._slots)},
             "scaler": {n: a.copy() for n, a in zip(("counts", "means", "m2s"), self._scaler)},
             "free": self._free.copy(),
             "node_free": self._node_free.copy(),
@@ -470,10 +366,10 @@ class MultiLabelHoeffdingTree(MultiOutputLearner):
         n_slots = np.shape(slots["stat_weight"])[0]
         n_columns = np.shape(state["scaler"]["counts"])[0]
         expected = (
-            (nodes, _NODE_FIELDS, cls._empty_nodes(n_nodes, tree.n_outputs)),
-            (detectors, _DETECTOR_FIELDS, _adwin.new_state(n_nodes)),
-            (slots, [n for n, _, _ in _SLOT_FIELDS],
-             tree._empty_slots(n_slots, n_columns, tree.n_outputs)),
+            (nodes, storage.NODE_FIELDS, storage.empty_nodes(n_nodes, tree.n_outputs)),
+            (detectors, storage.DETECTOR_FIELDS, _adwin.new_state(n_nodes)),
+            (slots, [n for n, _, _ in storage.SLOT_FIELDS],
+             storage.empty_slots(tree, n_slots, n_columns, tree.n_outputs)),
             (state["scaler"], ("counts", "means", "m2s"),
              (np.zeros(n_columns, dtype=np.int64), np.zeros(n_columns), np.zeros(n_columns))),
             (state, ("free", "node_free", "meta"),
@@ -526,14 +422,14 @@ class MultiLabelHoeffdingTree(MultiOutputLearner):
         new._rng.bit_generator.state = self._rng.bit_generator.state
         new._params = self._params.copy()
         new._nodes = tuple(a[:, with_empty].copy() if name == "counts" else a.copy()
-                           for a, name in zip(self._nodes, _NODE_FIELDS))
+                           for a, name in zip(self._nodes, storage.NODE_FIELDS))
         new._detectors = tuple(a.copy() for a in self._detectors)
         new._node_free = self._node_free.copy()
         sliced = {"stat_counts": (1, with_empty), "g_pos": (2, with_empty),
                   "table_sets": (2, with_empty),
                   "win_y": (2, outputs), "lr_w": (1, outputs), "lr_b": (1, outputs)}
         slots = []
-        for a, (name, _, _) in zip(self._slots, _SLOT_FIELDS):
+        for a, (name, _, _) in zip(self._slots, storage.SLOT_FIELDS):
             if name in sliced:
                 axis, keep = sliced[name]
                 a = np.take(a, keep, axis=axis)

@@ -2,11 +2,12 @@
 
 A row is scored in two steps over a vector ``s`` of *slots*: first every stacked learner writes
 its outputs' probabilities into its slots (the constant slots after them hold the untrained
-fallbacks), then :func:`combine_row` reads routing and label scores through the snapshot's slot
-tables and applies iHOMER's decision rules. The float operations of the first step are those of
-:func:`streamlabels.learners._linear_kernels.predict_row`, in the same order, so the batch
-scores equal ``predict_one``'s bit for bit. :func:`combine_row` allocates nothing and calls
-nothing, so the GPU scorer compiles the very same source as a CUDA device function.
+fallbacks), then :func:`gather_row` reads routing and label scores through the snapshot's slot
+tables and :mod:`streamlabels.kernels.decision` applies iHOMER's decision rule. The float
+operations of the first step are those of :func:`streamlabels.kernels.linear.predict_row`, in the
+same order, so the batch scores equal ``predict_one``'s bit for bit. :func:`gather_row` allocates
+nothing and calls nothing, so the GPU scorer compiles the very same source as a CUDA device
+function.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from streamlabels.learners._linear_kernels import SPARSE, STANDARD, sigmoid
+from streamlabels.kernels.decision import decide, label_scores
+from streamlabels.kernels.linear import SPARSE, STANDARD, sigmoid
 
 
 @njit(cache=True)
@@ -127,19 +129,14 @@ def learner_scores(
 
 
 @njit(cache=True)
-def combine_row(
-    s, theta, group_nonempty, ensure_nonempty, route_ptr, route_slots, group_ptr, group_labels,
-    label_slot, label_gate, routing, local, want_proba, proba, labels,
-):
-    """Turn one row's slot scores into iHOMER's scores (``want_proba``) or labels.
+def gather_row(s, theta, route_ptr, route_slots, label_slot, label_gate, routing, local):
+    """Read one row's routing scores (per group) and label scores (per label) off its slots.
 
     A group's routing score is the max over its route slots (one slot, or the old groups it maps
     to during a router warm-up). A label's local score is its slot, zeroed when its gate slot (the
-    shadow router, during a group warm-up) is below ``theta``. ``routing`` and ``local`` are
-    scratch of one entry per group and per label.
+    shadow router, during a group warm-up) is below ``theta``.
     """
-    n_groups = route_ptr.shape[0] - 1
-    for k in range(n_groups):
+    for k in range(route_ptr.shape[0] - 1):
         r = s[route_slots[route_ptr[k]]]
         for q in range(route_ptr[k] + 1, route_ptr[k + 1]):
             r = max(r, s[route_slots[q]])
@@ -147,40 +144,24 @@ def combine_row(
     for l in range(label_slot.shape[0]):
         gate = label_gate[l]
         local[l] = s[label_slot[l]] if gate < 0 or s[gate] >= theta else 0.0
+
+
+@njit(cache=True)
+def combine_row(
+    s, theta, group_nonempty, ensure_nonempty, route_ptr, route_slots, group_ptr, group_labels,
+    label_slot, label_gate, routing, local, want_proba, proba, labels,
+):
+    """Turn one row's slot scores into iHOMER's scores (``want_proba``) or labels, by the
+    decision rule of :mod:`streamlabels.kernels.decision`. ``routing`` and ``local`` are scratch
+    of one entry per group and per label."""
+    gather_row(s, theta, route_ptr, route_slots, label_slot, label_gate, routing, local)
     if want_proba:
-        for k in range(n_groups):
-            for p in range(group_ptr[k], group_ptr[k + 1]):
-                proba[group_labels[p]] = routing[k] * local[group_labels[p]]
-        return
-    for l in range(labels.shape[0]):
-        labels[l] = False
-    predicted_any = False
-    for k in range(n_groups):
-        if routing[k] < theta:
-            continue
-        chosen = False
-        best = group_labels[group_ptr[k]]
-        for p in range(group_ptr[k], group_ptr[k + 1]):
-            l = group_labels[p]
-            if local[l] >= 0.5:
-                labels[l] = True
-                chosen = True
-            if local[l] > local[best]:
-                best = l
-        if group_nonempty and not chosen:
-            labels[best] = True
-            chosen = True
-        predicted_any = predicted_any or chosen
-    if ensure_nonempty and not predicted_any and n_groups > 0:
-        top = 0
-        for k in range(1, n_groups):
-            if routing[k] > routing[top]:
-                top = k
-        best = group_labels[group_ptr[top]]
-        for p in range(group_ptr[top], group_ptr[top + 1]):
-            if local[group_labels[p]] > local[best]:
-                best = group_labels[p]
-        labels[best] = True
+        label_scores(routing, local, group_ptr, group_labels, proba)
+    else:
+        decide(
+            routing, local, group_ptr, group_labels, theta, group_nonempty, ensure_nonempty,
+            labels,
+        )
 
 
 @njit(cache=True)

@@ -21,7 +21,7 @@ import math
 import numpy as np
 from numba import njit
 
-from streamlabels.learners._linear_kernels import log_loss_gradient, sigmoid
+from streamlabels.kernels.linear import log_loss_gradient, sigmoid
 
 _FNV_OFFSET = np.uint64(14695981039346656037)
 _FNV_PRIME = np.uint64(1099511628211)

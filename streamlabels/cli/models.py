@@ -26,8 +26,8 @@ centred ("standard") for dense files and the synthetic stream, "sparse" for spar
 
 
 def model_names() -> list[str]:
-    from streamlabels.baselines import BASELINES
     from streamlabels.peers import PEERS
+    from streamlabels.peers.baselines import BASELINES
 
     return [*IHOMER_VARIANTS, *BASELINES, *PEERS]
 
@@ -45,7 +45,7 @@ def make_model(
 
         params = {"scaling": "sparse" if sparse else "standard", **IHOMER_VARIANTS[name]()}
         return IHOMER(labels=list(label_names), features=list(feature_names), seed=seed, **params)
-    from streamlabels.baselines import BASELINES
+    from streamlabels.peers.baselines import BASELINES
 
     if name in BASELINES:
         return BASELINES[name](list(feature_names), list(label_names), seed)

@@ -38,8 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
+from streamlabels.cli.commands import add_command
+from streamlabels.cli.models import make_model
 from streamlabels.evaluate.metrics import MultiLabelMetrics
-from streamlabels.models import make_model
 from streamlabels.streams.arrays import ArrayStream
 
 __all__ = ["bench", "bench_model", "numba_cache_state", "parse_models"]
@@ -403,8 +404,6 @@ def _format_ratio(value: float | None) -> str:
 
 def add_parser(commands) -> None:
     """Add the ``bench`` subcommand to the command line's subparsers."""
-    from streamlabels.cli import add_command
-
     parser = add_command(
         commands,
         "bench",

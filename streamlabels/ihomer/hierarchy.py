@@ -2,8 +2,8 @@
 
 The router predicts each group's meta-label ("some label of the group is positive"); a group's
 learner predicts the labels inside it and is trained only on instances relevant to the group
-(HOMER semantics, ALGORITHM.md §2.3). iHOMER keeps one :class:`Hierarchy` active and, for a short
-warm-up after a restructuring, the previous one as a shadow.
+(HOMER semantics, docs/algorithm.md). iHOMER keeps one :class:`Hierarchy` active and, for a short
+warm-up after a restructuring, the previous one as a shadow (:mod:`.transition`).
 """
 
 from __future__ import annotations
@@ -103,22 +103,6 @@ class Hierarchy:
             learner.learn_one(row, y[self.members[k]])
             self.local_seen[k] += 1
         return meta
-
-    def kernel_arrays(self, bank_index: dict[int, int]) -> tuple:
-        """The hierarchy as :mod:`streamlabels._fused_kernels` takes it, learners by bank index.
-
-        ``bank_index`` maps ``id(learner)`` to the learner's place in the bank. The counters are
-        returned as arrays the kernel updates: ``local_seen`` itself, and ``seen``, whose value
-        the caller writes back to ``router_seen``.
-        """
-        locals_ = np.array(
-            [-1 if learner is None else bank_index[id(learner)] for learner in self.locals],
-            dtype=np.int64,
-        )
-        return (
-            bank_index[id(self.router)], self.group_of, self.offsets, self.flat_members, locals_,
-            self.local_seen, np.array([self.router_seen], dtype=np.int64),
-        )
 
     def get_state(self, learners: list) -> dict:
         """Groups and counters; learners go to the shared table ``learners``.

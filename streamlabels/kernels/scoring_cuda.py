@@ -3,8 +3,9 @@
 Step one runs one thread per (row, slot): the thread computes one learner output's probability
 (or copies a constant) for one row, recomputing each scaled feature on the fly, so no per-row
 scratch is needed and threads of a warp read the same weight at the same time. Step two runs one
-thread per row through :func:`~streamlabels.scoring._cpu_kernels.combine_row`, compiled here from
-the CPU scorer's own source, so both devices apply the same decision rules.
+thread per row through :func:`~streamlabels.kernels.scoring_cpu.gather_row` and the decision rule
+of :mod:`streamlabels.kernels.decision`, compiled here from their own source, so both devices
+apply the same rule.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import math
 
 from numba import cuda
 
-from streamlabels.scoring import _cpu_kernels
+from streamlabels.kernels import decision, scoring_cpu
 
-combine_row = cuda.jit(device=True)(_cpu_kernels.combine_row.py_func)
+gather_row = cuda.jit(device=True)(scoring_cpu.gather_row.py_func)
+decide = cuda.jit(device=True)(decision.decide.py_func)
+label_scores = cuda.jit(device=True)(decision.label_scores.py_func)
 
 
 @cuda.jit(device=True)
@@ -107,8 +110,11 @@ def combine(
     """iHOMER's scores or labels of every row from its slots; one thread per row."""
     i = cuda.grid(1)
     if i < s.shape[0]:
-        combine_row(
-            s[i], theta, group_nonempty, ensure_nonempty, route_ptr, route_slots, group_ptr,
-            group_labels, label_slot, label_gate, routing[i], local[i], want_proba, proba[i],
-            labels[i],
-        )
+        gather_row(s[i], theta, route_ptr, route_slots, label_slot, label_gate, routing[i], local[i])
+        if want_proba:
+            label_scores(routing[i], local[i], group_ptr, group_labels, proba[i])
+        else:
+            decide(
+                routing[i], local[i], group_ptr, group_labels, theta, group_nonempty,
+                ensure_nonempty, labels[i],
+            )

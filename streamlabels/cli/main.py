@@ -10,6 +10,9 @@ import json
 import sys
 from pathlib import Path
 
+from streamlabels.cli.bench import add_parser as add_bench_parser
+from streamlabels.cli.commands import add_command, add_registered_commands
+
 __all__ = ["main"]
 
 EXAMPLES = {
@@ -70,8 +73,8 @@ def _stream_length(stream, spec) -> int | None:
 def _replay(args) -> int:
     from rich.console import Console
 
+    from streamlabels.cli.models import make_model
     from streamlabels.evaluate.prequential import prequential
-    from streamlabels.models import make_model
 
     console = Console(stderr=True, quiet=args.quiet)
     stream = open_stream(args.stream, _parse_labels(args.labels), seed=args.seed)
@@ -108,7 +111,7 @@ def _replay(args) -> int:
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))
     if args.plot:
-        from streamlabels.viz import plot_history
+        from streamlabels.evaluate.plots import plot_history
 
         title = f"{name} · {args.model} · {order}"
         plot_history(report["history"], title, report["events"]).savefig(
@@ -118,8 +121,7 @@ def _replay(args) -> int:
 
 
 def _run_with_progress(console, prequential, source, model, stream, args, total):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.progress import TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -186,7 +188,7 @@ def _report(args) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from streamlabels import viz
+    from streamlabels.evaluate import plots as viz
 
     source = Path(args.results)
     data = json.loads(source.read_text())
@@ -216,20 +218,6 @@ def _report(args) -> int:
         plt.close(figure)
         print(path)
     return 0
-
-
-def add_command(commands, name: str, help: str, epilog: str, run, **kwargs):
-    """A subcommand with its examples under ``--help``, ``--debug``, and ``run`` to call."""
-    parser = commands.add_parser(
-        name,
-        help=help,
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        **kwargs,
-    )
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
-    parser.set_defaults(run=run)
-    return parser
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -281,13 +269,8 @@ def _parser() -> argparse.ArgumentParser:
         "--metric", default="micro_f1", help="metric of the accuracy bars (default: micro_f1)"
     )
 
-    from streamlabels.bench import add_parser as add_bench_parser
-
     add_bench_parser(commands)
-
-    from service.commands import add_service_commands  # serve, demo-kafka
-
-    add_service_commands(commands)
+    add_registered_commands(commands)
     return parser
 
 

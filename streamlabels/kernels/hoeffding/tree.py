@@ -7,13 +7,13 @@ The tree is a struct of arrays. ``nodes`` holds one row per node (``L`` outputs,
     weight, counts (n_nodes, L + 1), alt (root of the node's alternate subtree, else -1)
 
 A free row has ``feature == slot == -1``; ``node_free`` is a stack of free rows, so rows of
-discarded subtrees are reused. ``detectors`` holds one ADWIN per node row (:mod:`._adwin`) over
+discarded subtrees are reused. ``detectors`` holds one ADWIN per node row (:mod:`streamlabels.kernels.adwin`) over
 the Hamming loss of the node's subtree.
 
 ``weight`` and ``counts`` start from the split's estimate of the child's share (so a new leaf
 predicts its side's label rates at once) and grow with every instance the leaf learns.
 
-``slots`` holds one row per leaf (see :mod:`._leaves` and :mod:`._splitters`)::
+``slots`` holds one row per leaf (see :mod:`.leaves` and :mod:`.splitters`)::
 
     stat_weight, last_attempt, stat_counts (S, L + 1), g_all (S, D, 3), g_pos (S, D, L + 1, 3),
     g_min, g_max (S, D), hashes (S, H) uint64, table_weights (S, H), table_sets (S, H, L + 1) bool,
@@ -35,8 +35,8 @@ import math
 import numpy as np
 from numba import njit
 
-from streamlabels.learners.hoeffding import _adwin as adwin
-from streamlabels.learners.hoeffding._leaves import (
+from streamlabels.kernels import adwin
+from streamlabels.kernels.hoeffding.leaves import (
     inverse_scale,
     knn_proba,
     linear_learn,
@@ -45,7 +45,7 @@ from streamlabels.learners.hoeffding._leaves import (
     table_add,
     window_add,
 )
-from streamlabels.learners.hoeffding._splitters import (
+from streamlabels.kernels.hoeffding.splitters import (
     best_threshold,
     children_impurity,
     impurity,

@@ -18,6 +18,7 @@ State layout, shared by all modes (``cap`` is the column capacity):
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit
@@ -25,6 +26,16 @@ from numba import njit
 NONE = 0
 SPARSE = 1
 STANDARD = 2
+
+SGD = namedtuple("SGD", ["mode", "lr", "l2", "intercept_lr"])
+"""How linear learners learn: the scaling mode and the SGD rates (one set for a whole bank)."""
+
+LinearBank = namedtuple(
+    "LinearBank", ["rows", "weights", "intercepts", "counts", "stat1", "stat2", "meta"]
+)
+"""The state of several learners stacked at one column capacity: learner ``j`` owns rows
+``rows[j]:rows[j + 1]`` of ``weights`` (outputs x capacity) and ``intercepts``, and row ``j`` of
+``counts``, ``stat1``, ``stat2`` (learners x capacity) and ``meta`` (learners x 2)."""
 
 # river's LogisticRegression default ``clip_gradient``: the loss gradient is clamped to +/- this.
 CLIP_GRADIENT = 1e12

@@ -1,0 +1,137 @@
+"""IHOMER's batch methods: learn, predict and test-then-train over pandas, numpy and
+scipy.sparse blocks, giving exactly what the ``_one`` methods give row by row in order.
+
+Test-then-train runs each stretch of rows up to the next label-tree checkpoint as one compiled
+call (:mod:`.fused`); prediction alone scores a frozen snapshot (:mod:`streamlabels.scoring`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from streamlabels.features import feature_dicts
+from streamlabels.ihomer import fused
+from streamlabels.ihomer.vocabulary import LabelVocabulary
+from streamlabels.learners.linear import LinearLearner
+
+__all__ = ["BatchMethods"]
+
+
+class BatchMethods:
+    """The batch half of :class:`~streamlabels.ihomer.IHOMER`'s API."""
+
+    def learn_many(self, X, Y, feature_names: Sequence | None = None) -> None:
+        """Learn the rows of ``X`` (pandas, numpy or scipy.sparse) in order, as ``learn_one`` would.
+
+        ``Y`` is a DataFrame of label columns, or a bool array whose columns follow ``labels``.
+        Runs :meth:`predict_learn_many` (the loss detector needs each row's prediction anyway).
+        """
+        self.predict_learn_many(X, Y, feature_names)
+
+    def predict_learn_many(self, X, Y, feature_names: Sequence | None = None):
+        """Test-then-train over a batch: predict each row of ``X``, then learn it from ``Y``.
+
+        Returns what ``predict_one(x)`` answered for each row before ``learn_one(x, y)``, and leaves
+        the model as that loop would, bit for bit (rows and labels are read as
+        :meth:`learn_many` reads them; ``feature_names`` names the columns of ``X``, default: a
+        DataFrame's column names, else positions). The result is a bool DataFrame over the
+        labels for a DataFrame ``X``, else a bool array whose columns follow the labels.
+
+        With the compiled linear learners each run of rows up to the next checkpoint of the label
+        tree is one compiled call (:mod:`streamlabels.kernels.fused`); only the label tree and the
+        loss detector are updated row by row in Python.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.random((500, 4))
+        >>> Y = np.column_stack([X[:, 0] > 0.5, X[:, 1] > 0.5, X[:, 0] + X[:, 1] > 1])
+        >>> model = IHOMER(labels=["a", "b", "c"], n_min=100)
+        >>> predicted = model.predict_learn_many(X, Y)
+        >>> predicted.shape, bool((predicted[250:] == Y[250:]).mean() > 0.8)
+        ((500, 3), True)
+        """
+        started = self._transition is not None
+        if not started:
+            self._start(LabelVocabulary.names_of(Y))
+        Y = self._vocabulary.matrix(Y)
+        n_rows = X.shape[0] if hasattr(X, "shape") else len(X)
+        if n_rows != Y.shape[0]:
+            raise ValueError(f"X has {n_rows} rows but Y has {Y.shape[0]}")
+        predicted = np.zeros(Y.shape, dtype=bool)
+        if not isinstance(self._transition.active.router, LinearLearner):  # no compiled path
+            for i, x in enumerate(feature_dicts(X, feature_names)):
+                predicted[i] = self._predict_row_of(x)
+                self.learn_one(x, dict(zip(self._labels, Y[i].tolist())))
+        else:
+            indptr, indices, values = self._features.csr(X, feature_names)
+            self._cache = None
+            start = 0
+            while start < Y.shape[0]:
+                stop = min(Y.shape[0], start + self.n_min - self._t % self.n_min)
+                rows = indptr[start : stop + 1]
+                run = (rows - rows[0], indices[rows[0] : rows[-1]], values[rows[0] : rows[-1]])
+                predicted[start:stop] = self._predict_learn_run(*run, Y[start:stop])
+                start = stop
+        if not started and len(predicted):
+            predicted[0] = False  # predict_one answers {} before the first learn_one
+        if isinstance(X, pd.DataFrame):
+            return pd.DataFrame(predicted, index=X.index, columns=self._labels)
+        return predicted
+
+    def _predict_learn_run(self, indptr, indices, values, Y: np.ndarray) -> np.ndarray:
+        """Test-then-train on rows that end at or before the next checkpoint: the learners in
+        one compiled call, then the label structure row by row."""
+        predicted, self._bank = fused.predict_learn_run(
+            self._transition, self._bank, len(self._features), indptr, indices, values, Y
+        )
+        losses = [None] * Y.shape[0]
+        if self.global_drift == "adwin_rebuild":
+            losses = (np.count_nonzero(predicted != Y, axis=1) / Y.shape[1]).tolist()
+        rows, labels = Y.nonzero()
+        ends = np.searchsorted(rows, np.arange(1, Y.shape[0] + 1)).tolist()
+        start = 0
+        for end, loss in zip(ends, losses):
+            self._t += 1
+            self._structure.track(self._t, labels[start:end], loss)
+            start = end
+        self._checkpoint()
+        return predicted
+
+    def predict_many(self, X, device: str = "cpu"):
+        """``predict_one`` for every row: a bool DataFrame for a DataFrame, else a bool array.
+
+        With the compiled learner the batch is scored from a frozen snapshot by the parallel CPU
+        scorer or, with ``device="cuda"``, on a GPU (:mod:`streamlabels.scoring`): the labels of
+        ``predict_one``, row by row, with the model as it stands.
+        """
+        return self._batch(X, device, proba=False)
+
+    def predict_proba_many(self, X, device: str = "cpu"):
+        """``predict_proba_one``'s P(True) for every row, shaped like ``predict_many``'s output."""
+        return self._batch(X, device, proba=True)
+
+    def _batch(self, X, device: str, proba: bool):
+        dtype = np.float64 if proba else bool
+        if self._transition is None:
+            out = np.zeros((len(list(feature_dicts(X))), 0), dtype=dtype)
+        elif self.learner == "linear":
+            from streamlabels import scoring
+
+            snapshot = scoring.export(self)
+            rows = scoring.to_csr(snapshot, feature_dicts(X))
+            score = scoring.predict_proba_many if proba else scoring.predict_many
+            out = score(snapshot, rows, device=device)
+        else:
+            if device != "cpu":
+                raise ValueError("GPU scoring needs learner='linear'")
+            predict = self._proba if proba else self._predict_row_of
+            out = np.array([predict(x) for x in feature_dicts(X)], dtype=dtype)
+            out = out.reshape(-1, len(self._labels))
+        if isinstance(X, pd.DataFrame):
+            return pd.DataFrame(out, index=X.index, columns=self._labels)
+        return out

@@ -1,0 +1,55 @@
+"""What a user watches on a running IHOMER model: its groups, label tree, events and sizes."""
+
+from __future__ import annotations
+
+from streamlabels.labeltree import group_id, render_text
+
+__all__ = ["Introspection"]
+
+
+class Introspection:
+    """Read-only views of :class:`~streamlabels.ihomer.IHOMER`'s state."""
+
+    @property
+    def groups(self) -> list[list]:
+        """The committed label groups, as label names."""
+        if self._transition is None:
+            return []
+        return [[self._labels[i] for i in g] for g in self._transition.active.groups]
+
+    @property
+    def group_ids(self) -> list[str]:
+        """Stable identities of the committed groups (derived from their label sets)."""
+        return [] if self._transition is None else [group_id(g) for g in self._transition.active.groups]
+
+    @property
+    def tree(self):
+        """The online label tree."""
+        return None if self._structure is None else self._structure.tree
+
+    @property
+    def events(self) -> list[dict]:
+        """The latest ``max_events`` structure changes and drift detections: dicts with ``t``,
+        ``kind`` and details."""
+        return [] if self._structure is None else list(self._structure.events)
+
+    @property
+    def n_instances(self) -> int:
+        return self._t
+
+    def render_tree(self) -> str:
+        """The label tree as indented text."""
+        return render_text(self.tree, self._labels) if self.tree else "(no labels yet)"
+
+    def model_size(self) -> dict:
+        """Sizes a user watches: groups, learners, label-tree nodes and bytes of pair counts."""
+        if self._transition is None:
+            return {"groups": 0, "learners": 0, "tree_nodes": 0, "tree_bytes": 0}
+        active = self._transition.active
+        return {
+            "groups": len(active.groups),
+            "learners": 1 + sum(learner is not None for learner in active.locals),
+            "tree_nodes": self.tree.n_nodes,
+            "tree_bytes": self.tree.memory_bytes(),
+            "features": len(self._features) or len(self._dense_template),
+        }
