@@ -1,18 +1,20 @@
 """Drift detection whose whole state is plain numbers and arrays, so a model can be checkpointed.
 
 river's ``drift.ADWIN`` keeps its window in a compiled object that only pickle can save, and
-checkpoints must not use pickle (:mod:`streamlabels.state`). :class:`ADWIN` here is the same
-algorithm with the same floating-point operations in the same order, so it reports the same
-detections and estimations as river 0.26.1 (tests/test_drift.py checks this step by step), and
-its state is exported by :meth:`ADWIN.get_state`.
+checkpoints must not use pickle (:mod:`streamlabels.state`). :class:`ADWIN` here is a river
+detector over one row of the compiled detectors of :mod:`streamlabels.kernels.adwin` (the ones
+the Hoeffding tree keeps per node): the same algorithm with the same floating-point operations
+in the same order as river 0.26.1, so it reports the same detections and estimations
+(tests/test_drift.py checks this step by step), and its state is exported by
+:meth:`ADWIN.get_state`.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from river import base
+
+from streamlabels.kernels import adwin as kernel
 
 __all__ = ["ADWIN"]
 
@@ -77,146 +79,47 @@ class ADWIN(base.DriftDetector):
 
     def _reset(self) -> None:
         super()._reset()
-        self._width = 0.0
-        self._total = 0.0
-        self._variance = 0.0
-        self._tick = 0
-        self._n_detections = 0
-        # One [totals, variances] pair of lists per row, oldest bucket first in each list.
-        self._rows: list[tuple[list[float], list[float]]] = [([], [])]
+        # floats (1, 3), ints (1, 4), lengths (1, R), totals and variances (1, R, max_buckets + 1)
+        self._state = kernel.new_state(1, max_buckets=self.max_buckets)
 
     @property
     def width(self) -> float:
         """Number of values in the window (a float, as river reports it)."""
-        return self._width
+        return float(self._state[0][0, kernel.WIDTH])
 
     @property
     def n_detections(self) -> int:
         """Detections since the last reset (the update after a detection resets, as in river)."""
-        return self._n_detections
+        return int(self._state[1][0, kernel.N_DETECTIONS])
 
     @property
     def variance(self) -> float:
         """Sum of squared deviations from the mean over the window (river's ``variance``)."""
-        return self._variance
+        return float(self._state[0][0, kernel.VARIANCE])
 
     @property
     def total(self) -> float:
         """Sum of the values in the window."""
-        return self._total
+        return float(self._state[0][0, kernel.TOTAL])
 
     @property
     def estimation(self) -> float:
         """Mean of the window; 0.0 when it is empty."""
-        if self._width == 0:
-            return 0.0
-        return self._total / self._width
+        return kernel.estimation(0, self._state)
 
     def update(self, x: float) -> None:
         """Add one value, then test the cuts when the clock says so."""
-        if self._drift_detected:
-            self._reset()
-        self._insert(float(x))
-        self._drift_detected = self._detect()
-
-    def _insert(self, value: float) -> None:
-        totals, variances = self._rows[0]
-        totals.append(value)
-        variances.append(0.0)
-        self._width += 1.0
-        increment = 0.0
-        if self._width > 1.0:
-            diff = value - self._total / (self._width - 1.0)
-            increment = (self._width - 1.0) * diff * diff / self._width
-        self._variance += increment
-        self._total += value
-        self._compress()
-
-    def _compress(self) -> None:
-        rows = self._rows
-        i = 0
-        while len(rows[i][0]) == self.max_buckets + 1:
-            totals, variances = rows[i]
-            size = float(1 << i)
-            t0, t1 = totals[0], totals[1]
-            mu0, mu1 = t0 / size, t1 / size
-            merged_variance = variances[0] + variances[1] + size * 0.5 * (mu0 - mu1) * (mu0 - mu1)
-            if i + 1 == len(rows):
-                rows.append(([], []))
-            rows[i + 1][0].append(t0 + t1)
-            rows[i + 1][1].append(merged_variance)
-            del totals[:2], variances[:2]
-            if len(rows[i + 1][0]) <= self.max_buckets:
-                break
-            i += 1
-
-    def _delete_oldest(self) -> None:
-        last = len(self._rows) - 1
-        totals, variances = self._rows[last]
-        n = float(1 << last)
-        u, v = totals[0], variances[0]
-        mu = u / n
-        self._width -= n
-        self._total -= u
-        mu_window = self._total / self._width
-        self._variance -= v + n * self._width * (mu - mu_window) * (mu - mu_window) / (
-            n + self._width
+        self._drift_detected = kernel.update(
+            0, float(x), self._state, self.delta, self.clock, self.min_window_length,
+            self.grace_period,
         )
-        del totals[0], variances[0]
-        if not totals:
-            self._rows.pop()
-
-    def _detect(self) -> bool:
-        detected = False
-        self._tick += 1
-        if self._tick % self.clock != 0 or self._width <= self.grace_period:
-            return False
-        cut_again = True
-        while cut_again:
-            cut_again = False
-            n0, n1 = 0.0, self._width
-            u0, u1 = 0.0, self._total
-            for i in range(len(self._rows) - 1, -1, -1):
-                size = float(1 << i)
-                totals = self._rows[i][0]
-                last = len(totals) - 1
-                for k, total in enumerate(totals):
-                    n0 += size
-                    n1 -= size
-                    u0 += total
-                    u1 -= total
-                    if i == 0 and k == last:
-                        break
-                    if (
-                        n1 >= self.min_window_length
-                        and n0 >= self.min_window_length
-                        and self._cut(n0, n1, u0 / n0 - u1 / n1)
-                    ):
-                        cut_again = detected = True
-                        break
-                if cut_again:
-                    if self._width > 0:
-                        self._delete_oldest()
-                    break
-        if detected:
-            self._n_detections += 1
-        return detected
-
-    def _cut(self, n0: float, n1: float, delta_mean: float) -> bool:
-        delta_prime = math.log(2.0 * math.log(self._width) / self.delta)
-        m_recip = 1.0 / (n0 - self.min_window_length + 1.0) + 1.0 / (
-            n1 - self.min_window_length + 1.0
-        )
-        epsilon = (
-            math.sqrt(2.0 * m_recip * (self._variance / self._width) * delta_prime)
-            + 2.0 / 3.0 * delta_prime * m_recip
-        )
-        return abs(delta_mean) > epsilon
 
     # -- persistence ------------------------------------------------------------------------
 
     def get_state(self) -> dict:
         """Parameters and window as plain numbers and arrays (for :mod:`streamlabels.state`)."""
+        floats, ints, lengths, totals, variances = (a[0] for a in self._state)
+        rows = int(ints[kernel.N_ROWS])
         return {
             "params": {
                 "delta": self.delta,
@@ -226,36 +129,45 @@ class ADWIN(base.DriftDetector):
                 "grace_period": self.grace_period,
             },
             "drift_detected": bool(self._drift_detected),
-            "width": self._width,
-            "total": self._total,
-            "variance": self._variance,
-            "tick": self._tick,
-            "n_detections": self._n_detections,
-            "row_lengths": np.array([len(t) for t, _ in self._rows], dtype=np.int64),
-            "totals": np.array([x for t, _ in self._rows for x in t], dtype=np.float64),
-            "variances": np.array([x for _, v in self._rows for x in v], dtype=np.float64),
+            "width": float(floats[kernel.WIDTH]),
+            "total": float(floats[kernel.TOTAL]),
+            "variance": float(floats[kernel.VARIANCE]),
+            "tick": int(ints[kernel.TICK]),
+            "n_detections": int(ints[kernel.N_DETECTIONS]),
+            "row_lengths": lengths[:rows].copy(),
+            "totals": np.concatenate([totals[r, : lengths[r]] for r in range(rows)]),
+            "variances": np.concatenate([variances[r, : lengths[r]] for r in range(rows)]),
         }
 
     def set_state(self, state: dict) -> None:
         """Restore what :meth:`get_state` returned (parameters included)."""
         for name, value in state["params"].items():
             setattr(self, name, value)
-        self._drift_detected = bool(state["drift_detected"])
-        self._width = float(state["width"])
-        self._total = float(state["total"])
-        self._variance = float(state["variance"])
-        self._tick = int(state["tick"])
-        self._n_detections = int(state["n_detections"])
         lengths = np.asarray(state["row_lengths"], dtype=np.int64)
-        totals = np.asarray(state["totals"], dtype=np.float64).tolist()
-        variances = np.asarray(state["variances"], dtype=np.float64).tolist()
+        totals = np.asarray(state["totals"], dtype=np.float64)
+        variances = np.asarray(state["variances"], dtype=np.float64)
         if lengths.ndim != 1 or not len(lengths) or lengths.min() < 0:
             raise ValueError("ADWIN state: row_lengths must be a non-empty array of counts >= 0")
         if int(lengths.sum()) != len(totals) or len(totals) != len(variances):
             raise ValueError("ADWIN state: row_lengths do not match the bucket arrays")
-        ends = np.cumsum(lengths).tolist()
-        starts = [0, *ends[:-1]]
-        self._rows = [(totals[a:b], variances[a:b]) for a, b in zip(starts, ends)]
+        if len(lengths) > kernel.ROWS or lengths.max() > self.max_buckets + 1:
+            raise ValueError("ADWIN state: more bucket rows or buckets than a window holds")
+        self._reset()
+        self._drift_detected = bool(state["drift_detected"])
+        floats, ints, row_lengths, row_totals, row_variances = (a[0] for a in self._state)
+        floats[kernel.WIDTH] = float(state["width"])
+        floats[kernel.TOTAL] = float(state["total"])
+        floats[kernel.VARIANCE] = float(state["variance"])
+        ints[kernel.TICK] = int(state["tick"])
+        ints[kernel.N_DETECTIONS] = int(state["n_detections"])
+        ints[kernel.DETECTED] = self._drift_detected
+        ints[kernel.N_ROWS] = len(lengths)
+        start = 0
+        for r, n in enumerate(lengths.tolist()):
+            row_lengths[r] = n
+            row_totals[r, :n] = totals[start : start + n]
+            row_variances[r, :n] = variances[start : start + n]
+            start += n
 
     @classmethod
     def from_state(cls, state: dict) -> ADWIN:

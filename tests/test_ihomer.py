@@ -21,7 +21,7 @@ def _trained(n=3_000, seed=5, **params):
 
 
 def test_prediction_is_union_of_routed_group_predictions():
-    """ALGORITHM.md §7.4 (vi)."""
+    """docs/algorithm.md §7.4 (vi)."""
     model, _ = _trained(restructure="cold")
     assert model._transition.shadow is None and len(model.groups) > 1
     probe = SyntheticStream(n_instances=300, seed=99)

@@ -1,4 +1,4 @@
-"""Label tree (ODAC-J), coarsening, commit rule and rendering: ALGORITHM.md §2.1, §6, §7.2, §7.4."""
+"""Label tree (ODAC-J), coarsening, commit rule and rendering: docs/algorithm.md §2.1, §6, §7.2, §7.4."""
 
 from __future__ import annotations
 

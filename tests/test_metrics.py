@@ -81,7 +81,7 @@ def _assert_close(got: dict[str, float], want: dict[str, float], tol: float = 1e
 
 def test_hand_computed_with_macro_zero_convention():
     # 3 labels; label 2 is never seen nor predicted and counts as F1 = 0 in the macro average
-    # (ALGORITHM.md §3.2, §7.4 (vii)). Instance 3 has empty truth and prediction.
+    # (docs/algorithm.md §3.2, §7.4 (vii)). Instance 3 has empty truth and prediction.
     Y = np.array([[1, 1, 0], [1, 0, 0], [0, 0, 0]], dtype=bool)
     P = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 0]], dtype=bool)
     m = MultiLabelMetrics(3)

@@ -6,7 +6,7 @@ prediction counts, and a few per-instance sums), so one update costs a handful o
 operations and every metric is derived from the counters on demand.
 
 Metrics and conventions (n instances, L labels, Y and Ŷ the true and predicted positive sets,
-tp/fp/fn counted per label; ALGORITHM.md §3.2):
+tp/fp/fn counted per label; docs/algorithm.md §3.2):
 
 ================= ================================================ ==========================
 key               definition                                       river / sklearn

@@ -1,7 +1,7 @@
 """The committed hierarchy and its transition to the next one.
 
 When the label partition changes, new learners know nothing. Rather than predicting badly for a
-while, the previous hierarchy stays as a *shadow* (ALGORITHM.md §2.6, docs/algorithm.md): a new
+while, the previous hierarchy stays as a *shadow* (docs/algorithm.md §2.6): a new
 router is backed by the old one for ``router_warmup`` instances, and a group that is neither kept
 nor split off an old group is predicted by the shadow until it has seen ``local_warmup`` relevant
 instances. Split groups start from a copy of their old learner restricted to their labels. This

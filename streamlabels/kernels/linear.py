@@ -23,6 +23,8 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from streamlabels.kernels.scaling import sparse_variance, welford_add
+
 NONE = 0
 SPARSE = 1
 STANDARD = 2
@@ -100,9 +102,8 @@ def _standard_columns(indices, values, counts, means, variances, n_cols, learn, 
 def _sparse_columns(indices, values, counts, means, m2s, n, n_cols, mode, learn, cols, xs):
     """Scale the row's own entries (``SPARSE``) or take them raw (``NONE``).
 
-    In ``SPARSE`` mode a column's variance over all ``n`` instances is the Welford statistics of
-    its explicit entries merged (Chan et al.) with ``n - count`` implicit zeros, which stays exact
-    for constant columns where sum/sum-of-squares would cancel. Columns never learned are dropped.
+    In ``SPARSE`` mode a column's variance over all ``n`` instances comes from
+    :mod:`streamlabels.kernels.scaling`. Columns never learned are dropped.
     """
     m = 0
     for p in range(indices.shape[0]):
@@ -112,17 +113,8 @@ def _sparse_columns(indices, values, counts, means, m2s, n, n_cols, mode, learn,
         v = values[p]
         if mode == SPARSE:
             if learn:
-                cnt = counts[j] + 1
-                counts[j] = cnt
-                old_mean = means[j]
-                means[j] = old_mean + (v - old_mean) / cnt
-                m2s[j] += (v - old_mean) * (v - means[j])
-            var = 0.0
-            if n > 0:
-                mean = means[j]
-                c = float(counts[j])
-                nf = float(n)
-                var = (m2s[j] + mean * mean * (c * (nf - c)) / nf) / nf
+                welford_add(j, v, counts, means, m2s)
+            var = sparse_variance(m2s[j], means[j], counts[j], n)
             v = v / math.sqrt(var) if var > 0.0 else 0.0
         cols[m] = j
         xs[m] = v

@@ -19,6 +19,7 @@ from numba import njit, prange
 
 from streamlabels.kernels.decision import decide, label_scores
 from streamlabels.kernels.linear import SPARSE, STANDARD, sigmoid
+from streamlabels.kernels.scaling import sparse_variance
 
 
 @njit(cache=True)
@@ -26,8 +27,8 @@ def column_scales(mode, counts, stat1, stat2, n_seen, center, scale):
     """Write the ``(x - center) / scale`` of every column a learner's scaler implies.
 
     ``scale`` 0 means "the column contributes 0", as a zero variance does in the learner. The
-    expressions are the learner's own (``var**0.5`` in standard mode, the Chan merge with implicit
-    zeros and ``math.sqrt`` in sparse mode), so the quotients round identically.
+    expressions are the learner's own (``var**0.5`` in standard mode,
+    :func:`~streamlabels.kernels.scaling.sparse_variance` and ``math.sqrt`` in sparse mode), so the quotients round identically.
     """
     for j in range(counts.shape[0]):
         if mode == STANDARD:
@@ -35,12 +36,7 @@ def column_scales(mode, counts, stat1, stat2, n_seen, center, scale):
             center[j] = stat1[j]
             scale[j] = var**0.5
         elif mode == SPARSE:
-            var = 0.0
-            if n_seen > 0:
-                mean = stat1[j]
-                c = float(counts[j])
-                nf = float(n_seen)
-                var = (stat2[j] + mean * mean * (c * (nf - c)) / nf) / nf
+            var = sparse_variance(stat2[j], stat1[j], counts[j], n_seen)
             center[j] = 0.0
             scale[j] = math.sqrt(var) if var > 0.0 else 0.0
         else:

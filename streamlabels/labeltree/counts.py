@@ -4,7 +4,7 @@ The Jaccard distance of two labels needs only three numbers: how often each fire
 they fired together. A cluster therefore keeps ``c[i]`` per label, ``c2`` only for the pairs that
 actually co-occurred, and ``c_any``, the number of instances in which any of its labels fired. An
 update touches the positive labels only, so it costs O(|Y|^2) whatever the size of the cluster
-(ALGORITHM.md §7.2).
+(docs/algorithm.md §7.2).
 
 At a checkpoint the distances of the pairs that never co-occurred are all exactly 1, so the
 coefficients (d0, d1, d2, avg and the pivot pair) follow from the stored pairs plus a count of the
@@ -195,7 +195,7 @@ class NodeCounts:
         """Checkpoint coefficients of the cluster ``labels`` (sorted) from the sparse counts.
 
         Returns None when no pair is defined (fewer than two labels, or at most one label ever
-        fired). Costs O(m log m + nnz) for m labels and nnz stored pairs (ALGORITHM.md §7.2).
+        fired). Costs O(m log m + nnz) for m labels and nnz stored pairs (docs/algorithm.md §7.2).
 
         Examples
         --------

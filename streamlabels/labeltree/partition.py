@@ -4,7 +4,7 @@ ODAC leaves are often too small to be worth a learner each (singletons, pairs), 
 between split and merged from one checkpoint to the next. :func:`coarsen` folds small leaves into
 nearby groups following the hierarchy, and :class:`Partitioner` adopts a new partition only once
 the tree has held still for a checkpoint, so learners are not rebuilt on every flip
-(ALGORITHM.md §2.1, "Size handling").
+(docs/algorithm.md §2.1, "Size handling").
 """
 
 from __future__ import annotations

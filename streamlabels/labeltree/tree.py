@@ -1,7 +1,7 @@
 """ODAC-J: an online divisive-agglomerative tree over the labels, with Jaccard distances.
 
 The active leaves of the tree always partition the label space. Every ``n_min`` instances a
-checkpoint pass tests each active leaf (ALGORITHM.md §2.1):
+checkpoint pass tests each active leaf (docs/algorithm.md §2.1):
 
 * merge: a leaf whose diameter d1 now exceeds its parent's frozen diameter by more than the
   Hoeffding bound makes the parent a leaf again (the co-occurrence structure drifted back);

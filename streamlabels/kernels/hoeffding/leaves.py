@@ -1,4 +1,4 @@
-"""Compiled leaf models of the multi-label Hoeffding tree (ALGORITHM.md §2.2, "Leaf models").
+"""Compiled leaf models of the multi-label Hoeffding tree (docs/algorithm.md §2.2, "Leaf models").
 
 Every leaf owns a *slot*: one row in each per-slot array. A slot holds, besides the split
 statistics of :mod:`._splitters`:
@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from streamlabels.kernels.linear import log_loss_gradient, sigmoid
+from streamlabels.kernels.scaling import sparse_variance, welford_add
 
 _FNV_OFFSET = np.uint64(14695981039346656037)
 _FNV_PRIME = np.uint64(1099511628211)
@@ -34,22 +35,15 @@ def scaler_learn(indices, values, counts, means, m2s):
         v = values[p]
         if v == 0.0:
             continue
-        j = indices[p]
-        counts[j] += 1
-        old = means[j]
-        means[j] = old + (v - old) / counts[j]
-        m2s[j] += (v - old) * (v - means[j])
+        welford_add(indices[p], v, counts, means, m2s)
 
 
 @njit(cache=True)
 def inverse_scale(j, counts, means, m2s, n):
     """1 / (standard deviation of column ``j`` over all ``n`` instances); 0 if constant."""
-    if n <= 0 or counts[j] == 0:
+    if counts[j] == 0:
         return 0.0
-    c = float(counts[j])
-    nf = float(n)
-    mean = means[j]
-    var = (m2s[j] + mean * mean * c * (nf - c) / nf) / nf
+    var = sparse_variance(m2s[j], means[j], counts[j], n)
     return 1.0 / math.sqrt(var) if var > 0.0 else 0.0
 
 

@@ -8,7 +8,7 @@ row costs O(nnz * (|y| + 1)) to learn, a missing feature and an explicit 0.0 are
 and sparse binary features (all non-zeros equal) still get a split, between 0 and the non-zeros.
 
 The merit of a split is the drop of the leaf's impurity, the sum over outputs of the binary
-entropy of their positive rate (a multivariate Bernoulli under independence, ALGORITHM.md §2.2),
+entropy of their positive rate (a multivariate Bernoulli under independence, docs/algorithm.md §2.2),
 children weighted by their weight. Each output's class-conditional mass left of a threshold is
 the exact zero mass plus a Gaussian estimate of the non-zero mass.
 """

@@ -551,7 +551,7 @@ def room_needed(indices, values, w, nodes, slots, detectors, params):
 def leaf_proba(leaf, indices, values, nodes, slots, scaler, meta, params, out):
     """Write P(output = 1) of every output into ``out`` by ``leaf``'s model.
 
-    ``AUTO`` follows ALGORITHM.md §2.2: a leaf that has seen one label set predicts it; a leaf
+    ``AUTO`` follows docs/algorithm.md §2.2: a leaf that has seen one label set predicts it; a leaf
     lighter than the cardinality threshold or purer than the entropy threshold uses k-NN; else
     the logistic regressions. A leaf with nothing to go on predicts its label rates.
     """

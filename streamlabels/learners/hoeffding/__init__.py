@@ -1,4 +1,4 @@
-"""Multi-label Hoeffding tree: numba kernels over an arrays-of-nodes layout (ALGORITHM.md §2.2)."""
+"""Multi-label Hoeffding tree: numba kernels over an arrays-of-nodes layout (docs/algorithm.md §2.2)."""
 
 from __future__ import annotations
 

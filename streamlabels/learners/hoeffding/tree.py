@@ -1,4 +1,4 @@
-"""Multi-label Hoeffding tree (the MLHAT learner of ALGORITHM.md §2.2), compiled with numba.
+"""Multi-label Hoeffding tree (the MLHAT learner of docs/algorithm.md §2.2), compiled with numba.
 
 The Python class validates input, draws the bootstrap weights and grows the state arrays; the
 per-instance work is one call into :mod:`streamlabels.kernels.hoeffding.tree`. State is a struct
@@ -63,11 +63,11 @@ class MultiLabelHoeffdingTree(MultiOutputLearner):
     grace_period
         Weight a leaf learns between two split attempts.
     delta
-        Error probability of the Hoeffding bound (ALGORITHM.md §3.3: the prototype's value).
+        Error probability of the Hoeffding bound (docs/algorithm.md §3.3: the prototype's value).
     tau
         Tie threshold: split anyway when the bound falls below it.
     leaf_model
-        ``"auto"`` (ALGORITHM.md §2.2: a leaf that has seen a single label set predicts it; else a
+        ``"auto"`` (docs/algorithm.md §2.2: a leaf that has seen a single label set predicts it; else a
         leaf lighter than ``cardinality_th`` or with impurity below ``entropy_th`` uses label
         powerset k-NN; else binary relevance logistic regression), or one of ``"majority"``
         (the leaf's most frequent label set), ``"lp-knn"``, ``"br-linear"`` everywhere.
@@ -109,7 +109,7 @@ class MultiLabelHoeffdingTree(MultiOutputLearner):
     A new leaf starts with its parent's logistic regressions, the parent's window rows that fall
     on its side (and their label sets), and the split's estimate of its label rates.
 
-    Against MLHAT (ALGORITHM.md §2.2) this tree predicts by the main tree's leaf alone (no
+    Against MLHAT (docs/algorithm.md §2.2) this tree predicts by the main tree's leaf alone (no
     combination with the alternates' leaves) and has one logistic regression per output
     instead of a bagged ensemble of ten. Rows with bootstrap weight 0 are not learned but still
     feed the detectors (as in river's HAT), so the error estimates are partly out-of-bag. With

@@ -1,0 +1,151 @@
+"""The house plan holds: data flows one way through the modules, the library never imports the
+service, and no class grows into a second house (docs/design.md)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("streamlabels", "service")
+
+
+def _modules() -> dict[str, Path]:
+    """Dotted module name -> file, for every file of the two packages."""
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            found[name.removesuffix(".__init__")] = path
+    return found
+
+
+def _imported(node: ast.AST, module: str, is_package: bool) -> list[str]:
+    """Dotted names an import statement reaches (relative imports resolved)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if not isinstance(node, ast.ImportFrom):
+        return []
+    base = node.module or ""
+    if node.level:
+        parts = module.split(".") if is_package else module.split(".")[:-1]
+        parts = parts[: len(parts) - (node.level - 1)]
+        base = ".".join(parts + ([node.module] if node.module else []))
+    return [f"{base}.{alias.name}" for alias in node.names] + [base]
+
+
+def _graph() -> dict[str, set[str]]:
+    """Which module imports which, counting imports anywhere (inside functions too)."""
+    modules = _modules()
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            for target in _imported(node, name, path.name == "__init__.py"):
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                if target and target != name and not name.startswith(target + "."):
+                    graph[name].add(target)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (iterative Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_the_cycle_finder_finds_a_planted_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert _cycles(graph) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycles_among_the_modules():
+    assert _cycles(_graph()) == []
+
+
+def test_the_library_never_imports_the_service():
+    leaks = sorted(
+        f"{a} -> {b}"
+        for a, targets in _graph().items()
+        for b in targets
+        if a.startswith("streamlabels") and b.split(".")[0] == "service"
+    )
+    assert leaks == []
+
+
+def test_kernels_import_nothing_above_them():
+    above = sorted(
+        f"{a} -> {b}"
+        for a, targets in _graph().items()
+        if a.startswith("streamlabels.kernels")
+        for b in targets
+        if not b.startswith("streamlabels.kernels")
+    )
+    assert above == []
+
+
+def _class_lengths() -> dict[str, int]:
+    lengths = {}
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                lengths[f"{name}.{node.name}"] = node.end_lineno - node.lineno + 1
+    return lengths
+
+
+def test_no_class_is_a_house_of_its_own():
+    lengths = _class_lengths()
+    assert lengths["streamlabels.ihomer.model.IHOMER"] < 300
+    assert {name: n for name, n in lengths.items() if n > 450} == {}
+
+
+def test_export_refuses_a_model_without_snapshot_scorers():
+    from streamlabels import IHOMER
+    from streamlabels.scoring import export
+
+    model = IHOMER(labels=["a", "b"], learner="tree")
+    model.learn_one({"x": 1.0}, {"a": True, "b": False})
+    with pytest.raises(TypeError, match="learner='linear'"):
+        export(model)
+    with pytest.raises(TypeError, match="IHOMER model"):
+        export(object())
