@@ -88,11 +88,11 @@ def numba_cache_state() -> dict:
 
     ``state`` is "warm" when index files (``*.nbi``) of streamlabels kernels exist, so a fresh
     process loads rather than compiles them. Index files are named after the kernel's module
-    (``_linear_kernels.learn_row-154.py311.nbi``), which is how they are recognised.
+    (``linear.learn_row-154.py311.nbi``), which is how they are recognised.
     """
     import numba
 
-    package = Path(__file__).parent
+    package = Path(__file__).parent.parent  # streamlabels/
     modules = {path.stem for path in package.rglob("*.py")}
     where = Path(numba.config.CACHE_DIR) if numba.config.CACHE_DIR else package
     files = [p for p in where.rglob("*.nbi") if p.name.split(".")[0] in modules]

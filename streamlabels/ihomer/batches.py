@@ -47,6 +47,7 @@ class BatchMethods:
         Examples
         --------
         >>> import numpy as np
+        >>> from streamlabels import IHOMER
         >>> rng = np.random.default_rng(0)
         >>> X = rng.random((500, 4))
         >>> Y = np.column_stack([X[:, 0] > 0.5, X[:, 1] > 0.5, X[:, 0] + X[:, 1] > 1])

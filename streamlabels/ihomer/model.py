@@ -104,7 +104,8 @@ class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier
         Never predict the empty set: fall back to the best group and its best label.
     restructure
         ``"warm"``: split groups start from a copy of their old learner and other new groups are
-        predicted by the previous hierarchy while they warm up; ``"cold"``: fresh learners.
+        predicted by the previous hierarchy while they warm up; ``"cold"``: new and split groups
+        (and the router) start fresh, unchanged groups keep their learners.
     router_warmup
         Instances during which a new router is backed by the previous one.
     local_warmup

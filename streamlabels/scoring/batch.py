@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse
 
 from streamlabels.features import dicts_to_csr
-from streamlabels.kernels import scoring_cpu as _cpu_kernels
+from streamlabels.kernels import scoring_cpu
 from streamlabels.scoring.rows import Batch
 from streamlabels.scoring.snapshot import Snapshot
 
@@ -99,10 +99,10 @@ def _score(snapshot: Snapshot, X, device: str, want_proba: bool) -> np.ndarray:
         want_proba, proba, labels,
     )
     if n <= _SERIAL_ROWS:
-        _cpu_kernels.score_rows(0, n, *args)
+        scoring_cpu.score_rows(0, n, *args)
     else:
         chunk = max(1, min(_MAX_CHUNK, n // (4 * numba.get_num_threads())))
-        _cpu_kernels.score_batch(n, chunk, *args)
+        scoring_cpu.score_batch(n, chunk, *args)
     return proba if want_proba else labels
 
 

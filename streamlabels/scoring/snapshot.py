@@ -22,17 +22,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from streamlabels.features import Row
-from streamlabels.kernels import linear as _linear_kernels
-from streamlabels.kernels import scoring_cpu as _cpu_kernels
+from streamlabels.kernels import linear as linear_kernels
+from streamlabels.kernels import scoring_cpu
 
 __all__ = ["Snapshot", "export"]
 
 FORMAT = "streamlabels.scoring.Snapshot"
 VERSION = 1
 _MODES = {
-    "none": _linear_kernels.NONE,
-    "sparse": _linear_kernels.SPARSE,
-    "standard": _linear_kernels.STANDARD,
+    "none": linear_kernels.NONE,
+    "sparse": linear_kernels.SPARSE,
+    "standard": linear_kernels.STANDARD,
 }
 _META = (
     "feature_names", "labels", "scaling", "theta_route", "group_nonempty", "ensure_nonempty",
@@ -242,7 +242,7 @@ class _Stack:
         state = learner.get_state()
         width = state["weights"].shape[1]
         center, scale = np.empty(width), np.empty(width)
-        _cpu_kernels.column_scales(
+        scoring_cpu.column_scales(
             self.mode, state["counts"], state["stat1"], state["stat2"], int(state["meta"][0]),
             center, scale,
         )
