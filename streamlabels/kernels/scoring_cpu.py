@@ -13,6 +13,7 @@ function.
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit, prange
@@ -20,6 +21,19 @@ from numba import njit, prange
 from streamlabels.kernels.decision import decide, label_scores
 from streamlabels.kernels.linear import SPARSE, STANDARD, sigmoid
 from streamlabels.kernels.scaling import sparse_variance
+
+SlotLearners = namedtuple(
+    "SlotLearners",
+    ["out_ptr", "n_cols", "weight_ptr", "col_ptr", "weights", "intercepts", "center", "scale",
+     "absent", "constants"],
+)
+"""The stacked learners of a snapshot (layout in :class:`streamlabels.scoring.Snapshot`)."""
+
+SlotTables = namedtuple(
+    "SlotTables",
+    ["route_ptr", "route_slots", "group_ptr", "group_labels", "label_slot", "label_gate"],
+)
+"""How a snapshot reads routing and label scores off the slots."""
 
 
 @njit(cache=True)
@@ -62,10 +76,7 @@ def _dot4(weights, b0, b1, b2, b3, cols, xs, m, dense):
 
 
 @njit(cache=True)
-def learner_scores(
-    indices, values, walk_all, need, out_ptr, n_cols, weight_ptr, col_ptr, weights, intercepts,
-    center, scale, absent, cols, xs, s,
-):
+def learner_scores(indices, values, walk_all, need, learners, cols, xs, s):
     """Write the P(output = 1) of the learners in ``need`` for one row (ascending ``indices``).
 
     With ``walk_all`` (standard scaling) every column below the learner's width counts, absent
@@ -75,6 +86,12 @@ def learner_scores(
     learner skips is harmless. Each output's sum runs over the columns in ascending order, as the
     learner's does; summing four outputs side by side only keeps the CPU's adders busy.
     """
+    out_ptr, n_cols, weight_ptr, col_ptr = (
+        learners.out_ptr, learners.n_cols, learners.weight_ptr, learners.col_ptr
+    )
+    weights, intercepts, center, scale, absent = (
+        learners.weights, learners.intercepts, learners.center, learners.scale, learners.absent
+    )
     nnz = indices.shape[0]
     for lid in range(n_cols.shape[0]):
         if not need[lid]:
@@ -143,90 +160,71 @@ def gather_row(s, theta, route_ptr, route_slots, label_slot, label_gate, routing
 
 
 @njit(cache=True)
-def combine_row(
-    s, theta, group_nonempty, ensure_nonempty, route_ptr, route_slots, group_ptr, group_labels,
-    label_slot, label_gate, routing, local, want_proba, proba, labels,
-):
+def combine_row(s, rule, tables, routing, local, want_proba, proba, labels):
     """Turn one row's slot scores into iHOMER's scores (``want_proba``) or labels, by the
     decision rule of :mod:`streamlabels.kernels.decision`. ``routing`` and ``local`` are scratch
     of one entry per group and per label."""
-    gather_row(s, theta, route_ptr, route_slots, label_slot, label_gate, routing, local)
+    t = tables
+    gather_row(s, rule.theta, t.route_ptr, t.route_slots, t.label_slot, t.label_gate, routing,
+               local)
     if want_proba:
-        label_scores(routing, local, group_ptr, group_labels, proba)
+        label_scores(routing, local, t.group_ptr, t.group_labels, proba)
     else:
-        decide(
-            routing, local, group_ptr, group_labels, theta, group_nonempty, ensure_nonempty,
-            labels,
-        )
+        decide(routing, local, t.group_ptr, t.group_labels, rule.theta, rule.group_nonempty,
+               rule.ensure_nonempty, labels)
 
 
 @njit(cache=True)
-def score_row(
-    indices, values, walk_all, lazy, gating, label_learner, need, out_ptr, n_cols, weight_ptr,
-    col_ptr, weights, intercepts, center, scale, absent, theta, group_nonempty, ensure_nonempty,
-    route_ptr, route_slots, group_ptr, group_labels, label_slot, label_gate, cols, xs, s, routing,
-    local, want_proba, proba, labels,
-):
+def score_row(indices, values, walk_all, lazy, gating, label_learner, need, learners, tables,
+              rule, cols, xs, s, routing, local, want_proba, proba, labels):
     """Score one row. When ``lazy`` (labels only), the group learners run only for routed groups.
 
     ``gating`` marks the learners routing and gates read, ``label_learner`` is the learner behind
     each label's slot (-1 for a constant). Slots of learners skipped for this row keep stale
     values, which :func:`combine_row` reads only for groups that are not routed and so not used.
     """
+    t = tables
     if lazy:
         need[:] = gating
     else:
         need[:] = True
-    learner_scores(
-        indices, values, walk_all, need, out_ptr, n_cols, weight_ptr, col_ptr, weights,
-        intercepts, center, scale, absent, cols, xs, s,
-    )
+    learner_scores(indices, values, walk_all, need, learners, cols, xs, s)
     if lazy:
         need[:] = False
-        for k in range(route_ptr.shape[0] - 1):
-            r = s[route_slots[route_ptr[k]]]
-            for q in range(route_ptr[k] + 1, route_ptr[k + 1]):
-                r = max(r, s[route_slots[q]])
-            if r >= theta:
-                for p in range(group_ptr[k], group_ptr[k + 1]):
-                    lid = label_learner[group_labels[p]]
+        for k in range(t.route_ptr.shape[0] - 1):
+            r = s[t.route_slots[t.route_ptr[k]]]
+            for q in range(t.route_ptr[k] + 1, t.route_ptr[k + 1]):
+                r = max(r, s[t.route_slots[q]])
+            if r >= rule.theta:
+                for p in range(t.group_ptr[k], t.group_ptr[k + 1]):
+                    lid = label_learner[t.group_labels[p]]
                     if lid >= 0 and not gating[lid]:
                         need[lid] = True
-        learner_scores(
-            indices, values, walk_all, need, out_ptr, n_cols, weight_ptr, col_ptr, weights,
-            intercepts, center, scale, absent, cols, xs, s,
-        )
-    combine_row(
-        s, theta, group_nonempty, ensure_nonempty, route_ptr, route_slots, group_ptr,
-        group_labels, label_slot, label_gate, routing, local, want_proba, proba, labels,
-    )
+        learner_scores(indices, values, walk_all, need, learners, cols, xs, s)
+    combine_row(s, rule, tables, routing, local, want_proba, proba, labels)
 
 
 @njit(cache=True)
-def score_rows(
-    start, stop, dense, X, indptr, indices, values, walk_all, gating, label_learner, out_ptr,
-    n_cols, weight_ptr, col_ptr, weights, intercepts, center, scale, absent, constants, theta,
-    group_nonempty, ensure_nonempty, route_ptr, route_slots, group_ptr, group_labels, label_slot,
-    label_gate, want_proba, proba, labels,
-):
+def score_rows(start, stop, dense, X, indptr, indices, values, walk_all, gating, label_learner,
+               learners, tables, rule, want_proba, proba, labels):
     """Score rows ``start:stop`` one after the other, with scratch of their own.
 
     Rows come from the dense ``X`` when ``dense``, else from the CSR arrays; the output not asked
     for may have zero columns.
     """
-    n_outputs = intercepts.shape[0]
+    n_outputs = learners.intercepts.shape[0]
     width = 1
-    for lid in range(n_cols.shape[0]):
-        width = max(width, n_cols[lid])
-    s = np.zeros(n_outputs + constants.shape[0])
-    s[n_outputs:] = constants
+    for lid in range(learners.n_cols.shape[0]):
+        width = max(width, learners.n_cols[lid])
+    s = np.zeros(n_outputs + learners.constants.shape[0])
+    s[n_outputs:] = learners.constants
     cols = np.empty(width, dtype=np.int64)
     xs = np.empty(width)
-    need = np.empty(n_cols.shape[0], dtype=np.bool_)
-    routing = np.empty(route_ptr.shape[0] - 1)
-    local = np.empty(label_slot.shape[0])
+    need = np.empty(learners.n_cols.shape[0], dtype=np.bool_)
+    routing = np.empty(tables.route_ptr.shape[0] - 1)
+    local = np.empty(tables.label_slot.shape[0])
     all_columns = np.arange(X.shape[1])
-    lazy = not want_proba and not ensure_nonempty
+    lazy = not want_proba and not rule.ensure_nonempty
     for i in range(start, stop):
         if dense:
             row_indices = all_columns
@@ -234,27 +232,15 @@ def score_rows(
         else:
             row_indices = indices[indptr[i] : indptr[i + 1]]
             row_values = values[indptr[i] : indptr[i + 1]]
-        score_row(
-            row_indices, row_values, walk_all, lazy, gating, label_learner, need, out_ptr, n_cols,
-            weight_ptr, col_ptr, weights, intercepts, center, scale, absent, theta, group_nonempty,
-            ensure_nonempty, route_ptr, route_slots, group_ptr, group_labels, label_slot,
-            label_gate, cols, xs, s, routing, local, want_proba, proba[i], labels[i],
-        )
+        score_row(row_indices, row_values, walk_all, lazy, gating, label_learner, need, learners,
+                  tables, rule, cols, xs, s, routing, local, want_proba, proba[i], labels[i])
 
 
 @njit(cache=True, parallel=True)
-def score_batch(
-    n_rows, chunk, dense, X, indptr, indices, values, walk_all, gating, label_learner, out_ptr,
-    n_cols, weight_ptr, col_ptr, weights, intercepts, center, scale, absent, constants, theta,
-    group_nonempty, ensure_nonempty, route_ptr, route_slots, group_ptr, group_labels, label_slot,
-    label_gate, want_proba, proba, labels,
-):
+def score_batch(n_rows, chunk, dense, X, indptr, indices, values, walk_all, gating, label_learner,
+                learners, tables, rule, want_proba, proba, labels):
     """:func:`score_rows` over ``chunk``-row blocks of ``n_rows`` rows in parallel tasks."""
     for c in prange((n_rows + chunk - 1) // chunk):
-        score_rows(
-            c * chunk, min(n_rows, (c + 1) * chunk), dense, X, indptr, indices, values, walk_all,
-            gating, label_learner, out_ptr, n_cols, weight_ptr, col_ptr, weights, intercepts,
-            center, scale, absent, constants, theta, group_nonempty, ensure_nonempty, route_ptr,
-            route_slots, group_ptr, group_labels, label_slot, label_gate, want_proba, proba,
-            labels,
-        )
+        score_rows(c * chunk, min(n_rows, (c + 1) * chunk), dense, X, indptr, indices, values,
+                   walk_all, gating, label_learner, learners, tables, rule, want_proba, proba,
+                   labels)

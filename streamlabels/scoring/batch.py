@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse
 
 from streamlabels.features import dicts_to_csr
+from streamlabels.kernels.decision import Rule
 from streamlabels.kernels import scoring_cpu
 from streamlabels.scoring.rows import Batch
 from streamlabels.scoring.snapshot import Snapshot
@@ -120,10 +121,15 @@ def _lazy_tables(snapshot: Snapshot) -> tuple[np.ndarray, np.ndarray]:
 
 
 def kernel_arrays(snapshot: Snapshot) -> tuple:
-    """The snapshot's arrays and parameters in the order the scoring kernels take them."""
+    """The snapshot as the scoring kernels take it: stacked learners, slot tables and rule."""
     s = snapshot
     return (
-        s.out_ptr, s.n_cols, s.weight_ptr, s.col_ptr, s.weights, s.intercepts, s.center, s.scale,
-        s.absent, s.constants, s.theta_route, s.group_nonempty, s.ensure_nonempty, s.route_ptr,
-        s.route_slots, s.group_ptr, s.group_labels, s.label_slot, s.label_gate,
+        scoring_cpu.SlotLearners(
+            s.out_ptr, s.n_cols, s.weight_ptr, s.col_ptr, s.weights, s.intercepts, s.center,
+            s.scale, s.absent, s.constants,
+        ),
+        scoring_cpu.SlotTables(
+            s.route_ptr, s.route_slots, s.group_ptr, s.group_labels, s.label_slot, s.label_gate
+        ),
+        Rule(s.theta_route, s.group_nonempty, s.ensure_nonempty),
     )
