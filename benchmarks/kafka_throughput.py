@@ -65,7 +65,7 @@ def _start_service(servers: str, tag: str, labels: list, folder: str, batch_size
     flags = [a for k, v in settings.items() for a in ("--" + k.replace("_", "-"), str(v))]
     repo = Path(__file__).resolve().parents[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlabels.cli", "serve", *flags],
+        [sys.executable, "-m", "streamlabels.cli.main", "serve", *flags],
         cwd=repo,
         env={**os.environ, "PYTHONPATH": str(repo)},
     )

@@ -151,13 +151,13 @@ def combine_row(
     s, theta, group_nonempty, ensure_nonempty, route_ptr, route_slots, group_ptr, group_labels,
     label_slot, label_gate, routing, local, want_proba, proba, labels,
 ):
-    """Turn one row's slot scores into iHOMER's scores (``want_proba``) or labels, by the
-    decision rule of :mod:`streamlabels.kernels.decision`. ``routing`` and ``local`` are scratch
-    of one entry per group and per label."""
+    """Turn one row's slot scores into iHOMER's scores (``want_proba``) and labels (when
+    ``labels`` has room), by the decision rule of :mod:`streamlabels.kernels.decision`.
+    ``routing`` and ``local`` are scratch of one entry per group and per label."""
     gather_row(s, theta, route_ptr, route_slots, label_slot, label_gate, routing, local)
     if want_proba:
         label_scores(routing, local, group_ptr, group_labels, proba)
-    else:
+    if labels.shape[0] > 0:
         decide(
             routing, local, group_ptr, group_labels, theta, group_nonempty, ensure_nonempty,
             labels,
