@@ -52,7 +52,7 @@ def _spawn(servers: str, labels: list, log: Path, **settings) -> subprocess.Pope
     flags = [a for k, v in values.items() for a in ("--" + k.replace("_", "-"), str(v))]
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "streamlabels.cli", "serve", *flags],
+            [sys.executable, "-m", "streamlabels.cli.main", "serve", *flags],
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)},
             stdout=out,

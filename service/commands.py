@@ -18,6 +18,8 @@ EXAMPLES = {
   streamlabels serve --role trainer --group-id trainer --labels-from yeast.arff \\
       --checkpoint-dir ckpt
   streamlabels serve --role scorer --group-id scorers --labels-from yeast.arff   # run N of these
+  streamlabels serve --latency --labels-from yeast.arff      # tens of ms from input to prediction
+  streamlabels serve --throughput --client confluent-kafka --labels-from yeast.arff
   STREAMLABELS_LABELS=a,b,c STREAMLABELS_SASL_PLAIN_PASSWORD=... streamlabels serve \\
       --security-protocol SASL_SSL --sasl-mechanism PLAIN --sasl-plain-username svc
 """,
@@ -29,19 +31,20 @@ EXAMPLES = {
 
 
 def _serve(args) -> int:
-    from kafka.errors import KafkaError
-
-    from service.roles import build_service
+    from service.consumer import Service
+    from service.errors import is_kafka_error
     from service.telemetry import configure_logging
 
     config = config_from_args(args)
     configure_logging(config.log_level, secrets=[config.sasl_plain_password or ""])
-    service = build_service(config)
+    service = Service(config)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: service.stop())
     try:
         service.run()
-    except KafkaError as error:
+    except Exception as error:
+        if not is_kafka_error(error):
+            raise
         raise ConnectionError(f"Kafka: {error}") from error
     return 0
 

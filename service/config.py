@@ -15,6 +15,9 @@ Examples
 (['a', 'b'], 50, 'streamlabels-input')
 >>> config.redacted()["sasl_plain_password"]
 '***'
+>>> fast = ServiceConfig.from_sources({"preset": "latency", "batch_size": "50"}, environ={})
+>>> fast.fetch_max_wait_ms, fast.linger_ms, fast.batch_size
+(5, 0, 50)
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ __all__ = ["ConfigError", "ServiceConfig", "add_arguments", "config_from_args"]
 
 ENV_PREFIX = "STREAMLABELS_"
 SECRETS = frozenset({"sasl_plain_password"})
+
+
+PRESETS = {
+    "latency": {"fetch_max_wait_ms": 5, "linger_ms": 0, "batch_size": 100},
+    "throughput": {"fetch_max_wait_ms": 100, "linger_ms": 20, "batch_size": 2000},
+}
+"""What ``--preset`` (``--latency``, ``--throughput``) sets, unless a setting is given itself.
+docs/deployment.md gives the latency and rate each reaches."""
 
 
 class ConfigError(ValueError):
@@ -87,6 +98,37 @@ class ServiceConfig:
         3, "checkpoints kept on disk (older ones are deleted)", cast=int
     )
     batch_size: int = _setting(500, "most records per poll (max_poll_records)", cast=int)
+    preset: str | None = _setting(
+        None,
+        "defaults for the Kafka timing settings below: 'latency' (small batches, no waiting: "
+        "tens of ms from input to prediction) or 'throughput' (large batches, batched sends); "
+        "settings given explicitly win; --latency and --throughput are short for it",
+        choices=("latency", "throughput"),
+    )
+    client: str = _setting(
+        "kafka-python",
+        "Kafka client library: 'kafka-python' (pure Python) or 'confluent-kafka' (librdkafka, "
+        "several times less CPU per message)",
+        choices=("kafka-python", "confluent-kafka"),
+    )
+    fetch_max_wait_ms: int = _setting(
+        100,
+        "longest a fetch waits for data on the broker; some brokers hold every fetch this long, "
+        "so it bounds latency at low rates",
+        cast=int,
+    )
+    linger_ms: int = _setting(
+        5, "how long the producer waits to fill a batch of sends (latency vs. fewer requests)",
+        cast=int,
+    )
+    producer_batch_bytes: int = _setting(
+        262_144, "largest batch of records the producer sends to one partition at once", cast=int
+    )
+    compression: str = _setting(
+        "none",
+        "compression of the records the service produces",
+        choices=("none", "gzip", "snappy", "lz4", "zstd"),
+    )
     role: str = _setting(
         "single",
         "single: one process predicts, learns and checkpoints; trainer: the one writer of the "
@@ -172,6 +214,8 @@ class ServiceConfig:
             if meta["choices"] and value not in meta["choices"]:
                 raise ConfigError(f"{f.name} must be one of {meta['choices']}, got {value!r}")
             values[f.name] = value
+        for name, value in PRESETS.get(values.get("preset"), {}).items():
+            values.setdefault(name, value)
         config = cls(**values)
         config.check()
         return config
@@ -191,9 +235,13 @@ class ServiceConfig:
             "checkpoint_keep",
             "n_min",
             "snapshot_chunk_bytes",
+            "producer_batch_bytes",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("fetch_max_wait_ms", "linger_ms"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.labels is not None and (not self.labels or "" in self.labels):
             raise ConfigError(f"labels must be non-empty names, got {self.labels}")
 
@@ -254,6 +302,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             default=None,
             choices=meta["choices"],
             help=f"{meta['help']}{default}; env {env}",
+        )
+    for preset in PRESETS:
+        parser.add_argument(
+            f"--{preset}",
+            dest="preset",
+            action="store_const",
+            const=preset,
+            help=f"short for --preset {preset}",
         )
     secrets = ", ".join(ENV_PREFIX + name.upper() for name in sorted(SECRETS))
     parser.epilog = (

@@ -1,28 +1,41 @@
-"""Scale-out roles: one trainer publishes model snapshots, any number of scorers serve them.
+"""The service's roles: the pipelines a :class:`~service.session.Session` runs on its batches.
 
-- ``single`` (:class:`~service.consumer.Service`, the default): one process predicts, learns and
-  checkpoints.
+- ``single`` (:class:`Single`, the default): one process predicts every valid instance, learns
+  the labelled ones and checkpoints. How a batch is predicted depends on ``scoring``:
+
+  - ``strict``: every message in offset order, test-then-train: the model predicts it, the
+    prediction is sent, and only then, if the message is labelled, does the model learn it. So
+    the predictions on a single partition equal ``streamlabels replay`` on the same order.
+  - ``batch`` (the default): the batch is scored in one pass, labels and scores together, from a
+    snapshot of the model as it stood before the batch (:func:`streamlabels.scoring.export`);
+    then the labelled messages are learned in offset order by one compiled call
+    (``learn_many``). With one message per batch this is ``strict``; within a larger batch, later
+    messages do not benefit from the labels of earlier ones. Every prediction's
+    ``model_version`` is the version that scored it.
+
+  Learning is the same in both: each labelled message once, in offset order.
 - ``trainer`` (:class:`Trainer`): the single writer of a model. It reads the labelled instances in
   its own consumer group, learns them in order, checkpoints exactly as ``single`` does, and every
   ``snapshot_every`` instances or ``snapshot_seconds`` publishes a snapshot to the snapshot topic
   (:mod:`service.snapshots`). It produces no predictions.
 - ``scorer`` (:class:`Scorer`): replicas in one consumer group split the input partitions. Each
   follows the snapshot topic on a background thread and scores every polled batch with the
-  newest complete snapshot it holds (a swap happens between batches, with no pause), produces
-  the predictions with that snapshot's ``model_version``, then commits. Scorers never learn and
-  never write checkpoints; on a rebalance a partition continues from the group's committed
-  offset, so delivery stays at-least-once.
+  newest complete snapshot it holds (a swap happens between batches, with no pause). Scorers
+  never learn and never write checkpoints; on a rebalance a partition continues from the group's
+  committed offset, so delivery stays at-least-once.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
+import numpy as np
 
 from service.config import ServiceConfig
-from service.consumer import Service, ServiceError, score_batch
+from service.errors import ServiceError
+from service.learning import LearnedModel, truth_matrix
 from service.snapshots import (
     SnapshotFollower,
     SnapshotPublisher,
@@ -30,34 +43,149 @@ from service.snapshots import (
     read_snapshot_topic,
 )
 from service.telemetry import Metrics
-from streamlabels.scoring import export
+from streamlabels.evaluate import MultiLabelMetrics
+from streamlabels.scoring import Snapshot, export, score_many, to_csr
 
-__all__ = ["Scorer", "Trainer", "build_service"]
+__all__ = ["Scorer", "Single", "Trainer"]
 
 log = logging.getLogger(__name__)
 
 
-def build_service(config: ServiceConfig, metrics: Metrics | None = None) -> Service:
-    """The service of ``config.role``."""
-    roles = {"single": Service, "trainer": Trainer, "scorer": Scorer}
-    return roles[config.role](config, metrics)
+def _score_and_send(snapshot: Snapshot, instances: list, send) -> np.ndarray:
+    """Score the instances in one pass from ``snapshot``, send each prediction; the labels."""
+    flags, scores = score_many(snapshot, to_csr(snapshot, [i.x for i in instances]))
+    version = snapshot.n_instances
+    for instance, guess, proba in zip(instances, flags.tolist(), scores.tolist()):
+        send(instance.id, guess, proba, version)
+    return flags
 
 
-def _client_config(config: ServiceConfig) -> dict:
-    return {"bootstrap_servers": config.bootstrap_servers.split(","), **config.kafka_security()}
+class _Prequential:
+    """Running scores of predictions against labels, shown as gauges once per batch."""
+
+    def __init__(self, labels: list, metrics: Metrics):
+        self.scores = MultiLabelMetrics(len(labels))
+        self.n_labels = len(labels)
+        self.metrics = metrics
+
+    def truth(self, instances: list) -> np.ndarray:
+        return truth_matrix(instances, self.n_labels)
+
+    def update(self, truth: np.ndarray, predicted: np.ndarray) -> None:
+        if len(truth):
+            self.scores.update(truth, predicted)
+
+    def report(self) -> None:
+        scores = self.scores.get()
+        self.metrics.micro_f1.set(scores["micro_f1"])
+        self.metrics.subset_accuracy.set(scores["subset_accuracy"])
 
 
-class Trainer(Service):
+class Single:
+    """Predicts every valid instance and learns the labelled ones (role ``single``)."""
+
+    def __init__(self, config: ServiceConfig, labels: list, metrics: Metrics):
+        self.learned = LearnedModel(config, labels, metrics)
+        self.strict = config.scoring == "strict"
+        self.prequential = _Prequential(labels, metrics)
+
+    @property
+    def model(self):
+        return self.learned.model
+
+    @property
+    def version(self) -> int:
+        return self.learned.version
+
+    @property
+    def can_roll_back(self) -> bool:
+        """A lost batch leaves the model ahead of the committed offsets: a checkpoint undoes it."""
+        return self.learned.store is not None
+
+    def start(self, stopping: threading.Event) -> dict | None:
+        return self.learned.restore()
+
+    def roll_back(self) -> dict | None:
+        return self.learned.restore()
+
+    def connected(self, producer) -> None:
+        """Nothing to set up: predictions go through the session."""
+
+    def serve(self, instances: list, send) -> tuple[int, int]:
+        n_learned = self._strict(instances, send) if self.strict else self._batch(instances, send)
+        self.learned.served(n_learned)
+        self.prequential.report()
+        return len(instances), n_learned
+
+    def _strict(self, instances: list, send) -> int:
+        """Exact test-then-train, one instance at a time: predict with the model as it is,
+        then learn."""
+        model, n_learned = self.model, 0
+        for instance in instances:
+            predicted, proba = model.score_one(instance.x)
+            send(instance.id, predicted.tolist(), proba.tolist(), model.n_instances)
+            if instance.y is not None:
+                truth = self.prequential.truth([instance])
+                self.prequential.update(truth, predicted[None].astype(bool))
+                model.learn_one(instance.x, instance.y)
+                n_learned += 1
+        return n_learned
+
+    def _batch(self, instances: list, send) -> int:
+        """Score the batch once from the model before it, then learn its labelled rows once."""
+        if not instances:
+            return 0
+        flags = _score_and_send(export(self.model), instances, send)
+        rows = [k for k, instance in enumerate(instances) if instance.y is not None]
+        labelled = [instances[k] for k in rows]
+        if labelled:
+            truth = self.prequential.truth(labelled)
+            self.prequential.update(truth, flags[rows])
+            self.learned.learn(labelled, truth)
+        return len(labelled)
+
+    def due(self) -> bool:
+        return self.learned.checkpoint_due()
+
+    def settled(self, offsets: dict) -> None:
+        self.learned.checkpoint(offsets)
+
+    def close(self, clean: bool, offsets: dict) -> None:
+        if clean:
+            self.learned.checkpoint(offsets, only_if_changed=True)
+
+
+class Trainer:
     """Learns the labelled instances, checkpoints, and publishes versioned snapshots."""
 
-    def __init__(self, config: ServiceConfig, metrics: Metrics | None = None):
-        super().__init__(config, metrics)
+    def __init__(self, config: ServiceConfig, labels: list, metrics: Metrics):
+        self.config = config
+        self.metrics = metrics
+        self.learned = LearnedModel(config, labels, metrics)
         self.publisher: SnapshotPublisher | None = None
         self._learned_since_publish = 0
         self._last_publish = time.monotonic()
 
-    def _connect(self) -> None:
-        super()._connect()
+    @property
+    def model(self):
+        return self.learned.model
+
+    @property
+    def version(self) -> int:
+        return self.learned.version
+
+    @property
+    def can_roll_back(self) -> bool:
+        return self.learned.store is not None
+
+    def start(self, stopping: threading.Event) -> dict | None:
+        return self.learned.restore()
+
+    def roll_back(self) -> dict | None:
+        return self.learned.restore()
+
+    def connected(self, producer) -> None:
+        """Continue the versions already on the snapshot topic, and publish the model."""
         config = self.config
         create_snapshot_topic(
             config.bootstrap_servers, config.snapshot_topic, config.kafka_security()
@@ -66,7 +194,7 @@ class Trainer(Service):
             _client_config(config), config.snapshot_topic, config.model_name
         )
         self.publisher = SnapshotPublisher(
-            self._producer, config.snapshot_topic, config.model_name, config.snapshot_chunk_bytes
+            producer, config.snapshot_topic, config.model_name, config.snapshot_chunk_bytes
         )
         self.publisher.adopt(existing)
         log.info(
@@ -75,20 +203,28 @@ class Trainer(Service):
         )
         self.publish()
 
-    def _serve(self, valid: list, sends: list) -> tuple[int, int]:
+    def serve(self, instances: list, send) -> tuple[int, int]:
         """Learn the labelled instances in offset order; unlabelled ones are for the scorers."""
-        labelled = [instance for _, instance in valid if instance.y is not None]
-        self._learn_batch(labelled)
+        labelled = [instance for instance in instances if instance.y is not None]
+        self.learned.learn(labelled)
+        self.learned.served(len(labelled))
         self._learned_since_publish += len(labelled)
         return 0, len(labelled)
 
-    def _housekeeping(self) -> None:
-        super()._housekeeping()
+    def _publish_due(self) -> bool:
         every, seconds = self.config.snapshot_every, self.config.snapshot_seconds
-        if self._learned_since_publish and (
+        return bool(self._learned_since_publish) and (
             (every is not None and self._learned_since_publish >= every)
             or (seconds is not None and time.monotonic() - self._last_publish >= seconds)
-        ):
+        )
+
+    def due(self) -> bool:
+        return self.learned.checkpoint_due() or self._publish_due()
+
+    def settled(self, offsets: dict) -> None:
+        if self.learned.checkpoint_due():
+            self.learned.checkpoint(offsets)
+        if self._publish_due():
             self.publish()
 
     def publish(self) -> None:
@@ -104,47 +240,54 @@ class Trainer(Service):
             self.metrics.snapshots_published.inc()
             log.info("snapshot published", extra={"model_version": self.model.n_instances})
 
-    def _shutdown(self, failed: bool) -> None:
+    def close(self, clean: bool, offsets: dict) -> None:
+        if not clean:
+            return
         try:
-            if not failed and self.publisher is not None and self._learned_since_publish:
+            if self.publisher is not None and self._learned_since_publish:
                 self.publish()
         finally:
-            super()._shutdown(failed)
+            self.learned.checkpoint(offsets, only_if_changed=True)
 
 
-class Scorer(Service):
+class Scorer:
     """Scores its share of the input partitions with the newest complete snapshot; never learns."""
 
-    def __init__(self, config: ServiceConfig, metrics: Metrics | None = None):
-        super().__init__(config, metrics)
-        self.store = None  # scorers hold no model of their own to checkpoint
+    can_roll_back = True  # it learns nothing: after a Kafka failure it just reconnects
+
+    def __init__(self, config: ServiceConfig, labels: list, metrics: Metrics):
+        self.config = config
+        self.metrics = metrics
         self.follower = SnapshotFollower(
             _client_config(config),
             config.snapshot_topic,
             config.model_name,
-            self.labels,
+            labels,
             on_load=self._loaded,
-            on_refuse=self.metrics.snapshots_refused.inc,
+            on_refuse=metrics.snapshots_refused.inc,
         )
-        self.assigned: set = set()
+        self.prequential = _Prequential(labels, metrics)
 
-    def restore(self) -> None:
-        """Follow the snapshot topic and wait (until :meth:`stop`) for the first snapshot."""
+    @property
+    def version(self) -> int:
+        return self.follower.assembler.version
+
+    def start(self, stopping: threading.Event) -> None:
+        """Follow the snapshot topic and wait (until ``stopping``) for the first snapshot."""
         config = self.config
         create_snapshot_topic(
             config.bootstrap_servers, config.snapshot_topic, config.kafka_security()
         )
         self.follower.start()
         log.info("waiting for the first snapshot", extra={"topic": config.snapshot_topic})
-        while not self.follower.wait(0.2) and not self._stop.is_set():
+        while not self.follower.wait(0.2) and not stopping.is_set():
             self._check_follower()
 
-    def _can_roll_back(self) -> bool:
-        """A scorer learns nothing, so after a Kafka failure it just reconnects."""
-        return True
-
-    def _roll_back(self) -> None:
+    def roll_back(self) -> None:
         """Keep the snapshot; the partitions resume from the group's committed offsets."""
+
+    def connected(self, producer) -> None:
+        """Nothing to set up: snapshots come on the follower's own consumer."""
 
     def _loaded(self, snapshot) -> None:
         self.metrics.snapshots_loaded.inc()
@@ -154,44 +297,29 @@ class Scorer(Service):
         if self.follower.error is not None:
             raise ServiceError(f"the snapshot follower stopped: {self.follower.error}")
 
-    def _model_version(self) -> int:
-        return self.follower.assembler.version
-
-    def _serve(self, valid: list, sends: list) -> tuple[int, int]:
+    def serve(self, instances: list, send) -> tuple[int, int]:
         """Score the batch with one snapshot (the newest held when the batch starts)."""
         self._check_follower()
-        snapshot = self.follower.snapshot
-        flags, scores = score_batch(snapshot, [instance.x for _, instance in valid])
-        for (_, instance), guess, proba in zip(valid, flags, scores):
-            sends.append(self._send_prediction(instance.id, guess, proba, snapshot.n_instances))
-            if instance.y is not None:
-                self.scores.update(self._truth(instance), guess)
-        return len(valid), 0
+        if not instances:
+            return 0, 0
+        flags = _score_and_send(self.follower.snapshot, instances, send)
+        rows = [k for k, instance in enumerate(instances) if instance.y is not None]
+        if rows:
+            self.prequential.update(
+                self.prequential.truth([instances[k] for k in rows]), flags[rows]
+            )
+            self.prequential.report()
+        return len(instances), 0
 
-    def _rebalance_listener(self) -> ConsumerRebalanceListener:
-        return _Reassigned(self)
+    def due(self) -> bool:
+        return False
 
-    def _shutdown(self, failed: bool) -> None:
-        try:
-            super()._shutdown(failed)
-        finally:
-            self.follower.close()
+    def settled(self, offsets: dict) -> None:
+        """Nothing to save: scorers hold no model of their own."""
+
+    def close(self, clean: bool, offsets: dict) -> None:
+        self.follower.close()
 
 
-class _Reassigned(ConsumerRebalanceListener):
-    """A scorer's partitions continue from the group's committed offsets; it keeps its snapshot."""
-
-    def __init__(self, scorer: Scorer):
-        self.scorer = scorer
-
-    def on_partitions_revoked(self, revoked) -> None:
-        for tp in revoked:
-            self.scorer.offsets.pop((tp.topic, tp.partition), None)
-        self.scorer.assigned = set()
-
-    def on_partitions_assigned(self, assigned) -> None:
-        self.scorer.assigned = {(tp.topic, tp.partition) for tp in assigned}
-        log.info(
-            "partitions assigned",
-            extra={"partitions": sorted(f"{t}:{p}" for t, p in self.scorer.assigned)},
-        )
+def _client_config(config: ServiceConfig) -> dict:
+    return {"bootstrap_servers": config.bootstrap_servers.split(","), **config.kafka_security()}

@@ -28,6 +28,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from service.errors import KafkaFailure
 from streamlabels.scoring import Snapshot
 from streamlabels.state import StateError, dumps, loads
 
@@ -97,7 +98,8 @@ class SnapshotPublisher:
     Parameters
     ----------
     producer
-        A ``KafkaProducer``; :meth:`publish` flushes it.
+        A producer of :mod:`service.clients` (a ``KafkaProducer`` is one); :meth:`publish`
+        flushes it.
     topic, model
         The snapshot topic and the model's name (the key prefix).
     chunk_bytes
@@ -120,7 +122,7 @@ class SnapshotPublisher:
     def publish(self, snapshot: Snapshot) -> bool:
         """Publish ``snapshot`` if it is newer than the newest published version; flush.
 
-        Returns whether it was published. Raises ``KafkaError`` if a send failed.
+        Returns whether it was published. Raises :class:`KafkaFailure` if a send failed.
         """
         version = int(snapshot.n_instances)
         if version <= self.version:
@@ -133,16 +135,21 @@ class SnapshotPublisher:
             self.producer.send(self.topic, key=f"{self.model}/latest".encode(), value=manifest)
         )
         self.producer.flush()
-        for future in sends:
-            future.get(timeout=0)
+        _check(sends)
         stale = sorted(self.live - {key for key, _, _ in chunks})
         tombstones = [self.producer.send(self.topic, key=key, value=None) for key in stale]
         self.producer.flush()
-        for future in tombstones:
-            future.get(timeout=0)
+        _check(tombstones)
         self.live = {key for key, _, _ in chunks}
         self.version = version
         return True
+
+
+def _check(sends: list) -> None:
+    """Raise if a flushed send failed: a snapshot is live only once all of it is stored."""
+    for sent in sends:
+        if sent.exception is not None:
+            raise KafkaFailure(f"a snapshot send failed: {sent.exception}")
 
 
 @dataclass

@@ -36,6 +36,13 @@ def broker():
     started.stop()
 
 
+@pytest.fixture(params=["kafka-python", "confluent-kafka"])
+def client(request) -> str:
+    """Each Kafka client library the service can run on (``--client``): tests that take this
+    fixture run once with each."""
+    return request.param
+
+
 def fresh_topics(broker, name: str) -> dict:
     """Fresh single-partition topics (so the order is the file order) and group for one test."""
     tag = f"{name}-{next(_unique)}-{os.getpid()}"
@@ -100,11 +107,12 @@ def distinct_ids(n: int):
 
 
 def spawn_service(args: list[str], log: Path, **env) -> subprocess.Popen:
-    """``python -m streamlabels.cli serve ARGS`` as a child process, output appended to ``log``."""
+    """``python -m streamlabels.cli.main serve ARGS`` as a child process, output appended to
+    ``log``."""
     environment = {**os.environ, "PYTHONPATH": str(REPO), **env}
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "streamlabels.cli", "serve", *args],
+            [sys.executable, "-m", "streamlabels.cli.main", "serve", *args],
             cwd=REPO,
             env=environment,
             stdout=out,

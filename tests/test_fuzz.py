@@ -461,7 +461,7 @@ def test_telemetry_binds_loopback_unless_configured(monkeypatch):
     def refuse_to_connect(self):
         raise Stop
 
-    monkeypatch.setattr("service.consumer.TelemetryServer", Recorder)
+    monkeypatch.setattr("service.session.TelemetryServer", Recorder)
     monkeypatch.setattr(Service, "_connect", refuse_to_connect)
     for flags, expected in [({}, "127.0.0.1"), ({"metrics_host": "0.0.0.0"}, "0.0.0.0")]:
         config = ServiceConfig.from_sources({"labels": "a,b", "metrics_port": "0", **flags}, {})
@@ -487,8 +487,8 @@ def test_security_settings_reach_both_kafka_clients_under_their_kafka_python_nam
         def subscribe(self, topics, listener=None):
             pass
 
-    monkeypatch.setattr("service.consumer.KafkaProducer", type("Producer", (Client,), {}))
-    monkeypatch.setattr("service.consumer.KafkaConsumer", type("Consumer", (Client,), {}))
+    monkeypatch.setattr("service.clients.KafkaProducer", type("Producer", (Client,), {}))
+    monkeypatch.setattr("service.clients.KafkaConsumer", type("Consumer", (Client,), {}))
     secret = "pw-" + os.urandom(6).hex()
     config = ServiceConfig.from_sources(
         {
@@ -531,10 +531,10 @@ def test_the_password_stays_out_of_logs_reprs_and_checkpoints(tmp_path):
     out = io.StringIO()
     configure_logging("DEBUG", secrets=[secret], stream=out)
     try:
-        service = Service(config)
-        service.restore()
-        service._dirty = True
-        service.checkpoint()
+        learned = Service(config).pipeline.learned
+        learned.restore()
+        learned.served(0)
+        learned.checkpoint({})
         logging.getLogger("service.test").debug("config %s", config)
     finally:
         configure_logging("WARNING")

@@ -10,19 +10,19 @@ from __future__ import annotations
 import itertools
 import json
 
-import numpy as np
 import pytest
 
 pytest.importorskip("kafka")
 pytest.register_assert_rewrite("service_fixtures")
 
+from service_fixtures import InThread, distinct_ids, fresh_topics, service_config
+
 from service.codec import Codec
 from service.config import ServiceConfig
-from service.consumer import Service, score_batch
+from service.consumer import Service
 from service.topics import TopicReader, instance_messages, produce
-from service_fixtures import InThread, distinct_ids, fresh_topics, service_config
 from streamlabels import IHOMER
-from streamlabels.scoring import export
+from streamlabels.scoring import export, score_many, to_csr
 from streamlabels.streams import datasets
 
 pytest_plugins = ["service_fixtures"]
@@ -56,7 +56,8 @@ def test_a_scored_row_encodes_to_the_bytes_of_a_strict_prediction():
         y = {"a": i % 3 == 0, "b": i % 2 == 0, "c": False}
         model.learn_one({"u": float(i % 3), "v": 1.0}, y)
     x = {"u": 2.0, "v": 1.0, "unseen": 4.0}
-    flags, scores = score_batch(export(model), [x])
+    snapshot = export(model)
+    flags, scores = score_many(snapshot, to_csr(snapshot, [x]))
     for format in ("json", "msgpack"):
         codec = Codec(labels, format)
         strict = codec.encode_prediction(
@@ -97,7 +98,7 @@ def test_each_batch_is_scored_by_the_model_as_it_stood_before_the_batch(broker, 
         assert run[0]["model_version"] == model.n_instances
         snapshot = export(model)
         batch = [data[o["id"]] for o in run]
-        flags, scores = score_batch(snapshot, [x for x, _ in batch])
+        flags, scores = score_many(snapshot, to_csr(snapshot, [x for x, _ in batch]))
         for output, guess, proba in zip(run, flags, scores):
             assert output["labels"] == [label for label, g in zip(labels, guess) if g]
             assert list(output["scores"].values()) == proba.tolist()

@@ -52,12 +52,14 @@ def _metrics_from_outputs(records, data, labels) -> dict:
     return scores.get()
 
 
-def test_yeast_replay_through_kafka_matches_prequential(broker, yeast):
+def test_yeast_replay_through_kafka_matches_prequential(broker, yeast, client):
     labels, data = yeast
     topics = _topics(broker, "e2e")
     codec = Codec(labels)
     produce(broker.bootstrap_servers, topics["input_topic"], instance_messages(data, codec))
-    service = Service(_config(broker, topics, labels, scaling="standard", batch_size=200))
+    service = Service(
+        _config(broker, topics, labels, scaling="standard", batch_size=200, client=client)
+    )
     with _InThread(service), TopicReader(broker.bootstrap_servers, topics["output_topic"]) as out:
         records = out.read_until(_distinct_ids(len(data)), timeout=180)
     assert len(records) == len(data)
@@ -79,7 +81,7 @@ def test_yeast_replay_through_kafka_matches_prequential(broker, yeast):
     )
 
 
-def test_invalid_messages_go_to_the_dead_letter_topic_and_good_ones_are_served(broker):
+def test_invalid_messages_go_to_the_dead_letter_topic_and_good_ones_are_served(broker, client):
     labels = ["a", "b"]
     topics = _topics(broker, "dlq")
     codec = Codec(labels)
@@ -99,7 +101,7 @@ def test_invalid_messages_go_to_the_dead_letter_topic_and_good_ones_are_served(b
     produce(
         broker.bootstrap_servers, topics["input_topic"], [(k.decode(), v) for k, v, _ in messages]
     )
-    service = Service(_config(broker, topics, labels, max_message_bytes=2000))
+    service = Service(_config(broker, topics, labels, max_message_bytes=2000, client=client))
     with _InThread(service):
         with TopicReader(broker.bootstrap_servers, topics["output_topic"]) as out:
             predictions = out.read_until(lambda r: len(r) >= 3, timeout=60)

@@ -17,17 +17,6 @@ pytest.importorskip("kafka")
 pytest.register_assert_rewrite("service_fixtures")
 
 from kafka import KafkaProducer
-
-from service.codec import Codec
-from service.roles import Scorer, Trainer
-from service.snapshots import (
-    SnapshotAssembler,
-    SnapshotPublisher,
-    create_snapshot_topic,
-    read_snapshot_topic,
-    snapshot_messages,
-)
-from service.topics import TopicReader, create_topics, instance_messages, produce
 from service_fixtures import (
     InThread,
     distinct_ids,
@@ -36,6 +25,17 @@ from service_fixtures import (
     service_flags,
     spawn_service,
 )
+
+from service.codec import Codec
+from service.consumer import Service
+from service.snapshots import (
+    SnapshotAssembler,
+    SnapshotPublisher,
+    create_snapshot_topic,
+    read_snapshot_topic,
+    snapshot_messages,
+)
+from service.topics import TopicReader, create_topics, instance_messages, produce
 from streamlabels import IHOMER
 from streamlabels.scoring import Snapshot, export
 from streamlabels.state import dumps
@@ -151,7 +151,7 @@ def _role(broker, topics, labels, role: str, group: str, **settings):
         metrics_port="off",
         **settings,
     )
-    return (Trainer if role == "trainer" else Scorer)(config)
+    return Service(config)
 
 
 def _predictions(records) -> dict[int, list[dict]]:
@@ -170,9 +170,7 @@ def _published_versions(broker, topics) -> list[int]:
     return [json.loads(r.value)["version"] for r in records if r.key.endswith(b"/latest")]
 
 
-def test_trainer_and_two_scorers_split_partitions_and_follow_new_versions(
-    broker, yeast, tmp_path
-):
+def test_trainer_and_two_scorers_split_partitions_and_follow_new_versions(broker, yeast, tmp_path):
     labels, data = yeast
     codec = Codec(labels)
     topics = _scaleout_topics(broker, "scale")
@@ -189,9 +187,11 @@ def test_trainer_and_two_scorers_split_partitions_and_follow_new_versions(
         _role(broker, topics, labels, "scorer", topics["group_id"], checkpoint_dir=str(tmp_path))
         for _ in range(2)
     ]
-    with InThread(trainer), InThread(scorers[0]), TopicReader(
-        broker.bootstrap_servers, topics["output_topic"]
-    ) as out:
+    with (
+        InThread(trainer),
+        InThread(scorers[0]),
+        TopicReader(broker.bootstrap_servers, topics["output_topic"]) as out,
+    ):
         with InThread(scorers[1]):
             _wait_for(
                 lambda: scorers[0].assigned and scorers[1].assigned,
@@ -207,7 +207,7 @@ def test_trainer_and_two_scorers_split_partitions_and_follow_new_versions(
             )
             out.read_until(distinct_ids(300), timeout=180)
             _wait_for(
-                lambda: all(s.follower.assembler.version == 300 for s in scorers),
+                lambda: all(s.pipeline.follower.assembler.version == 300 for s in scorers),
                 "the scorers hold version 300",
             )
             produce(
@@ -237,7 +237,7 @@ def test_trainer_and_two_scorers_split_partitions_and_follow_new_versions(
     assert published == sorted(set(published)), "versions only grow on the topic"
     assert {p["model_version"] for ps in by_id.values() for p in ps} <= set(published)
     assert len({p["model_version"] for ps in by_id.values() for p in ps}) >= 3
-    assert published[-1] == len(data) == trainer.model.n_instances
+    assert published[-1] == len(data) == trainer.pipeline.model.n_instances
     assert not list(tmp_path.glob("checkpoint-*")), "a scorer wrote a checkpoint"
     assert list((tmp_path / "trainer").glob("checkpoint-*"))
 
@@ -249,23 +249,24 @@ def test_a_corrupt_or_partial_snapshot_is_never_used(broker):
     publisher = SnapshotPublisher(producer, topics["snapshot_topic"], "streamlabels", 300)
     scorer = _role(broker, topics, LABELS, "scorer", topics["group_id"])
     stream = [
-        ({"u": float(i % 5), "v": 1.0}, {"a": i % 2 == 0, "b": False, "c": True})
-        for i in range(60)
+        ({"u": float(i % 5), "v": 1.0}, {"a": i % 2 == 0, "b": False, "c": True}) for i in range(60)
     ]
 
     def publish_broken(version: int, chunks, manifest) -> None:
-        before = scorer.follower.assembler.refused
+        before = scorer.pipeline.follower.assembler.refused
         for key, value, headers in chunks:
             producer.send(topics["snapshot_topic"], key=key, value=value, headers=headers)
         producer.send(topics["snapshot_topic"], key=b"streamlabels/latest", value=manifest)
         producer.flush()
-        _wait_for(lambda: scorer.follower.assembler.refused == before + 1, f"{version} refused")
+        _wait_for(
+            lambda: scorer.pipeline.follower.assembler.refused == before + 1, f"{version} refused"
+        )
 
     create_snapshot_topic(broker.bootstrap_servers, topics["snapshot_topic"])
     try:
         publisher.publish(export(_model(50)))
         with InThread(scorer), TopicReader(broker.bootstrap_servers, topics["output_topic"]) as out:
-            _wait_for(lambda: scorer.follower.assembler.version == 50, "version 50 loaded")
+            _wait_for(lambda: scorer.pipeline.follower.assembler.version == 50, "version 50 loaded")
             blob = dumps(export(_model(80)).to_state())
             chunks, manifest = snapshot_messages("streamlabels", 80, blob, 300)
             bad = bytearray(chunks[-1][1])
@@ -281,7 +282,9 @@ def test_a_corrupt_or_partial_snapshot_is_never_used(broker):
             )
             held = list(out.read_until(distinct_ids(30)))
             publisher.publish(export(_model(120)))
-            _wait_for(lambda: scorer.follower.assembler.version == 120, "version 120 loaded")
+            _wait_for(
+                lambda: scorer.pipeline.follower.assembler.version == 120, "version 120 loaded"
+            )
             produce(
                 broker.bootstrap_servers,
                 topics["input_topic"],
@@ -358,9 +361,11 @@ def test_a_killed_scorer_hands_its_partitions_over_without_losing_instances(
         produce(broker.bootstrap_servers, topics["input_topic"], messages)
 
     send(0, 200)
-    with InThread(trainer), InThread(survivor), TopicReader(
-        broker.bootstrap_servers, topics["output_topic"]
-    ) as out:
+    with (
+        InThread(trainer),
+        InThread(survivor),
+        TopicReader(broker.bootstrap_servers, topics["output_topic"]) as out,
+    ):
         victim = spawn_service(flags, log)
         try:
             _wait_for(lambda: "partitions assigned" in log.read_text(), "the child joined")

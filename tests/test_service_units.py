@@ -205,17 +205,17 @@ def test_service_restores_the_previous_checkpoint_when_the_newest_is_corrupt(tmp
     config = ServiceConfig.from_sources(
         {"labels": ",".join(model.labels), "checkpoint_dir": str(tmp_path)}, {}
     )
-    service = Service(config)
+    learned = Service(config).pipeline.learned
     with caplog.at_level(logging.INFO):
-        service.restore()
-    assert service.offsets == {("in", 0): 150}
-    assert service.model.n_instances == 150
+        resume = learned.restore()
+    assert resume == {("in", 0): 150}
+    assert learned.model.n_instances == 150
     messages = [r.getMessage() for r in caplog.records]
     assert "checkpoint refused, trying the previous one" in messages
     assert "restored checkpoint" in messages
     other = ServiceConfig.from_sources({"labels": "p,q", "checkpoint_dir": str(tmp_path)}, {})
     with pytest.raises(ConfigError, match="trained on labels"):
-        Service(other).restore()
+        Service(other).pipeline.learned.restore()
 
 
 # -- telemetry --------------------------------------------------------------------------------

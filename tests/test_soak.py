@@ -16,12 +16,15 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("kafka")
 pytest.register_assert_rewrite("service_fixtures")
+
+from kafka import KafkaConsumer, TopicPartition
 
 from service.broker import Broker
 from service.checkpoint import CheckpointStore
@@ -162,6 +165,97 @@ def test_twenty_five_sigkills_at_random_points_then_the_model_equals_an_uninterr
     kills = _crash_soak(broker, labels, data, tmp_path, cycles=25, seed=2024)
     print("crash soak:", kills)
     assert kills["early"] + kills["mid_replay"] == 25
+
+
+# -- a kill while sends are in flight ---------------------------------------------------------
+
+
+def _metric(log: Path, name: str) -> float:
+    """A metric of the service child that wrote ``log`` (0 before its telemetry is up)."""
+    text = log.read_text() if log.exists() else ""
+    urls = [
+        json.loads(line)["url"]
+        for line in text.splitlines()
+        if line.startswith("{") and json.loads(line)["message"] == "telemetry listening"
+    ]
+    if not urls:
+        return 0.0
+    with urllib.request.urlopen(urls[-1], timeout=5) as reply:
+        lines = reply.read().decode().splitlines()
+    return sum(float(line.split()[-1]) for line in lines if line.startswith(name + " "))
+
+
+def test_sigkill_with_sends_in_flight_loses_nothing_and_learns_nothing_twice(
+    broker, yeast, tmp_path, client
+):
+    """The producer holds its sends for 30 s (linger), so after the last checkpoint the model
+    learns 100 messages whose predictions are still in flight when the service is killed."""
+    labels, data = yeast
+    data = data[:500]
+    topics = fresh_topics(broker, "inflight")
+    codec = Codec(labels)
+    produce(broker.bootstrap_servers, topics["input_topic"], instance_messages(data, codec))
+    checkpoints = tmp_path / "checkpoints"
+    settings = {
+        "client": client,
+        "scaling": "standard",
+        "batch_size": 50,
+        "checkpoint_dir": checkpoints,
+        "checkpoint_every": 200,  # each checkpoint first waits for every send: at 200 and 400
+        "checkpoint_seconds": "off",
+    }
+    log = tmp_path / "serve.log"
+    held = service_flags(
+        broker,
+        topics,
+        labels,
+        linger_ms=30_000,
+        producer_batch_bytes=4_000_000,
+        metrics_port=0,
+        **settings,
+    )
+    process = spawn_service(held, log)
+    try:
+        _wait_for(lambda: _metric(log, "streamlabels_learned_total") == len(data), "all learned")
+        with TopicReader(broker.bootstrap_servers, topics["output_topic"]) as out:
+            delivered = out.read_until(distinct_ids(400), timeout=60)
+            committed = _committed(broker, topics)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == -signal.SIGKILL, log.read_text()[-3000:]
+    assert len({r.key for r in delivered}) == 400, "the last 100 predictions were not in flight"
+    assert committed == 400, "an offset was committed before its prediction was acknowledged"
+    assert CheckpointStore(checkpoints).load_latest().offsets == {(topics["input_topic"], 0): 400}
+
+    process = spawn_service(service_flags(broker, topics, labels, **settings), log)
+    try:
+        with TopicReader(broker.bootstrap_servers, topics["output_topic"]) as out:
+            records = out.read_until(distinct_ids(len(data)), timeout=180)
+    finally:
+        assert stop_service(process) == 0, log.read_text()[-3000:]
+    by_id: dict[int, list[dict]] = {}
+    for record in records:
+        message = json.loads(record.value)
+        by_id.setdefault(message["id"], []).append(message)
+    assert sorted(by_id) == list(range(len(data))), "a message was never predicted"
+    assert all(len(by_id[i]) == 1 for i in by_id), "only the lost predictions come again"
+    assert all(p["model_version"] == i for i, ps in by_id.items() for p in ps)
+    final = CheckpointStore(checkpoints).load_latest()
+    assert final.offsets == {(topics["input_topic"], 0): len(data)}
+    _assert_same_model(final.model, _uninterrupted(data, labels), data)
+
+
+def _committed(broker, topics) -> int | None:
+    check = KafkaConsumer(
+        bootstrap_servers=broker.bootstrap_servers,
+        group_id=topics["group_id"],
+        enable_auto_commit=False,
+    )
+    try:
+        return check.committed(TopicPartition(topics["input_topic"], 0))
+    finally:
+        check.close(autocommit=False)
 
 
 # -- kills inside a checkpoint write ----------------------------------------------------------

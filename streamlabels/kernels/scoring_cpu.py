@@ -161,15 +161,15 @@ def gather_row(s, theta, route_ptr, route_slots, label_slot, label_gate, routing
 
 @njit(cache=True)
 def combine_row(s, rule, tables, routing, local, want_proba, proba, labels):
-    """Turn one row's slot scores into iHOMER's scores (``want_proba``) or labels, by the
-    decision rule of :mod:`streamlabels.kernels.decision`. ``routing`` and ``local`` are scratch
-    of one entry per group and per label."""
+    """Turn one row's slot scores into iHOMER's scores (``want_proba``) and labels (when
+    ``labels`` has room), by the decision rule of :mod:`streamlabels.kernels.decision`.
+    ``routing`` and ``local`` are scratch of one entry per group and per label."""
     t = tables
     gather_row(s, rule.theta, t.route_ptr, t.route_slots, t.label_slot, t.label_gate, routing,
                local)
     if want_proba:
         label_scores(routing, local, t.group_ptr, t.group_labels, proba)
-    else:
+    if labels.shape[0] > 0:
         decide(routing, local, t.group_ptr, t.group_labels, rule.theta, rule.group_nonempty,
                rule.ensure_nonempty, labels)
 

@@ -18,7 +18,7 @@ array([[ True, False],
 
 from __future__ import annotations
 
-from streamlabels.scoring.batch import predict_many, predict_proba_many, to_csr
+from streamlabels.scoring.batch import predict_many, predict_proba_many, score_many, to_csr
 from streamlabels.scoring.snapshot import Snapshot, export
 
-__all__ = ["Snapshot", "export", "predict_many", "predict_proba_many", "to_csr"]
+__all__ = ["Snapshot", "export", "predict_many", "predict_proba_many", "score_many", "to_csr"]

@@ -19,7 +19,7 @@ from streamlabels.kernels import scoring_cpu
 from streamlabels.scoring.rows import Batch
 from streamlabels.scoring.snapshot import Snapshot
 
-__all__ = ["predict_many", "predict_proba_many", "to_csr"]
+__all__ = ["predict_many", "predict_proba_many", "score_many", "to_csr"]
 
 _DEVICES = ("cpu", "cuda")
 _MAX_CHUNK = 256  # rows per parallel CPU task: large enough to amortise its scratch
@@ -61,7 +61,7 @@ def predict_proba_many(snapshot: Snapshot, X, device: str = "cpu") -> np.ndarray
     >>> float(proba[0, 0]) == model.predict_proba_one({"x": 1.0})["a"][True]
     True
     """
-    return _score(snapshot, X, device, want_proba=True)
+    return _score(snapshot, X, device, want_proba=True)[0]
 
 
 def predict_many(snapshot: Snapshot, X, device: str = "cpu") -> np.ndarray:
@@ -76,10 +76,31 @@ def predict_many(snapshot: Snapshot, X, device: str = "cpu") -> np.ndarray:
     array([[ True, False],
            [False,  True]])
     """
-    return _score(snapshot, X, device, want_proba=False)
+    return _score(snapshot, X, device, want_proba=False)[1]
 
 
-def _score(snapshot: Snapshot, X, device: str, want_proba: bool) -> np.ndarray:
+def score_many(snapshot: Snapshot, X) -> tuple[np.ndarray, np.ndarray]:
+    """``predict_many``'s labels and ``predict_proba_many``'s scores from one pass on the CPU
+    (a service publishes both for every row).
+
+    >>> from streamlabels import IHOMER
+    >>> from streamlabels.scoring import export
+    >>> model = IHOMER(labels=["a", "b"])
+    >>> for i in range(50):
+    ...     model.learn_one({"x": float(i % 2)}, {"a": i % 2 == 1, "b": i % 2 == 0})
+    >>> labels, scores = score_many(export(model), np.array([[1.0]]))
+    >>> labels, scores.tolist() == [list(model.score_one({"x": 1.0})[1])]
+    (array([[ True, False]]), True)
+    """
+    scores, labels = _score(snapshot, X, "cpu", want_proba=True, want_labels=True)
+    return labels, scores
+
+
+def _score(
+    snapshot: Snapshot, X, device: str, want_proba: bool, want_labels: bool | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(scores, labels)``; the one not asked for has no columns (labels: unless
+    ``want_labels``, default ``not want_proba``)."""
     if not isinstance(snapshot, Snapshot):
         raise TypeError(
             f"snapshot must be a Snapshot (scoring.export), got {type(snapshot).__name__}"
@@ -90,10 +111,12 @@ def _score(snapshot: Snapshot, X, device: str, want_proba: bool) -> np.ndarray:
     if device == "cuda":
         from streamlabels.scoring import cuda
 
-        return cuda.score(snapshot, batch, want_proba)
+        out = cuda.score(snapshot, batch, want_proba)
+        return (out, None) if want_proba else (None, out)
+    want_labels = not want_proba if want_labels is None else want_labels
     n, n_labels = batch.n_rows, snapshot.n_labels
     proba = np.empty((n, n_labels if want_proba else 0))
-    labels = np.empty((n, 0 if want_proba else n_labels), dtype=np.bool_)
+    labels = np.empty((n, n_labels if want_labels else 0), dtype=np.bool_)
     args = (
         batch.dense, batch.X, batch.indptr, batch.indices, batch.values,
         snapshot.scaling == "standard", *_lazy_tables(snapshot), *kernel_arrays(snapshot),
@@ -104,7 +127,7 @@ def _score(snapshot: Snapshot, X, device: str, want_proba: bool) -> np.ndarray:
     else:
         chunk = max(1, min(_MAX_CHUNK, n // (4 * numba.get_num_threads())))
         scoring_cpu.score_batch(n, chunk, *args)
-    return proba if want_proba else labels
+    return proba, labels
 
 
 def _lazy_tables(snapshot: Snapshot) -> tuple[np.ndarray, np.ndarray]:
