@@ -48,13 +48,18 @@ def _assert_same(params: dict, stream: ArrayStream, size: int) -> tuple[IHOMER, 
 
 
 @pytest.mark.parametrize(
-    ("name", "n", "scaling"),
-    [("enron", 1_702, "sparse"), ("yeast", 2_417, "standard"), ("medical", 978, "sparse")],
+    ("name", "n", "scaling", "decision"),
+    [
+        ("enron", 1_702, "sparse", "experts"),
+        ("yeast", 2_417, "standard", "experts"),
+        ("medical", 978, "sparse", "routing"),
+    ],
 )
-def test_fused_path_equals_one_at_a_time_on_real_data(name, n, scaling, data_dir):
+def test_fused_path_equals_one_at_a_time_on_real_data(name, n, scaling, decision, data_dir):
     stream = ArrayStream.read(datasets.load(name), n)
     # 137-row blocks cut runs between checkpoints at every offset.
-    one, _ = _assert_same({"scaling": scaling, "n_min": 100}, stream, 137)
+    params = {"scaling": scaling, "n_min": 100, "decision": decision}
+    one, _ = _assert_same(params, stream, 137)
     kinds = {event["kind"] for event in one.events}
     assert "commit" in kinds, "the stream must restructure, so that shadows take part"
 
@@ -62,10 +67,12 @@ def test_fused_path_equals_one_at_a_time_on_real_data(name, n, scaling, data_dir
 @pytest.mark.parametrize(
     "params",
     [
-        {"ensure_nonempty": True, "group_nonempty": True},
+        {"ensure_nonempty": True, "group_nonempty": True, "decision": "routing"},
         {"restructure": "cold", "local_training": "all"},
-        {"global_drift": "odac_only", "router_warmup": 0, "local_warmup": 1},
-        {"scaling": "none", "theta_route": 0.3, "m_min": 1},
+        {"global_drift": "odac_only", "router_warmup": 0, "local_warmup": 1, "decision": "routing"},
+        {"scaling": "none", "theta_route": 0.3, "m_min": 1, "decision": "routing"},
+        {"threshold": "fixed", "weighting": "uniform", "experts": ("prior",)},
+        {"experts": ("knn",), "knn_k": 3, "knn_window": 50, "scaling": "sparse"},
     ],
 )
 def test_fused_path_equals_one_at_a_time_across_options(params):
@@ -88,7 +95,8 @@ def test_fused_path_continues_a_restored_model_exactly(data_dir):
 
 def test_first_prediction_of_a_fresh_model_is_empty_as_predict_one_says():
     stream = ArrayStream.read(SyntheticStream(n_instances=50, seed=2))
-    params = {"ensure_nonempty": True}  # would predict a label from an untrained model
+    # would predict a label from an untrained model
+    params = {"ensure_nonempty": True, "decision": "routing"}
     one = IHOMER(**params)
     fused = IHOMER(**params)
     assert one.predict_one(next(iter(stream))[0]) == {}

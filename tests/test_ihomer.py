@@ -21,8 +21,8 @@ def _trained(n=3_000, seed=5, **params):
 
 
 def test_prediction_is_union_of_routed_group_predictions():
-    """docs/algorithm.md §7.4 (vi)."""
-    model, _ = _trained(restructure="cold")
+    """docs/algorithm.md §7.4 (vi): the routing rule."""
+    model, _ = _trained(restructure="cold", decision="routing")
     assert model._transition.shadow is None and len(model.groups) > 1
     probe = SyntheticStream(n_instances=300, seed=99)
     routed_any = unrouted_any = False
@@ -43,7 +43,7 @@ def test_prediction_is_union_of_routed_group_predictions():
 
 
 def test_predict_proba_is_router_times_local_score():
-    model, _ = _trained(restructure="cold")
+    model, _ = _trained(restructure="cold", decision="routing")
     x, _ = next(iter(SyntheticStream(n_instances=1, seed=3)))
     row = model._features.row(x, grow=False)
     routing = model._transition.active.router_scores(row)
@@ -84,7 +84,9 @@ def test_split_warm_starts_from_the_old_group_learner():
 
 
 def test_merged_group_is_predicted_by_the_shadow_while_it_warms_up():
-    model, _ = _trained(n=400, restructure="warm", n_min=10_000, local_warmup=50)
+    model, _ = _trained(
+        n=400, restructure="warm", n_min=10_000, local_warmup=50, decision="routing"
+    )
     model._restructure([tuple(range(0, 6)), tuple(range(6, 12))])
     model._restructure([tuple(range(0, 12))])
     assert model._transition.groups_left == {0: 50}
@@ -124,12 +126,13 @@ def test_label_structure_drift_rebuilds_tree_and_accuracy_recovers(seed):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_loss_adwin_beats_the_label_tree_tests_alone_after_drift(seed):
     """With the tree's split and merge tests only (the prototype), the partition does not follow
-    the new structure and accuracy after the drift stays lower."""
+    the new structure and the hierarchy's own accuracy after the drift stays lower (the routing
+    rule: the decision layer's experts make up for part of a stale structure)."""
     stream = SyntheticStream(n_instances=12_000, drifts=(Drift(at=5_000, kind="cooccurrence"),),
                              seed=seed)
     after = {}
     for mode in ("odac_only", "adwin_rebuild"):
-        model = IHOMER(labels=stream.label_names, global_drift=mode)
+        model = IHOMER(labels=stream.label_names, global_drift=mode, decision="routing")
         result = prequential(stream, model, stream.label_names, window=500)
         after[mode] = np.mean([p["window_micro_f1"] for p in result.history if p["n"] > 7_000])
         if mode == "odac_only":

@@ -87,12 +87,13 @@ class BatchMethods:
     def _predict_learn_run(self, indptr, indices, values, Y: np.ndarray) -> np.ndarray:
         """Test-then-train on rows that end at or before the next checkpoint: the learners in
         one compiled call, then the label structure row by row."""
-        predicted, self._bank = fused.predict_learn_run(
-            self._transition, self._bank, len(self._features), indptr, indices, values, Y
+        predicted, own, self._bank = fused.predict_learn_run(
+            self._transition, self._experts, self._bank, len(self._features), indptr, indices,
+            values, Y,
         )
         losses = [None] * Y.shape[0]
         if self.global_drift == "adwin_rebuild":
-            losses = (np.count_nonzero(predicted != Y, axis=1) / Y.shape[1]).tolist()
+            losses = (np.count_nonzero(own != Y, axis=1) / Y.shape[1]).tolist()
         rows, labels = Y.nonzero()
         ends = np.searchsorted(rows, np.arange(1, Y.shape[0] + 1)).tolist()
         start = 0

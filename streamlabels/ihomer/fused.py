@@ -8,8 +8,11 @@ kernel moved back into the Python objects.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from streamlabels.ihomer.experts import ExpertLayer
 from streamlabels.ihomer.hierarchy import Hierarchy
 from streamlabels.ihomer.transition import Transition
 from streamlabels.kernels.fused import HierarchyArrays, WarmUp, predict_learn_rows
@@ -34,6 +37,13 @@ def _arrays(hierarchy: Hierarchy, bank_index: dict[int, int]) -> HierarchyArrays
     )
 
 
+@functools.cache
+def _no_layer() -> ExpertLayer:
+    """A one-label layer of the kernel's types, passed (and left unused) when the routing rule
+    decides."""
+    return ExpertLayer(1, ("model",), "uniform", "fixed", 1, 1, False)
+
+
 def _warmup(transition: Transition) -> WarmUp:
     n_groups = len(transition.active.groups)
     warming = np.zeros(n_groups, dtype=bool)
@@ -50,12 +60,14 @@ def _warmup(transition: Transition) -> WarmUp:
 
 
 def predict_learn_run(
-    transition: Transition, bank: Bank | None, n_columns: int, indptr, indices, values,
-    Y: np.ndarray,
-) -> tuple[np.ndarray, Bank]:
-    """Test-then-train the learners on CSR rows that end at or before the next checkpoint.
+    transition: Transition, experts: ExpertLayer | None, bank: Bank | None, n_columns: int,
+    indptr, indices, values, Y: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, Bank]:
+    """Test-then-train the learners (and the decision layer ``experts``, when there is one) on
+    CSR rows that end at or before the next checkpoint.
 
-    Returns the predictions and the bank (``bank`` itself while it still holds the learners).
+    Returns the predictions, the hierarchy's own predictions by the routing rule, and the bank
+    (``bank`` itself while it still holds the learners).
     """
     active, shadow = transition.active, transition.shadow
     hierarchies = [active] if shadow is None else [active, shadow]
@@ -66,10 +78,15 @@ def predict_learn_run(
     arrays = _arrays(active, index)
     shadow_arrays = arrays if shadow is None else _arrays(shadow, index)
     warmup = _warmup(transition)
+    if experts is not None:
+        experts.reserve(n_columns)
+    layer = _no_layer() if experts is None else experts
     predicted = np.zeros(Y.shape, dtype=bool)
+    own = np.zeros(Y.shape, dtype=bool)
     predict_learn_rows(
-        indptr, indices, values, Y, predicted, bank.arrays, learners[0].sgd, transition.rule,
-        active.relevant_only, arrays, shadow_arrays, warmup,
+        indptr, indices, values, Y, predicted, own, bank.arrays, learners[0].sgd, transition.rule,
+        active.relevant_only, arrays, shadow_arrays, warmup, experts is not None, layer.layer,
+        layer.scratch,
     )
     active.router_seen = int(arrays.seen[0])
     if shadow is not None:
@@ -80,4 +97,4 @@ def predict_learn_run(
         }
         if not warmup.left[0]:
             transition.end_warmup()
-    return predicted, bank
+    return predicted, own, bank

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from streamlabels.kernels.experts import EXPERT_NAMES
 from streamlabels.labeltree import group_id, render_text
 
 __all__ = ["Introspection"]
@@ -32,6 +33,17 @@ class Introspection:
         """The latest ``max_events`` structure changes and drift detections: dicts with ``t``,
         ``kind`` and details."""
         return [] if self._structure is None else list(self._structure.events)
+
+    @property
+    def expert_weights(self) -> dict:
+        """Each label's weight on each expert in use (``decision="experts"``), e.g.
+        ``{"sports": {"model": 0.7, "knn": 0.2, "context": 0.1}}``; empty otherwise."""
+        if self._experts is None:
+            return {}
+        names = self._experts.in_use()
+        columns = [EXPERT_NAMES.index(name) for name in names]
+        weights = self._experts.weights()[:, columns].tolist()
+        return {label: dict(zip(names, row)) for label, row in zip(self._labels, weights)}
 
     @property
     def n_instances(self) -> int:

@@ -17,6 +17,7 @@ from river import base
 
 from streamlabels.features import FeatureSpace, Row
 from streamlabels.ihomer.batches import BatchMethods
+from streamlabels.ihomer.experts import ExpertLayer
 from streamlabels.ihomer.hierarchy import Hierarchy
 from streamlabels.ihomer.introspection import Introspection
 from streamlabels.ihomer.persist import Checkpoints
@@ -37,6 +38,9 @@ _CHOICES = {
     "restructure": ("warm", "cold"),
     "global_drift": ("adwin_rebuild", "odac_only"),
     "local_training": ("relevant", "all"),
+    "decision": ("experts", "routing"),
+    "threshold": ("f-optimal", "fixed"),
+    "weighting": ("hedge", "uniform"),
 }
 
 
@@ -52,6 +56,11 @@ def _check_params(model) -> None:
         raise ValueError(f"n_min must be >= 1, got {model.n_min}")
     if model.max_events < 0:
         raise ValueError(f"max_events must be >= 0, got {model.max_events}")
+    unknown = set(model.experts) - {"knn", "context", "prior"}
+    if isinstance(model.experts, str) or unknown:
+        raise ValueError(f"experts must name some of 'knn', 'context', 'prior', got {model.experts!r}")
+    if model.knn_k < 1 or model.knn_window < 1:
+        raise ValueError("knn_k and knn_window must be >= 1")
 
 
 class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier):
@@ -95,6 +104,20 @@ class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier
         Largest group the coarsening creates by merging (None: no limit).
     commit_after_stable
         Commit a new partition only after this many checkpoints without structural change.
+    decision
+        ``"experts"``: each label's score is a Hedge-weighted mix of experts (the hierarchy's
+        score, the kNN, the label context), cut by one learned F-optimal threshold
+        (:mod:`streamlabels.kernels.experts`; docs/algorithm.md §8); ``"routing"``: a routed
+        group's labels whose score within the group reaches 0.5 (the plain iHOMER rule).
+    threshold
+        ``"f-optimal"`` (learned online) or ``"fixed"`` (0.5), for ``decision="experts"``.
+    experts
+        The experts besides the hierarchy's score: ``"knn"``, ``"context"`` (the previous label
+        set), ``"prior"`` (the label's recent frequency).
+    weighting
+        ``"hedge"`` (exponential weights by each expert's loss, per label) or ``"uniform"``.
+    knn_k, knn_window
+        Neighbours and window (rows) of the kNN expert.
     theta_route
         A group is routed when the router's score reaches this value.
     group_nonempty
@@ -163,6 +186,12 @@ class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier
         drift_delta: float = 0.002,
         local_training: str = "relevant",
         max_events: int = 1_000,
+        decision: str = "experts",
+        threshold: str = "f-optimal",
+        experts: Sequence[str] = ("knn", "context"),
+        weighting: str = "hedge",
+        knn_k: int = 10,
+        knn_window: int = 400,
         seed: int = 42,
     ):
         for name, value in locals().items():
@@ -175,7 +204,8 @@ class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier
         self._vocabulary: LabelVocabulary | None = None
         self._structure: LabelStructure | None = None
         self._transition: Transition | None = None
-        self._cache: tuple | None = None  # (x, prediction, row) of the last predict_one
+        self._experts: ExpertLayer | None = None
+        self._cache: tuple | None = None  # x, labels, row, expert and final scores of predict_one
         self._bank = None  # the learners stacked for the compiled path
         if labels is not None:
             self._start(list(labels))
@@ -206,6 +236,9 @@ class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier
             self._hierarchy(self._structure.first_partition(), {}), self._hierarchy, rule,
             self.restructure == "warm", self.router_warmup, self.local_warmup,
         )
+        if self.decision == "experts":
+            self._experts = ExpertLayer(len(labels), self.experts, self.weighting, self.threshold,
+                                        self.knn_k, self.knn_window, self.scaling == "standard")
 
     def _learner(self, n_outputs: int) -> MultiOutputLearner:
         if self.learner == "tree":
@@ -219,13 +252,14 @@ class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier
                          relevant_only=self.local_training == "relevant")
 
     def _row(self, x: dict, grow: bool) -> Row:
+        row = self._features.row(x, grow=grow)
         if isinstance(self.learner, str):
-            return self._features.row(x, grow=grow)
+            return row
         if grow:
             for name in x:
                 self._dense_template.setdefault(name, 0.0)
         dense = {**self._dense_template, **x} if len(x) < len(self._dense_template) else x
-        return Row(dense, np.empty(0, dtype=np.int64), np.empty(0))
+        return Row(dense, row.indices, row.values)
 
     @property
     def _labels(self) -> list:
@@ -236,35 +270,45 @@ class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier
     def predict_one(self, x: dict, **kwargs) -> dict:
         if self._transition is None:
             return {}
-        row = self._row(x, grow=False)
-        predicted = self._transition.predict(row)
-        # learn_one(x) right after predict_one(x) reuses both (the prequential loop's pattern).
-        self._cache = (x, predicted, row)
-        return dict(zip(self._labels, predicted.tolist()))
+        return dict(zip(self._labels, self._predict_row_of(x).tolist()))
 
     def score_one(self, x: dict) -> tuple[np.ndarray, np.ndarray]:
         """``predict_one`` and ``predict_proba_one``'s P(True) as arrays in label order, from one
         scoring pass (a service publishes both for every message)."""
-        row = self._row(x, grow=False)
-        routing, local = self._transition.scores(row, every_group=True)
-        predicted = self._transition.decide(routing, local)
-        self._cache = (x, predicted, row)
-        return predicted, self._transition.label_scores(routing, local)
+        labels, _, scores = self._score(x)
+        return labels, scores
 
     def predict_proba_one(self, x: dict, **kwargs) -> dict:
-        """Scores r_k(x) * P(label | x, group k relevant); not calibrated probabilities."""
+        """Each label's score: the experts' weighted mix (``decision="experts"``, cut at the
+        learned threshold) or r_k(x) * P(label | x, group k relevant); not calibrated."""
         if self._transition is None:
             return {}
-        proba = self._proba(x).tolist()
+        proba = self._score(x)[2].tolist()
         return {label: {True: p, False: 1.0 - p} for label, p in zip(self._labels, proba)}
 
-    def _proba(self, x: dict) -> np.ndarray:
-        return self._transition.label_scores(
-            *self._transition.scores(self._row(x, grow=False), every_group=True)
-        )
+    def _score(self, x: dict) -> tuple:
+        """Labels, experts' scores (None without experts) and final scores of ``x``, kept with
+        the hierarchy's own labels (the loss detector's) for a ``learn_one(x)`` right after (the
+        prequential loop's pattern)."""
+        row = self._row(x, grow=False)
+        routing, local = self._transition.scores(row, every_group=True)
+        model_scores = self._transition.label_scores(routing, local)
+        labels = own = self._transition.decide(routing, local)
+        experts, scores = None, model_scores
+        if self._experts is not None:
+            labels, experts, scores = self._experts.decide(model_scores, row)
+        self._cache = (x, labels, row, experts, scores, own)
+        return labels, experts, scores
 
     def _predict_row_of(self, x: dict) -> np.ndarray:
-        return self._transition.predict(self._row(x, grow=False))
+        """The labels of ``x``, kept as :meth:`_score` keeps them (the routing rule asks only
+        the routed groups)."""
+        if self._experts is not None:
+            return self._score(x)[0]
+        row = self._row(x, grow=False)
+        labels = self._transition.predict(row)
+        self._cache = (x, labels, row, None, None, labels)
+        return labels
 
     def learn_one(self, x: dict, y: dict) -> None:
         if self._transition is None:
@@ -273,18 +317,22 @@ class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier
         truth = np.zeros(len(self._vocabulary), dtype=bool)
         truth[positives] = True
         self._t += 1
-        cached = self._cache if self._cache is not None and self._cache[0] is x else None
-        self._cache = None
+        if self._cache is None or self._cache[0] is not x:
+            self._cache = None
+            if self._experts is not None or self.global_drift == "adwin_rebuild":
+                self._predict_row_of(x)
+        cached, self._cache = self._cache, None
         loss = None
         if self.global_drift == "adwin_rebuild":
-            predicted = cached[1] if cached else self._predict_row_of(x)
-            loss = float(np.count_nonzero(predicted != truth)) / len(truth)
+            loss = float(np.count_nonzero(cached[5] != truth)) / len(truth)
         if cached and isinstance(self.learner, str) and len(cached[2].indices) == len(x):
             row = cached[2]
         else:
             row = self._row(x, grow=True)
         self._structure.track(self._t, positives, loss)
         self._transition.learn(row, truth, positives)
+        if self._experts is not None:
+            self._experts.learn(truth, row, cached[3], cached[4])
         self._checkpoint()
 
     def _checkpoint(self) -> None:
@@ -316,4 +364,5 @@ class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier
         return {
             "feature_names": list(self._features.names), "labels": list(self._labels),
             "scaling": self.scaling, "transition": self._transition, "n_instances": self._t,
+            "experts": self._experts,
         }

@@ -1,6 +1,6 @@
 """IHOMER checkpoints: every learned quantity as plain values and arrays, no pickle.
 
-The format (kind ``streamlabels.IHOMER``, version 2) is the one :mod:`streamlabels.state` writes
+The format (kind ``streamlabels.IHOMER``, version 3: version 2 plus the decision layer) is the one :mod:`streamlabels.state` writes
 and hash-checks. Learners shared by the active hierarchy and its shadow are stored once, in one
 table, and referred to by index. A refused state raises :class:`~streamlabels.state.StateError`
 and leaves nothing half-loaded: a new model is built from scratch.
@@ -17,7 +17,7 @@ from streamlabels.state import StateError
 __all__ = ["KIND", "VERSION", "Checkpoints", "model_state", "restore"]
 
 KIND = "streamlabels.IHOMER"
-VERSION = 2
+VERSION = 3
 
 
 def model_state(model) -> dict:
@@ -64,6 +64,7 @@ def model_state(model) -> dict:
         "last_reset": structure["last_reset"],
         "changed": structure["changed"],
         "events": structure["events"],
+        "experts": None if model._experts is None else model._experts.get_state(),
     }
 
 
@@ -96,6 +97,10 @@ def _restore(cls, state: dict):
     kind = MultiLabelHoeffdingTree if params["learner"] == "tree" else LinearLearner
     learners = [kind.from_state(s) for s in state["learners"]]
     model._transition.set_state(state, learners)
+    if (state["experts"] is None) != (model._experts is None):
+        raise ValueError("the decision layer's state does not match decision=")
+    if model._experts is not None:
+        model._experts.set_state(state["experts"])
     return model
 
 

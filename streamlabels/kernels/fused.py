@@ -20,7 +20,8 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from streamlabels.kernels.decision import decide
+from streamlabels.kernels import experts
+from streamlabels.kernels.decision import decide, label_scores
 from streamlabels.kernels.linear import learn_row, predict_row
 
 HierarchyArrays = namedtuple(
@@ -134,15 +135,19 @@ def _shadow_labels(idx, vals, bank, sgd, theta, active, warming, shadow, old_rou
 
 
 @njit(cache=True)
-def predict_learn_rows(indptr, indices, values, Y, predicted, bank, sgd, rule, relevant_only,
-                       active, shadow, warmup):
-    """Predict each CSR row into ``predicted`` (n_rows, n_labels), then learn it from ``Y``.
+def predict_learn_rows(indptr, indices, values, Y, predicted, own, bank, sgd, rule,
+                       relevant_only, active, shadow, warmup, use_layer, layer, layer_scratch):
+    """Predict each CSR row into ``predicted`` (n_rows, n_labels), then learn it from ``Y``;
+    ``own`` receives the hierarchy's own predictions by the routing rule (the loss detector
+    watches them).
 
     ``bank`` is a :class:`~streamlabels.kernels.linear.LinearBank`, ``sgd`` its
     :class:`~streamlabels.kernels.linear.SGD`, ``rule`` a
     :class:`~streamlabels.kernels.decision.Rule`; ``active`` and ``shadow`` are
     :class:`HierarchyArrays` (``shadow`` is ``active`` again when there is none) and ``warmup`` a
-    :class:`WarmUp`.
+    :class:`WarmUp`. With ``use_layer`` the decision layer (``layer``, with its ``layer_scratch``,
+    :mod:`streamlabels.kernels.experts`) decides from every group's label scores and learns
+    each row after the learners; otherwise the routing rule decides.
     """
     theta = rule.theta
     n_labels = active.group_of.shape[0]
@@ -156,6 +161,8 @@ def predict_learn_rows(indptr, indices, values, Y, predicted, bank, sgd, rule, r
     meta = np.zeros(n_groups, dtype=np.bool_)
     s_meta = np.zeros(s_groups, dtype=np.bool_)
     target = np.zeros(n_labels, dtype=np.bool_)
+    model_scores = np.zeros(n_labels)
+    every_group = rule.ensure_nonempty or use_layer
     warming = warmup.warming
     warm_left = warmup.warm_left
     n_warming = 0
@@ -178,7 +185,7 @@ def predict_learn_rows(indptr, indices, values, Y, predicted, bank, sgd, rule, r
         local[:] = 0.0
         shadow_done = False
         for k in range(n_groups):
-            if not (rule.ensure_nonempty or routing[k] >= theta):
+            if not (every_group or routing[k] >= theta):
                 continue
             if warming[k] and warm_left[k] > 0:
                 if not shadow_done:
@@ -190,7 +197,12 @@ def predict_learn_rows(indptr, indices, values, Y, predicted, bank, sgd, rule, r
             else:
                 _local_scores(idx, vals, bank, sgd, active, k, scratch, local)
         decide(routing, local, active.offsets, active.members, theta, rule.group_nonempty,
-               rule.ensure_nonempty, predicted[i])
+               rule.ensure_nonempty, own[i])
+        if use_layer:
+            label_scores(routing, local, active.offsets, active.members, model_scores)
+            experts.decide_row(model_scores, idx, vals, layer, layer_scratch, predicted[i])
+        else:
+            predicted[i] = own[i]
         # -- learn (Hierarchy.learn on the active hierarchy, then the shadow's warm-up) --
         y = Y[i]
         _learn(idx, vals, y, bank, sgd, relevant_only, active, meta, target)
@@ -205,3 +217,5 @@ def predict_learn_rows(indptr, indices, values, Y, predicted, bank, sgd, rule, r
                         n_warming -= 1
             if warmup.left[1] <= 0 and n_warming == 0:
                 warmup.left[0] = 0
+        if use_layer:
+            experts.learn_row(y, idx, vals, layer, layer_scratch)

@@ -108,12 +108,17 @@ def _score(
     if device not in _DEVICES:
         raise ValueError(f"device must be one of {_DEVICES}, got {device!r}")
     batch = Batch(X, snapshot.n_features)
+    layered = snapshot.experts is not None
     if device == "cuda":
         from streamlabels.scoring import cuda
 
+        if layered:
+            return _decide(snapshot, batch, cuda.score(snapshot, batch, True))
         out = cuda.score(snapshot, batch, want_proba)
         return (out, None) if want_proba else (None, out)
     want_labels = not want_proba if want_labels is None else want_labels
+    if layered:  # the layer decides from every label's model score
+        want_proba, want_labels = True, False
     n, n_labels = batch.n_rows, snapshot.n_labels
     proba = np.empty((n, n_labels if want_proba else 0))
     labels = np.empty((n, n_labels if want_labels else 0), dtype=np.bool_)
@@ -125,9 +130,23 @@ def _score(
     if n <= _SERIAL_ROWS:
         scoring_cpu.score_rows(0, n, *args)
     else:
-        chunk = max(1, min(_MAX_CHUNK, n // (4 * numba.get_num_threads())))
-        scoring_cpu.score_batch(n, chunk, *args)
-    return proba, labels
+        scoring_cpu.score_batch(n, _chunk(n), *args)
+    return _decide(snapshot, batch, proba) if layered else (proba, labels)
+
+
+def _chunk(n_rows: int) -> int:
+    return max(1, min(_MAX_CHUNK, n_rows // (4 * numba.get_num_threads())))
+
+
+def _decide(snapshot: Snapshot, batch: Batch, model_scores: np.ndarray) -> tuple:
+    """``(scores, labels)`` of the decision layer from the rows' model scores (on the CPU)."""
+    scores = np.empty_like(model_scores)
+    labels = np.empty(model_scores.shape, dtype=np.bool_)
+    scoring_cpu.decide_batch(
+        model_scores, batch.dense, batch.X, batch.indptr, batch.indices, batch.values,
+        snapshot.layer, _chunk(batch.n_rows), labels, scores,
+    )
+    return scores, labels
 
 
 def _lazy_tables(snapshot: Snapshot) -> tuple[np.ndarray, np.ndarray]:

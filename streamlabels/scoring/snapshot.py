@@ -23,12 +23,13 @@ import numpy as np
 
 from streamlabels.features import Row
 from streamlabels.kernels import linear as linear_kernels
-from streamlabels.kernels import scoring_cpu
+from streamlabels.kernels import experts as experts_kernel
+from streamlabels.kernels import knn, scoring_cpu
 
 __all__ = ["Snapshot", "export"]
 
 FORMAT = "streamlabels.scoring.Snapshot"
-VERSION = 1
+VERSION = 2  # 2: the decision layer (``experts``)
 _MODES = {
     "none": linear_kernels.NONE,
     "sparse": linear_kernels.SPARSE,
@@ -81,6 +82,10 @@ class Snapshot:
     label_slot, label_gate
         Label ``l``'s local score is slot ``label_slot[l]``, zeroed when ``label_gate[l] >= 0``
         and that slot is below ``theta_route``.
+    experts
+        The decision layer's arrays (``decision="experts"``, as
+        :meth:`streamlabels.ihomer.experts.ExpertLayer.get_state` gives them), or None when the
+        routing rule decides.
     """
 
     feature_names: list
@@ -106,6 +111,7 @@ class Snapshot:
     group_labels: np.ndarray
     label_slot: np.ndarray
     label_gate: np.ndarray
+    experts: dict | None = None
 
     def __post_init__(self) -> None:
         for name in _INTS + _FLOATS:
@@ -119,6 +125,8 @@ class Snapshot:
         if self.scaling not in _MODES:
             raise ValueError(f"scaling must be one of {sorted(_MODES)}, got {self.scaling!r}")
         self._check()
+        if self.experts is not None:
+            object.__setattr__(self, "experts", _checked_layer(self.experts, self.n_labels))
 
     def _check(self) -> None:
         """Refuse inconsistent arrays: the kernels index without bounds checks."""
@@ -161,6 +169,14 @@ class Snapshot:
         within("route_slots", 0, self.n_slots)
         within("label_slot", 0, self.n_slots)
         within("label_gate", -1, self.n_slots)
+
+    @functools.cached_property
+    def layer(self):
+        """The decision layer as the kernels take it (None without one)."""
+        if self.experts is None:
+            return None
+        fields = {name: self.experts[name] for name in experts_kernel.Layer._fields[:-1]}
+        return experts_kernel.Layer(**fields, window=knn.KnnWindow(**self.experts["window"]))
 
     @property
     def n_features(self) -> int:
@@ -224,6 +240,40 @@ class Snapshot:
         if missing:
             raise ValueError(f"snapshot state lacks {missing}")
         return cls(**{name: state[name] for name in names})
+
+
+def _checked_layer(state: dict, n_labels: int) -> dict:
+    """The decision layer's arrays, read-only, refused when inconsistent (its kernels index
+    without bounds checks)."""
+    try:
+        window = {name: np.array(state["window"][name]) for name in knn.KnnWindow._fields}
+        layer = {name: np.array(state[name]) for name in experts_kernel.Layer._fields[:-1]}
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"Snapshot.experts lacks {exc}") from exc
+    e, bins = experts_kernel.N_EXPERTS, experts_kernel.N_BINS
+    shapes = {
+        "prm": (experts_kernel.N_PARAMS,), "run": (3,), "weights": (n_labels, e),
+        "previous": (n_labels,), "frequency": (n_labels,), "context": (n_labels, 4),
+        "histogram": (2, bins),
+    }
+    for name, shape in shapes.items():
+        if layer[name].shape != shape:
+            raise ValueError(f"Snapshot.experts.{name} must have shape {shape}")
+    meta, ids, sizes = window["meta"], window["ids"], window["sizes"]
+    rows, width = ids.shape if ids.ndim == 2 else (-1, -1)
+    columns = window["stats"].shape[1] if window["stats"].ndim == 2 else -1
+    if (
+        meta.shape != (5,) or rows < 1 or window["values"].shape != ids.shape
+        or sizes.shape != (rows,) or window["labels"].shape != (rows, n_labels)
+        or window["stats"].shape != (3, columns) or not 1 <= meta[knn.K]
+        or not 0 <= meta[knn.FILL] <= rows or not 0 <= meta[knn.POS] < rows
+        or not 0 <= meta[knn.NCOLS] <= columns or sizes.min() < 0 or sizes.max() > width
+        or any(ids[s, : sizes[s]].max(initial=0) >= max(columns, 1) for s in range(rows))
+    ):
+        raise ValueError("Snapshot.experts.window is inconsistent")
+    for array in (*layer.values(), *window.values()):
+        array.setflags(write=False)
+    return {**layer, "window": window}
 
 
 class _Stack:
@@ -365,6 +415,7 @@ def export(model) -> Snapshot:
         route_slots=stack.resolve(np.concatenate(routes)),
         group_ptr=np.concatenate([[0], np.cumsum([len(g) for g in active.groups])]),
         group_labels=np.concatenate([np.asarray(g, dtype=np.int64) for g in active.groups]),
+        experts=None if view["experts"] is None else view["experts"].get_state(),
         label_slot=stack.resolve(label_slot),
         label_gate=np.where(gated, stack.resolve(label_gate), -1),
     )

@@ -1,0 +1,100 @@
+"""The decision layer's Python side: its state, its growth with new features, its checkpoints.
+
+The layer itself (experts per label, Hedge weights, the F-optimal threshold, the kNN window) is
+compiled in :mod:`streamlabels.kernels.experts`; this class owns the arrays, hands them to the
+kernels and keeps them the right size as features appear.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from streamlabels.features import Row
+from streamlabels.kernels import experts as kernel
+from streamlabels.kernels import knn
+
+__all__ = ["ExpertLayer"]
+
+
+class ExpertLayer:
+    """Experts, weights and threshold over ``n_labels`` labels (IHOMER's parameters of the same
+    names; ``dense``: standardise rows for the kNN, as dense streams need)."""
+
+    def __init__(self, n_labels: int, experts, weighting: str, threshold: str, knn_k: int,
+                 knn_window: int, dense: bool):
+        self.layer = kernel.new_layer(
+            n_labels, 1, experts, weighting, threshold, knn_k, knn_window, dense
+        )
+        self.scratch = kernel.new_scratch(self.layer)
+
+    def reserve(self, n_columns: int) -> None:
+        """Room for feature columns ``0 .. n_columns - 1``."""
+        window = knn.grown(self.layer.window, n_columns)
+        if window is not self.layer.window:
+            self.layer = self.layer._replace(window=window)
+            self.scratch = kernel.new_scratch(self.layer)
+
+    def decide(self, model_scores: np.ndarray, row: Row) -> tuple[np.ndarray, np.ndarray,
+                                                                   np.ndarray]:
+        """The labels, the experts' scores and the combined scores of one row."""
+        labels = np.zeros(len(model_scores), dtype=bool)
+        kernel.decide_row(model_scores, row.indices, row.values, self.layer, self.scratch, labels)
+        return labels, self.scratch.experts.copy(), self.scratch.scores.copy()
+
+    def learn(self, truth: np.ndarray, row: Row, experts: np.ndarray, scores: np.ndarray) -> None:
+        """Learn the truth of a row decided with these experts' and combined scores."""
+        self.reserve(int(row.indices[-1]) + 1 if len(row.indices) else 0)
+        self.scratch.experts[:] = experts
+        self.scratch.scores[:] = scores
+        kernel.learn_row(truth, row.indices, row.values, self.layer, self.scratch)
+
+    def weights(self) -> np.ndarray:
+        """The experts' weights per label, (n_labels, n_experts), experts in
+        :data:`~streamlabels.kernels.experts.EXPERT_NAMES` order."""
+        return self.layer.weights.copy()
+
+    def in_use(self) -> list[str]:
+        on = self.layer.prm[kernel.ON:]
+        return [name for name, used in zip(kernel.EXPERT_NAMES, on) if used]
+
+    def get_state(self) -> dict:
+        """The layer's arrays; feature columns only as far as the window has learned them, so
+        the state does not depend on how the room for columns grew."""
+        layer, window = self.layer, self.layer.window
+        ncols = int(window.meta[knn.NCOLS])
+        width = ncols if window.meta[knn.DENSE] else window.ids.shape[1]
+        return {
+            **{name: getattr(layer, name).copy() for name in layer._fields if name != "window"},
+            "window": {
+                "meta": window.meta.copy(), "ids": window.ids[:, :width].copy(),
+                "values": window.values[:, :width].copy(), "sizes": window.sizes.copy(),
+                "labels": window.labels.copy(), "stats": window.stats[:, :ncols].copy(),
+            },
+        }
+
+    def set_state(self, state: dict) -> None:
+        """Take the arrays of :meth:`get_state`'s output, checked against this layer's shapes."""
+        saved = state["window"]
+        ncols = int(np.asarray(saved["meta"])[knn.NCOLS])
+        self.reserve(ncols)
+        fields = {
+            name: _like(getattr(self.layer, name), state[name], name)
+            for name in kernel.Layer._fields if name != "window"
+        }
+        window = {name: a.copy() for name, a in self.layer.window._asdict().items()}
+        for name, mine in window.items():
+            theirs = np.asarray(saved[name], dtype=mine.dtype)
+            if theirs.ndim != mine.ndim or any(a > b for a, b in zip(theirs.shape, mine.shape)):
+                raise ValueError(f"decision layer state: window.{name} has shape {theirs.shape}")
+            mine[tuple(slice(0, n) for n in theirs.shape)] = theirs
+        if int(window["meta"][knn.NCOLS]) > window["stats"].shape[1]:
+            raise ValueError("decision layer state: the window learned more columns than it holds")
+        self.layer = kernel.Layer(**fields, window=knn.KnnWindow(**window))
+        self.scratch = kernel.new_scratch(self.layer)
+
+
+def _like(mine: np.ndarray, theirs, name: str) -> np.ndarray:
+    theirs = np.asarray(theirs, dtype=mine.dtype)
+    if theirs.shape != mine.shape:
+        raise ValueError(f"decision layer state: {name} has shape {theirs.shape}, not {mine.shape}")
+    return theirs.copy()
