@@ -8,7 +8,14 @@ recorded as not finished, never as a partial score.
         --datasets flags,emotions,yeast,scene,medical,enron --jobs 2
 
 Writes ``benchmarks/results/accuracy.json`` and ``accuracy.md`` (merging with earlier runs, so
-slow datasets can be added later).
+slow datasets can be added later), and ``accuracy_table.md``: per dataset and order, the default
+iHOMER, each ablation of its decision layer, MAJ-LS, PREV-LS and the best peer of
+``best-peers.json`` (``--peers``, default: beside the data folder), in micro-F1, macro-F1, subset
+accuracy and instances/s, with the count of pairs where the default is ahead of the best peer
+and below a label-set baseline:
+
+    STREAMLABELS_DATA=../shared/datasets python benchmarks/accuracy.py --models ablations \
+        --datasets flags,emotions,yeast,scene,medical,enron,tmc2007-500,bibtex,imdb,delicious
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -23,6 +31,12 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 DEFAULT_MODELS = "ihomer,br-lr,br-ht,br-nb,br-knn,cc-lr,lp-ht,prev-ls,majority-ls"
+ABLATIONS = (
+    "ihomer", "ihomer-fixed-threshold", "ihomer-no-context", "ihomer-no-knn", "ihomer-uniform",
+    "ihomer-routing",
+)
+BASELINES = ("majority-ls", "prev-ls")
+TABLE_METRICS = ("micro_f1", "macro_f1", "subset_accuracy")
 SHUFFLE_SEED = 1
 SHOWN = ("micro_f1", "subset_accuracy", "macro_f1", "hamming_loss", "example_f1")
 
@@ -66,14 +80,66 @@ def to_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def issue_table(rows: list[dict], peers: dict) -> str:
+    """The default against its ablations, the label-set baselines and the best peer."""
+    runs = {(r["dataset"], r["order"], r["model"]): r for r in rows if r["status"] == "ok"}
+    size = {d: r["n_instances"] for (d, _, _), r in runs.items()}
+    datasets = sorted(size, key=lambda d: (size[d], d))
+    models = [m for m in (*ABLATIONS, *BASELINES) if any(k[2] == m for k in runs)]
+    out, ahead, below, pairs = [], 0, 0, 0
+    for metric in TABLE_METRICS:
+        out += [f"#### {metric}", "", "| dataset | order | " + " | ".join(models)
+                + " | best peer |", "|---|---|" + "---:|" * (len(models) + 1)]
+        for d in datasets:
+            for order in ("file", "shuffled"):
+                cells = [runs.get((d, order, m), {}).get("metrics", {}).get(metric) for m in models]
+                peer = peers.get("file" if order == "file" else "shuffle:1", {}).get(d, {})
+                best = peer.get(metric, {})
+                shown = [f"{c:.4f}" if c is not None else "–" for c in cells]
+                peer_cell = f"{best['value']:.4f} ({best['by']})" if best else "–"
+                out.append(f"| {d} | {order} | " + " | ".join(shown) + f" | {peer_cell} |")
+                default = cells[0]
+                if metric == "micro_f1" and default is not None:
+                    pairs += 1
+                    ahead += best.get("value", -1.0) < default
+                    below += any(runs.get((d, order, b), {}).get("metrics", {}).get(metric, -1.0)
+                                 > default for b in BASELINES)
+        out.append("")
+    out += ["#### instances/s", "", "| dataset | order | " + " | ".join(models) + " |",
+            "|---|---|" + "---:|" * len(models)]
+    for d in datasets:
+        for order in ("file", "shuffled"):
+            speeds = [runs.get((d, order, m), {}).get("instances_per_second") for m in models]
+            out.append(f"| {d} | {order} | "
+                       + " | ".join("–" if v is None else f"{v:,.0f}" for v in speeds) + " |")
+    summary = (f"Default (`ihomer`) micro-F1 ahead of the best peer on {ahead} of {pairs} "
+               f"(dataset, order) pairs; below MAJ-LS or PREV-LS on {below}.")
+    return summary + "\n\n" + "\n".join(out) + "\n"
+
+
+def _peers_file(path: str | None) -> Path | None:
+    if path:
+        return Path(path)
+    data = os.environ.get("STREAMLABELS_DATA")
+    candidate = Path(data).parent / "reference" / "best-peers.json" if data else None
+    return candidate if candidate and candidate.exists() else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", required=True, help="comma-separated dataset names")
-    parser.add_argument("--models", default=DEFAULT_MODELS)
+    parser.add_argument("--models", default=DEFAULT_MODELS,
+                        help="comma-separated names, or 'ablations' (the default iHOMER, its "
+                        "ablations, majority-ls and prev-ls)")
+    parser.add_argument("--peers", help="best-peers.json (default: beside STREAMLABELS_DATA)")
     parser.add_argument("--orders", default="file,shuffled")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per run")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
+    if args.models == "ablations":
+        args.models = ",".join((*ABLATIONS, *BASELINES))
+    peers_file = _peers_file(args.peers)
+    peers = json.loads(peers_file.read_text()) if peers_file else {}
 
     jobs = [(d, m, order == "shuffled", args.timeout)
             for d in args.datasets.split(",") for order in args.orders.split(",")
@@ -87,6 +153,7 @@ def main() -> None:
                     != (row["dataset"], row["model"], row["order"])] + [row]
             store.write_text(json.dumps({"shuffle_seed": SHUFFLE_SEED, "runs": rows}, indent=1))
             (RESULTS / "accuracy.md").write_text(to_markdown(rows))
+            (RESULTS / "accuracy_table.md").write_text(issue_table(rows, peers))
             print(row["dataset"], row["order"], row["model"], row.get("metrics", {}).get(
                 "micro_f1", row["status"]), flush=True)
 

@@ -15,6 +15,12 @@ def _hoeffding_tree():
 
 IHOMER_VARIANTS: dict[str, Callable[[], dict]] = {
     "ihomer": dict,
+    # ablations of the decision layer, one part switched off each (benchmarks/README.md)
+    "ihomer-routing": lambda: {"decision": "routing"},
+    "ihomer-fixed-threshold": lambda: {"threshold": "fixed"},
+    "ihomer-no-context": lambda: {"experts": ("knn", "prior")},
+    "ihomer-no-knn": lambda: {"experts": ("context",)},
+    "ihomer-uniform": lambda: {"weighting": "uniform"},
     "ihomer-standard": lambda: {"scaling": "standard"},
     "ihomer-sparse": lambda: {"scaling": "sparse"},
     "ihomer-cold": lambda: {"restructure": "cold"},
