@@ -55,7 +55,8 @@ def plot_history(
     """Windowed metrics over the stream, with the model's ``events`` (``{"t", "kind"}``) marked.
 
     Drift detections and committed restructures are vertical lines across the plot, so a drop in
-    accuracy can be read against them; label-tree splits and merges are ticks along the top.
+    accuracy can be read against them; label-tree splits and merges are ticks along the top. The
+    decision layer's mean weight on each expert (``weight_*`` keys of the history) is dotted.
     ``history`` is :class:`~streamlabels.evaluate.PrequentialResult`'s, ``events`` is
     ``IHOMER.events``. Returns the figure.
     """
@@ -65,6 +66,10 @@ def plot_history(
         ax.plot(n, [point[f"window_{key}"] for point in history], lw=1.5,
                 label=f"{name} (window)")
     ax.plot(n, [point["micro_f1"] for point in history], "k--", lw=1, label="micro-F1 (cumulative)")
+    weights = sorted({key for point in history for key in point if key.startswith("weight_")})
+    for key in weights:  # the decision layer's mean weight on each expert
+        ax.plot(n, [point.get(key, np.nan) for point in history], ls=":", lw=1.5,
+                label=f"weight: {key.removeprefix('weight_')}")
 
     times: dict[str, list[int]] = {}
     for event in events:

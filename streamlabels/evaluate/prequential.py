@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from streamlabels.features import dicts_to_csr
 from streamlabels.evaluate.metrics import MultiLabelMetrics
+from streamlabels.features import dicts_to_csr
 
 __all__ = ["PrequentialResult", "prequential"]
 
@@ -117,6 +117,7 @@ def prequential(
         recent.update(truths, guesses)
         total.update(truths, guesses)
         point = _history_point(count, time.perf_counter() - start, recent, total)
+        point.update(_mean_weights(model))
         history.append(point)
         if on_window is not None:
             on_window(point)
@@ -187,6 +188,19 @@ def _array_windows(stream, model, labels, window, n):
 def _labels_of(model) -> list | None:
     labels = getattr(model, "labels", None)
     return None if labels is None else list(labels)
+
+
+def _mean_weights(model) -> dict[str, float]:
+    """A model's expert weights (``IHOMER.expert_weights``) averaged over its labels, as
+    ``weight_<expert>``; nothing for a model without them."""
+    weights = getattr(model, "expert_weights", None) or {}
+    if not weights:
+        return {}
+    names = next(iter(weights.values()))
+    return {
+        f"weight_{name}": float(np.mean([per_label[name] for per_label in weights.values()]))
+        for name in names
+    }
 
 
 def _history_point(count, seconds, recent, total) -> dict[str, float]:

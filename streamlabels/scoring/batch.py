@@ -14,8 +14,8 @@ import numpy as np
 import scipy.sparse
 
 from streamlabels.features import dicts_to_csr
-from streamlabels.kernels.decision import Rule
 from streamlabels.kernels import scoring_cpu
+from streamlabels.kernels.decision import Rule
 from streamlabels.scoring.rows import Batch
 from streamlabels.scoring.snapshot import Snapshot
 

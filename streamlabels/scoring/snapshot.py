@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from streamlabels.features import Row
-from streamlabels.kernels import linear as linear_kernels
 from streamlabels.kernels import experts as experts_kernel
 from streamlabels.kernels import knn, scoring_cpu
+from streamlabels.kernels import linear as linear_kernels
 
 __all__ = ["Snapshot", "export"]
 
