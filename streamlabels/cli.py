@@ -21,6 +21,7 @@ EXAMPLES = {
 """,
     "datasets": """examples:
   STREAMLABELS_DATA=../shared/datasets streamlabels datasets
+  streamlabels datasets fetch --all                 # download and verify every dataset
 """,
     "report": """examples:
   streamlabels replay yeast --out yeast.json && streamlabels report yeast.json --out pictures/
@@ -171,7 +172,7 @@ def _datasets(args) -> int:
         table.add_column(column)
     for name, path in datasets.available():
         info = datasets.info(name)
-        where = str(path) if path else "[dim]not found locally (set STREAMLABELS_DATA)[/dim]"
+        where = str(path) if path else "[dim]not found locally (datasets fetch NAME)[/dim]"
         table.add_row(
             name, f"{info.n_instances:,}", str(info.n_features), str(info.n_labels), where
         )
@@ -260,13 +261,16 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--plot", help="draw metrics over time to this PNG")
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    add_command(
+    datasets_parser = add_command(
         commands,
         "datasets",
-        "list the known benchmark datasets and where they were found",
+        "list the known benchmark datasets and where they were found; fetch them",
         EXAMPLES["datasets"],
         _datasets,
     )
+    from streamlabels.fetch import add_parser as add_fetch_parser
+
+    add_fetch_parser(datasets_parser, add_command)
 
     report = add_command(
         commands,
