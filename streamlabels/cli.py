@@ -70,12 +70,12 @@ def _stream_length(stream, spec) -> int | None:
 
 
 def _replay(args) -> int:
+    started = time.perf_counter()
     from rich.console import Console
 
     from streamlabels.evaluate.prequential import prequential
     from streamlabels.models import make_model
 
-    started = time.perf_counter()
     console = Console(stderr=True, quiet=args.quiet)
     stream = open_stream(args.stream, _parse_labels(args.labels), seed=args.seed)
     order = "file"

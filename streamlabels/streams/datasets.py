@@ -160,6 +160,7 @@ def _download(entry: DatasetInfo, cache: Path, progress: Progress | None) -> Pat
         os.close(fd)
         try:
             assemble(entry.assemble, paths, [part.url for part in entry.parts], Path(assembled))
+            os.chmod(assembled, 0o644)  # mkstemp's 0600 would hide a shared cache from others
             os.replace(assembled, cache / entry.file)
         finally:
             Path(assembled).unlink(missing_ok=True)
