@@ -16,7 +16,7 @@ from streamlabels.streams.assemble import AssemblyError, assemble
 from streamlabels.streams.datasets import ChecksumError, DatasetNotFoundError, DownloadError
 
 sys.path.insert(0, str(Path(__file__).parent))
-from upstream_server import UpstreamServer  # noqa: E402
+from upstream_server import UpstreamServer
 
 
 @pytest.fixture

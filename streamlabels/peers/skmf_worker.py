@@ -115,6 +115,6 @@ if __name__ == "__main__":
     sys.stdout = sys.stderr  # a library's print() must not corrupt the answers
     try:
         serve(sys.stdin.buffer, answers)
-    except Exception as exc:  # the parent reads this line and raises it as its own error
+    except Exception as exc:  # noqa: BLE001 (the parent raises whatever failed here as its own)
         _answer(answers, {"error": f"{exc!r}", "traceback": traceback.format_exc()})
         sys.exit(1)
