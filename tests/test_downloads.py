@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import math
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -108,6 +110,29 @@ def test_cut_transfer_stores_no_dataset_and_the_next_fetch_resumes(upstream, dat
     path = datasets.fetch("yeast")
     assert upstream.requests[-1] == (path_of("yeast"), "bytes=1208344-")
     assert cache_contents(upstream.cache) == ["yeast.arff.gz"]
+    labels = list(datasets.info("yeast").label_names)
+    shared = ArffStream(data_dir / "yeast.arff.gz", labels)
+    assert same_rows(ArffStream(path, labels), shared) == 2417
+
+
+def test_a_killed_fetch_leaves_no_dataset_and_the_next_one_resumes(upstream, data_dir):
+    upstream.faults[path_of("yeast")] = "slow"
+    partial = upstream.cache / ".partial" / f"{datasets.info('yeast').parts[0].sha256}.part"
+    command = [sys.executable, "-m", "streamlabels.cli", "datasets", "fetch", "yeast"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not (partial.exists() and partial.stat().st_size > 1 << 18):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    process.kill()
+    process.wait()
+    kept = partial.stat().st_size
+    assert 0 < kept < datasets.info("yeast").parts[0].bytes
+    assert cache_contents(upstream.cache) == [".partial", f".partial/{partial.name}"]
+
+    del upstream.faults[path_of("yeast")]
+    path = datasets.fetch("yeast")
+    assert upstream.requests[-1] == (path_of("yeast"), f"bytes={kept}-")
     labels = list(datasets.info("yeast").label_names)
     shared = ArffStream(data_dir / "yeast.arff.gz", labels)
     assert same_rows(ArffStream(path, labels), shared) == 2417

@@ -3,8 +3,8 @@
 ``{root}/{path}.gz`` (the shared folder stores the exact upstream bytes gzipped) is served,
 decompressed, at ``/{path}``, with ``Range`` support so that resumed downloads can be tested.
 ``faults`` makes it misbehave per path: ``"corrupt"`` (one byte changed), ``"short"`` (a complete
-response missing its last byte), ``"cut"`` (announces every byte, sends half, closes) and an
-integer status (``500``). ``requests`` records ``(path, range header)`` of every request.
+response missing its last byte), ``"cut"`` (announces every byte, sends half, closes), ``"slow"``
+(64 KiB every 50 ms) and an integer status (``500``). ``requests`` records ``(path, range header)`` of every request.
 
 Run it by hand to point ``STREAMLABELS_MIRROR`` at it:
 ``python tests/upstream_server.py ../shared/datasets/upstream 8765``.
@@ -18,6 +18,7 @@ import http.server
 import re
 import sys
 import threading
+import time
 from pathlib import Path
 
 
@@ -62,6 +63,12 @@ class UpstreamHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body[start : start + (len(body) - start) // 2])
             self.wfile.flush()
             self.close_connection = True
+            return
+        if fault == "slow":  # 64 KiB every 50 ms, so that a client can be killed mid-transfer
+            for i in range(start, len(body), 1 << 16):
+                self.wfile.write(body[i : i + (1 << 16)])
+                self.wfile.flush()
+                time.sleep(0.05)
             return
         self.wfile.write(body[start:])
 
