@@ -75,6 +75,19 @@ class Learner:
         self.fitted = True
 
 
+def _peak_rss_mb():
+    """This process's peak resident memory. Linux's ``ru_maxrss`` survives ``exec`` and would
+    report the parent's size at fork; ``VmHWM`` belongs to the worker's own address space."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _read_exact(stream, n):
     data = stream.read(n)
     if len(data) != n:
@@ -106,8 +119,7 @@ def serve(inp, out):
                 guesses[i] = learner.predict(X[i])
             if request["learn"]:
                 learner.learn(X[i], Y[i])
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-        _answer(out, {"rows": n, "peak_rss_mb": peak_mb}, guesses.tobytes())
+        _answer(out, {"rows": n, "peak_rss_mb": _peak_rss_mb()}, guesses.tobytes())
 
 
 if __name__ == "__main__":
