@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,18 @@ def test_bench_prints_skmf_beside_ihomer_in_one_table(skmf_env, data_dir, monkey
     table = capsys.readouterr().out
     rows = [line for line in table.splitlines() if line.startswith("│")]
     assert [row.split()[1] for row in rows] == models.split(",")
+
+
+@pytest.mark.slow
+def test_replay_scores_skmf_as_bench_does(skmf_env, data_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("STREAMLABELS_SKMF_PYTHON", str(skmf_env))
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    replayed, benched = tmp_path / "replay.json", tmp_path / "bench.json"
+    args = ["emotions", "--quiet", "--out"]
+    assert main(["replay", *args, str(replayed), "--model", "skmf-lc-ht"]) == 0
+    assert main(["bench", *args, str(benched), "--models", "skmf-lc-ht"]) == 0
+    replay = json.loads(replayed.read_text())
+    (bench,) = json.loads(benched.read_text())["models"]
+    assert replay["n_instances"] == bench["n_instances"] == 593
+    for key, value in bench["metrics"].items():
+        assert replay["metrics"][key] == pytest.approx(value, abs=1e-12), key
