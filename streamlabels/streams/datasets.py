@@ -42,7 +42,8 @@ from pathlib import Path
 
 from streamlabels.streams.arff import ArffData, ArffStream, LabelSpec, load_arff
 from streamlabels.streams.assemble import AssemblyError, assemble
-from streamlabels.streams.download import ChecksumError, DownloadError, Part, Progress, download
+from streamlabels.streams.download import ChecksumError, DownloadError, Part, Progress
+from streamlabels.streams.download import download as download_part
 
 __all__ = [
     "ChecksumError",
@@ -155,7 +156,7 @@ def _download(entry: DatasetInfo, cache: Path, progress: Progress | None) -> Pat
     paths = [staging / f"{part.sha256}.part" for part in entry.parts]
     try:
         for part in entry.parts:
-            download(part, staging, _mirror(), progress)
+            download_part(part, staging, _mirror(), progress)
         fd, assembled = tempfile.mkstemp(dir=staging, prefix=f"{entry.file}.", suffix=".tmp")
         os.close(fd)
         try:
@@ -218,7 +219,8 @@ def locate(name: str, download: bool | None = None) -> Path:
     found = _find_local(entry)
     if found is not None:
         return found
-    if not (not _offline() if download is None else download):
+    allowed = not _offline() if download is None else download
+    if not allowed:
         raise _not_found(entry, _DISABLED)
     try:
         return _download(entry, _cache_dir(), None)
