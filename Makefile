@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STREAMLABELS_DATA ?= $(abspath ../shared/datasets)
 export STREAMLABELS_DATA
 
-.PHONY: install demo test test-all
+.PHONY: install demo test test-all skmf-env
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,3 +22,27 @@ test: install
 
 test-all: install
 	$(PY) -m pytest -q
+
+# scikit-multiflow 0.5.3 in an interpreter of its own (the main install never depends on it):
+# old numpy/scipy pins, and its shipped C sources regenerated with cython<3 for Python 3.11.
+SKMF_VENV ?= .skmf-venv
+SKMF_BUILD := $(SKMF_VENV)/build
+
+$(SKMF_VENV)/.installed:
+	python3 -m venv $(SKMF_VENV)
+	$(SKMF_VENV)/bin/python -m pip install -q numpy==1.23.5 scipy==1.10.1 scikit-learn==1.2.2 \
+		"pandas<2.1" "matplotlib<3.8" "contourpy<1.2" "cython<3" "setuptools<70" wheel
+	rm -rf $(SKMF_BUILD) && mkdir -p $(SKMF_BUILD)
+	$(SKMF_VENV)/bin/python -m pip download -q --no-deps --no-binary :all: \
+		scikit-multiflow==0.5.3 -d $(SKMF_BUILD)
+	tar -xzf $(SKMF_BUILD)/scikit-multiflow-0.5.3.tar.gz -C $(SKMF_BUILD)
+	find $(SKMF_BUILD)/scikit-multiflow-0.5.3/src -name '*.c' -delete
+	cd $(SKMF_BUILD)/scikit-multiflow-0.5.3/src/skmultiflow/metrics && \
+		$(abspath $(SKMF_VENV))/bin/cython -3 *.pyx
+	cd $(SKMF_BUILD)/scikit-multiflow-0.5.3 && \
+		$(abspath $(SKMF_VENV))/bin/python -m pip install -q --no-build-isolation .
+	rm -rf $(SKMF_BUILD)
+	$(SKMF_VENV)/bin/python -c "import skmultiflow; print('scikit-multiflow', skmultiflow.__version__)"
+	touch $@
+
+skmf-env: $(SKMF_VENV)/.installed

@@ -139,3 +139,34 @@ def test_malformed_arff_is_one_line_naming_file_and_line(tmp_path, capsys):
     assert main(["replay", str(path), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "bad.arff:6" in err and err.count("\n") == 1
+
+
+def test_steady_speed_leaves_out_the_first_window():
+    from streamlabels.evaluate.prequential import PrequentialResult
+
+    history = [
+        {"n": 500, "seconds": 10.0},
+        {"n": 1000, "seconds": 10.5},
+        {"n": 1200, "seconds": 10.7},
+    ]
+    result = PrequentialResult(n_instances=1200, seconds=10.7, metrics={}, history=history)
+    assert result.instances_per_second == pytest.approx(1200 / 10.7)
+    assert result.steady_instances_per_second == pytest.approx(1000.0)
+    assert result.warmup_seconds == pytest.approx(9.5)
+    single = PrequentialResult(n_instances=9, seconds=1.0, metrics={}, history=history[:1])
+    assert single.steady_instances_per_second is None and single.warmup_seconds is None
+
+
+def test_demo_prints_steady_speed_apart_from_one_time_costs(tmp_path, capsys):
+    out = tmp_path / "demo.json"
+    assert main(["replay", "--n", "2000", "--quiet", "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert f"{report['steady_instances_per_second']:,.0f}" in table
+    assert "instances/s (steady: after window 1)" in table
+    assert "one-time cost in window 1 (s)" in table and "one-time set-up before it (s)" in table
+    first, last = report["history"][0], report["history"][-1]
+    steady = (2000 - first["n"]) / (last["seconds"] - first["seconds"])
+    assert report["steady_instances_per_second"] == pytest.approx(steady)
+    assert report["warmup_seconds"] == pytest.approx(max(first["seconds"] - 500 / steady, 0))
+    assert report["setup_seconds"] > 0

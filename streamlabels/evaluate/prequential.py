@@ -42,11 +42,32 @@ class PrequentialResult:
     def instances_per_second(self) -> float:
         return self.n_instances / self.seconds if self.seconds > 0 else float("inf")
 
+    @property
+    def steady_instances_per_second(self) -> float | None:
+        """Speed after the first history window, which alone pays one-time costs (numba
+        compilation or cache loading); None with fewer than two windows."""
+        if len(self.history) < 2:
+            return None
+        first, last = self.history[0], self.history[-1]
+        seconds = last["seconds"] - first["seconds"]
+        return (last["n"] - first["n"]) / seconds if seconds > 0 else float("inf")
+
+    @property
+    def warmup_seconds(self) -> float | None:
+        """The first window's time beyond what its rows take at the steady speed."""
+        steady = self.steady_instances_per_second
+        if steady is None:
+            return None
+        first = self.history[0]
+        return max(first["seconds"] - first["n"] / steady, 0.0)
+
     def to_dict(self) -> dict:
         return {
             "n_instances": self.n_instances,
             "seconds": self.seconds,
             "instances_per_second": self.instances_per_second,
+            "steady_instances_per_second": self.steady_instances_per_second,
+            "warmup_seconds": self.warmup_seconds,
             "peak_memory_mb": self.peak_memory_mb,
             "metrics": self.metrics,
             "history": self.history,
@@ -97,6 +118,8 @@ def prequential(
     (4, 0.5)
     >>> [point["n"] for point in result.history]
     [2, 4]
+    >>> result.steady_instances_per_second > 0, result.warmup_seconds >= 0
+    (True, True)
     """
     labels = list(label_names)
     n_labels = len(labels)

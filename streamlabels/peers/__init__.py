@@ -1,8 +1,9 @@
 """Models from other libraries, wrapped as river multi-label classifiers so that ``bench`` runs
-them on the same stream, in the same process, as ours.
+them on the same stream, scored by the same metrics, as ours.
 
 The wrappers import their library only when a model is built: importing this package never starts
-a JVM.
+a JVM or the scikit-multiflow interpreter (``skmf-*`` models run there, see
+:mod:`streamlabels.peers.skmf`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,20 @@ def _moa_mlht(sparse_rows: bool) -> Callable:
     return build
 
 
-PEERS: dict[str, Callable] = {"moa-mlht": _moa_mlht(False), "moa-mlht-sparse": _moa_mlht(True)}
+def _skmf(model: str) -> Callable:
+    def build(feature_names: Sequence, label_names: Sequence, seed: int, sparse: bool):
+        from streamlabels.peers.skmf import ScikitMultiflowModel
+
+        return ScikitMultiflowModel(model, feature_names, label_names, seed=seed)
+
+    return build
+
+
+PEERS: dict[str, Callable] = {
+    "moa-mlht": _moa_mlht(False),
+    "moa-mlht-sparse": _moa_mlht(True),
+    **{f"skmf-{model}": _skmf(model) for model in ("br-ht", "br-nb", "lc-ht", "cc-sgd")},
+}
 """Builders ``(feature_names, label_names, seed, sparse) -> model``, by peer name.
 
 ``moa-mlht`` sends dense rows whatever the stream's form: MOA's tree reads every input attribute
@@ -42,7 +56,7 @@ def make_peer(
     >>> make_peer("moa-ht", ["f"], ["a"])
     Traceback (most recent call last):
     ...
-    ValueError: unknown peer model 'moa-ht'; known: moa-mlht, moa-mlht-sparse
+    ValueError: unknown peer model 'moa-ht'; known: moa-mlht, moa-mlht-sparse, skmf-br-ht, ...
     """
     if name not in PEERS:
         raise ValueError(f"unknown peer model {name!r}; known: {', '.join(PEERS)}")

@@ -1,19 +1,21 @@
 """The standard multi-label benchmark streams, by name.
 
 Each dataset is described in the packaged ``registry.json`` (counts, label names
-in their conventional order, checksums, download addresses). :func:`locate`
-finds the file locally or fetches and verifies it, so experiments can simply say
-``load("yeast")``.
+in their conventional order, and the upstream files it is made of: pinned address,
+size and SHA-256 of each). :func:`locate` finds the file locally or fetches it, so
+experiments can simply say ``load("yeast")``.
 
 Where files are looked for, in order:
 
 1. each folder of ``STREAMLABELS_DATA`` (``os.pathsep``-separated);
 2. the cache, ``STREAMLABELS_CACHE`` or ``~/.cache/streamlabels``;
-3. if downloading is allowed (``STREAMLABELS_OFFLINE`` not set to ``1``): the
-   mirror ``STREAMLABELS_MIRROR`` (as ``{mirror}/{file}``), then the public
-   addresses. A download is accepted only if its decompressed content has the
-   registered SHA-256, whatever compression the source used; it is then stored
-   gzipped in the cache.
+3. if downloading is allowed (``STREAMLABELS_OFFLINE`` not set to ``1``): every
+   upstream file of the dataset, from its pinned address, or from the server
+   ``STREAMLABELS_MIRROR`` under the same path (the mirror replaces the scheme and
+   host). Each file must have its registered size and SHA-256; only then is the
+   dataset assembled (see :mod:`~streamlabels.streams.assemble`) and stored,
+   gzipped, in the cache. Partial downloads wait in the cache's ``.partial``
+   folder, out of the way, for the next attempt to resume.
 
 Examples
 --------
@@ -29,39 +31,34 @@ streamlabels.streams.datasets.UnknownDatasetError: unknown dataset 'emotion' (di
 
 from __future__ import annotations
 
-import bz2
 import difflib
 import functools
-import gzip
-import hashlib
 import json
 import os
-import shutil
 import tempfile
-import urllib.error
-import urllib.request
-import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from streamlabels.streams.arff import ArffData, ArffStream, LabelSpec, load_arff
+from streamlabels.streams.assemble import AssemblyError, assemble
+from streamlabels.streams.download import ChecksumError, DownloadError, Part, Progress
+from streamlabels.streams.download import download as download_part
 
 __all__ = [
     "ChecksumError",
     "DatasetInfo",
     "DatasetNotFoundError",
+    "DownloadError",
     "UnknownDatasetError",
     "available",
+    "fetch",
     "info",
     "load",
     "load_arrays",
     "locate",
     "names",
 ]
-
-DOWNLOAD_TIMEOUT_S = 30.0
-_CHUNK = 1 << 20
 
 
 class UnknownDatasetError(KeyError):
@@ -75,19 +72,14 @@ class DatasetNotFoundError(FileNotFoundError):
     """A registered dataset that is neither available locally nor downloadable."""
 
 
-class ChecksumError(ValueError):
-    """Downloaded content that differs from the registered checksum."""
-
-
 @dataclass(frozen=True)
 class DatasetInfo:
     """One registry entry.
 
     ``label_names`` is the conventional label order (MULAN XML order), which can
     differ from the attribute order in the file. ``sha256_gz`` is the checksum of
-    the reference ``.gz`` file, ``sha256_arff`` that of its decompressed content
-    (what downloads are checked against). ``urls`` is empty when no single public
-    file holds the data; ``note`` then says why.
+    the project's reference copy (``manifest.json``). ``parts`` are the upstream
+    files, each checked on download; ``assemble`` says how they make one stream.
     """
 
     name: str
@@ -100,10 +92,9 @@ class DatasetInfo:
     labels_position: str
     sparse: bool
     sha256_gz: str
-    sha256_arff: str
     source: str
-    urls: tuple[str, ...]
-    note: str = ""
+    assemble: str
+    parts: tuple[Part, ...]
 
 
 @functools.cache
@@ -112,7 +103,7 @@ def _registry() -> dict[str, DatasetInfo]:
     entries = {}
     for e in json.loads(text):
         e["label_names"] = tuple(e["label_names"])
-        e["urls"] = tuple(e["urls"])
+        e["parts"] = tuple(Part(**p) for p in e["parts"])
         entries[e["name"]] = DatasetInfo(**e)
     return entries
 
@@ -151,52 +142,57 @@ def _find_local(entry: DatasetInfo) -> Path | None:
     return None
 
 
-def _decompressed_chunks(path: Path):
-    """Yield the decompressed bytes of ``path``, whether gzip, bzip2 or plain."""
-    with open(path, "rb") as f:
-        magic = f.read(3)
-    if magic[:2] == b"\x1f\x8b":
-        opener = gzip.open
-    elif magic == b"BZh":
-        opener = bz2.open
-    else:
-        opener = open
-    with opener(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            yield chunk
+def _mirror() -> str:
+    return os.environ.get("STREAMLABELS_MIRROR", "").strip()
 
 
-def _fetch(url: str, entry: DatasetInfo, cache: Path) -> Path:
-    """Download ``url``, check it, and store it gzipped as ``cache/entry.file``."""
-    cache.mkdir(parents=True, exist_ok=True)
-    fd, raw_name = tempfile.mkstemp(dir=cache, prefix=f".{entry.file}.", suffix=".part")
-    raw = Path(raw_name)
-    packed = raw.with_suffix(".gz")
+def _download(entry: DatasetInfo, cache: Path, progress: Progress | None) -> Path:
+    """Download and check every part of ``entry``, then store the assembled file in ``cache``.
+
+    A failed check or assembly deletes the dataset's downloads; anything else (a cut transfer,
+    Ctrl-C) keeps them so that the next attempt resumes.
+    """
+    staging = cache / ".partial"
+    paths = [staging / f"{part.sha256}.part" for part in entry.parts]
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(
-            url, timeout=DOWNLOAD_TIMEOUT_S
-        ) as response:
-            shutil.copyfileobj(response, out, _CHUNK)
-        digest = hashlib.sha256()
-        with gzip.open(packed, "wb") as out:
-            for chunk in _decompressed_chunks(raw):
-                digest.update(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != entry.sha256_arff:
-            raise ChecksumError(
-                f"{url}: content has SHA-256 {digest.hexdigest()}, expected {entry.sha256_arff} "
-                f"for {entry.name}; nothing was stored"
-            )
-        target = cache / entry.file
-        os.replace(packed, target)
-        return target
+        for part in entry.parts:
+            download_part(part, staging, _mirror(), progress)
+        fd, assembled = tempfile.mkstemp(dir=staging, prefix=f"{entry.file}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            assemble(entry.assemble, paths, [part.url for part in entry.parts], Path(assembled))
+            os.chmod(assembled, 0o644)  # mkstemp's 0600 would hide a shared cache from others
+            os.replace(assembled, cache / entry.file)
+        finally:
+            Path(assembled).unlink(missing_ok=True)
+    except (ChecksumError, AssemblyError):
+        for path in paths:
+            path.unlink(missing_ok=True)
+        raise
+    else:
+        for path in paths:
+            path.unlink()
     finally:
-        raw.unlink(missing_ok=True)
-        packed.unlink(missing_ok=True)
+        if staging.is_dir() and not any(staging.iterdir()):
+            staging.rmdir()
+    return cache / entry.file
 
 
 def _offline() -> bool:
     return os.environ.get("STREAMLABELS_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+
+
+def _not_found(entry: DatasetInfo, why: str) -> DatasetNotFoundError:
+    searched = [str(d) for d in _data_dirs()] + [str(_cache_dir())]
+    return DatasetNotFoundError(
+        f"dataset {entry.name!r} ({entry.file}) was not found in {', '.join(searched)} and {why}. "
+        f"Set STREAMLABELS_DATA to a folder holding {entry.file}, or allow downloading "
+        "(unset STREAMLABELS_OFFLINE; STREAMLABELS_MIRROR may name a server that holds the "
+        "upstream files under their pinned paths)."
+    )
+
+
+_DISABLED = "downloading is disabled (download=False or STREAMLABELS_OFFLINE=1)"
 
 
 def locate(name: str, download: bool | None = None) -> Path:
@@ -213,46 +209,39 @@ def locate(name: str, download: bool | None = None) -> Path:
     Raises
     ------
     DatasetNotFoundError
-        Not found locally and not downloadable (offline, no address, or every
-        address failed); the message says what to set.
+        Not found locally and not downloadable (offline, or the download failed);
+        the message says what to set.
     ChecksumError
-        No download succeeded and at least one arrived with the wrong content;
-        nothing is written to the cache.
+        An upstream file arrived with the wrong size or SHA-256; nothing is
+        written to the cache.
     """
     entry = info(name)
     found = _find_local(entry)
     if found is not None:
         return found
     allowed = not _offline() if download is None else download
-    sources = []
-    mirror = os.environ.get("STREAMLABELS_MIRROR", "").strip()
-    if mirror:
-        sources.append(f"{mirror.rstrip('/')}/{entry.file}")
-    sources.extend(entry.urls)
-    failures: list[str] = []
-    mismatches: list[ChecksumError] = []
-    if allowed:
-        for url in sources:
-            try:
-                return _fetch(url, entry, _cache_dir())
-            except ChecksumError as exc:
-                mismatches.append(exc)
-            except (urllib.error.URLError, OSError, EOFError, ValueError, zlib.error) as exc:
-                failures.append(f"{url}: {exc}")
-    if mismatches:
-        raise ChecksumError("; ".join([str(m) for m in mismatches] + failures))
-    searched = [str(d) for d in _data_dirs()] + [str(_cache_dir())]
     if not allowed:
-        why = "downloading is disabled (download=False or STREAMLABELS_OFFLINE=1)"
-    elif not sources:
-        why = f"there is no download address: {entry.note or 'none registered'}"
-    else:
-        why = "download failed: " + "; ".join(failures)
-    raise DatasetNotFoundError(
-        f"dataset {name!r} ({entry.file}) was not found in {', '.join(searched)} and {why}. "
-        f"Set STREAMLABELS_DATA to a folder holding {entry.file}, or allow downloading "
-        "(unset STREAMLABELS_OFFLINE, or set STREAMLABELS_MIRROR to a folder URL holding it)."
-    )
+        raise _not_found(entry, _DISABLED)
+    try:
+        return _download(entry, _cache_dir(), None)
+    except DownloadError as exc:
+        raise _not_found(entry, f"download failed: {exc}") from exc
+
+
+def fetch(name: str, progress: Progress | None = None) -> Path:
+    """Make dataset ``name`` available locally: its path, downloaded into the cache if missing.
+
+    Unlike :func:`locate`, a failed transfer raises :class:`DownloadError` itself;
+    ``progress(url, bytes_so_far, bytes_expected)`` follows each upstream file.
+    ``STREAMLABELS_OFFLINE=1`` forbids downloading.
+    """
+    entry = info(name)
+    found = _find_local(entry)
+    if found is not None:
+        return found
+    if _offline():
+        raise _not_found(entry, _DISABLED)
+    return _download(entry, _cache_dir(), progress)
 
 
 def available() -> list[tuple[str, Path | None]]:
