@@ -36,6 +36,12 @@ class Row:
 class FeatureSpace:
     """Grows a name -> column mapping as features appear.
 
+    A non-finite value (NaN, +-inf) would poison every learner it reaches, so rows never carry
+    one: with ``nonfinite="skip"`` (the default) it is treated as missing, the feature left out
+    of the row, and the values left out of learned rows are counted in :attr:`n_nonfinite`; with
+    ``"raise"`` a learned row that holds one raises ``ValueError`` naming the feature. (Rows made
+    for prediction only, ``grow=False``, always leave such values out.)
+
     >>> fs = FeatureSpace()
     >>> row = fs.row({"b": 2.0, "a": 1.0})
     >>> row.indices.tolist(), row.values.tolist()
@@ -46,11 +52,17 @@ class FeatureSpace:
     ['b', 'a', 'c']
     >>> fs.row({"a": 1.0, "new": 5.0}, grow=False).indices.tolist()
     [1]
+    >>> fs.row({"a": float("nan"), "c": 2.0}).indices.tolist(), fs.n_nonfinite
+    ([2], 1)
     """
 
-    def __init__(self, names: list | None = None):
+    def __init__(self, names: list | None = None, nonfinite: str = "skip"):
+        if nonfinite not in ("skip", "raise"):
+            raise ValueError(f"nonfinite must be 'skip' or 'raise', got {nonfinite!r}")
         self._columns: dict = {}
         self.names: list = []
+        self.nonfinite = nonfinite
+        self.n_nonfinite = 0
         for name in names or []:
             self.column(name)
 
@@ -72,26 +84,47 @@ class FeatureSpace:
         >>> FeatureSpace.from_state(FeatureSpace(["b", "a"]).get_state()).row({"a": 1.0}).indices
         array([1])
         """
-        return {"names": list(self.names)}
+        return {"names": list(self.names), "n_nonfinite": self.n_nonfinite}
 
     @classmethod
-    def from_state(cls, state: dict) -> FeatureSpace:
+    def from_state(cls, state: dict, nonfinite: str = "skip") -> FeatureSpace:
         """A space restored from :meth:`get_state`'s output."""
-        return cls(state["names"])
+        space = cls(state["names"], nonfinite)
+        space.n_nonfinite = int(state.get("n_nonfinite", 0))
+        return space
+
+    def _drop_nonfinite(self, names, finite: np.ndarray, learned: bool) -> None:
+        """Count (or refuse) the non-finite values of a row or block about to be left out."""
+        if not learned:
+            return
+        if self.nonfinite == "raise":
+            bad = [name for name, ok in zip(names, finite.tolist()) if not ok]
+            raise ValueError(
+                f"non-finite value (NaN or inf) for feature(s) {bad[:5]}; pass "
+                "nonfinite='skip' to treat such values as missing"
+            )
+        self.n_nonfinite += int(finite.size - np.count_nonzero(finite))
 
     def row(self, x: dict, grow: bool = True) -> Row:
         """`x` as a sparse row; features are columns in order of first appearance.
 
         With ``grow=False`` (prediction must not change a model) unknown features are left out.
         """
+        values = np.fromiter(x.values(), dtype=np.float64, count=len(x))
+        finite = np.isfinite(values)
+        if not finite.all():
+            self._drop_nonfinite(list(x), finite, grow)
+            x = {name: v for name, v, ok in zip(x, x.values(), finite.tolist()) if ok}
+            values = values[finite]
         get = self._columns.get
         columns = [get(name) for name in x]
         if None in columns:
             if not grow:
-                known = {name: v for name, v in x.items() if name in self._columns}
-                return Row(x, *self._arrays([get(name) for name in known], known.values()))
+                known = np.array([c is not None for c in columns], dtype=bool)
+                columns = [c for c in columns if c is not None]
+                return Row(x, *self._arrays(columns, values[known]))
             columns = [self.column(name) for name in x]
-        return Row(x, *self._arrays(columns, x.values()))
+        return Row(x, *self._arrays(columns, values))
 
     def csr(
         self, X, names: Sequence | None = None
@@ -133,6 +166,12 @@ class FeatureSpace:
         if len(names) != n_cols or len(set(names)) != n_cols:
             raise ValueError(f"names must name the {n_cols} columns of X, each once")
         rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(indptr))
+        finite = np.isfinite(values)
+        if not finite.all():
+            self._drop_nonfinite([names[j] for j in cols], finite, learned=True)
+            rows, cols, values = rows[finite], cols[finite], values[finite]
+            indptr = np.zeros(n_rows + 1, dtype=np.int64)
+            np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
         self._grow(names, cols)
         # -1: a column of X without a single entry, so never looked up
         column = np.array([self._columns.get(name, -1) for name in names], dtype=np.int64)
@@ -156,9 +195,8 @@ class FeatureSpace:
             self.column(names[j])
 
     @staticmethod
-    def _arrays(columns: list, values) -> tuple[np.ndarray, np.ndarray]:
+    def _arrays(columns: list, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         indices = np.array(columns, dtype=np.int64)
-        values = np.fromiter(values, dtype=np.float64, count=len(columns))
         if len(indices) > 1 and np.any(indices[1:] < indices[:-1]):
             order = np.argsort(indices, kind="stable")
             indices, values = indices[order], values[order]

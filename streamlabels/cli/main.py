@@ -112,6 +112,7 @@ def _replay(args) -> int:
         "setup_seconds": setup_seconds,
         **result.to_dict(),
         "events": getattr(model, "events", []),
+        "n_nonfinite": getattr(model, "n_nonfinite", 0),
     }
     _print_summary(report)
     if args.out:
@@ -170,6 +171,8 @@ def _print_summary(report: dict) -> None:
         table.add_row("one-time cost in window 1 (s)", f"{report['warmup_seconds']:.2f}")
     table.add_row("one-time set-up before it (s)", f"{report['setup_seconds']:.2f}")
     table.add_row("peak memory (MB)", f"{report['peak_memory_mb']:.0f}")
+    if report.get("n_nonfinite"):
+        table.add_row("non-finite values left out", f"{report['n_nonfinite']:,}")
     Console().print(table)
 
 

@@ -1,4 +1,5 @@
-"""What a user watches on a running IHOMER model: its groups, label tree, events and sizes."""
+"""What a user (or a scorer) reads off a running IHOMER model: its groups, label tree, events,
+sizes, expert weights, and the view a frozen snapshot is exported from."""
 
 from __future__ import annotations
 
@@ -10,6 +11,33 @@ __all__ = ["Introspection"]
 
 class Introspection:
     """Read-only views of :class:`~streamlabels.ihomer.IHOMER`'s state."""
+
+    @property
+    def _labels(self) -> list:
+        return [] if self._vocabulary is None else self._vocabulary.names
+
+    def scoring_view(self) -> dict:
+        """What a frozen snapshot needs (:func:`streamlabels.scoring.export`): the feature and
+        label names, the scaling, the transition (hierarchies, warm-up, decision rule) and the
+        instance count.
+
+        Raises
+        ------
+        TypeError
+            When ``learner`` is not ``"linear"``: only linear learners have snapshot scorers.
+        """
+        if self.learner != "linear":
+            raise TypeError(
+                "only IHOMER(learner='linear') models can be exported; this one uses "
+                f"{self.learner if isinstance(self.learner, str) else type(self.learner).__name__}"
+            )
+        if self._transition is None:
+            raise ValueError("the model has no labels yet: learn from it or pass IHOMER(labels=...)")
+        return {
+            "feature_names": list(self._features.names), "labels": list(self._labels),
+            "scaling": self.scaling, "transition": self._transition, "n_instances": self._t,
+            "experts": self._experts,
+        }
 
     @property
     def groups(self) -> list[list]:
@@ -44,6 +72,11 @@ class Introspection:
         columns = [EXPERT_NAMES.index(name) for name in names]
         weights = self._experts.weights()[:, columns].tolist()
         return {label: dict(zip(names, row)) for label, row in zip(self._labels, weights)}
+
+    @property
+    def n_nonfinite(self) -> int:
+        """Non-finite feature values (NaN, inf) left out of learned rows as missing."""
+        return self._features.n_nonfinite
 
     @property
     def n_instances(self) -> int:

@@ -41,6 +41,7 @@ _CHOICES = {
     "decision": ("experts", "routing"),
     "threshold": ("f-optimal", "fixed"),
     "weighting": ("hedge", "uniform"),
+    "nonfinite": ("skip", "raise"),
 }
 
 
@@ -118,6 +119,9 @@ class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier
         ``"hedge"`` (exponential weights by each expert's loss, per label) or ``"uniform"``.
     knn_k, knn_window
         Neighbours and window (rows) of the kNN expert.
+    nonfinite
+        A NaN or infinite feature value is ``"skip"``: treated as missing and counted
+        (:attr:`n_nonfinite`), or ``"raise"``: refused with a ``ValueError`` when learning.
     theta_route
         A group is routed when the router's score reaches this value.
     group_nonempty
@@ -192,13 +196,14 @@ class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier
         weighting: str = "hedge",
         knn_k: int = 10,
         knn_window: int = 400,
+        nonfinite: str = "skip",
         seed: int = 42,
     ):
         for name, value in locals().items():
             if name not in ("self", "__class__"):
                 setattr(self, name, value)
         _check_params(self)
-        self._features = FeatureSpace(features)
+        self._features = FeatureSpace(features, nonfinite)
         self._dense_template: dict = {}  # river learners get every feature seen so far
         self._t = 0
         self._vocabulary: LabelVocabulary | None = None
@@ -261,10 +266,6 @@ class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier
         dense = {**self._dense_template, **x} if len(x) < len(self._dense_template) else x
         return Row(dense, row.indices, row.values)
 
-    @property
-    def _labels(self) -> list:
-        return [] if self._vocabulary is None else self._vocabulary.names
-
     # -- one instance -----------------------------------------------------------------------
 
     def predict_one(self, x: dict, **kwargs) -> dict:
@@ -316,7 +317,6 @@ class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier
         positives = self._vocabulary.positives(y)
         truth = np.zeros(len(self._vocabulary), dtype=bool)
         truth[positives] = True
-        self._t += 1
         if self._cache is None or self._cache[0] is not x:
             self._cache = None
             if self._experts is not None or self.global_drift == "adwin_rebuild":
@@ -328,7 +328,8 @@ class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier
         if cached and isinstance(self.learner, str) and len(cached[2].indices) == len(x):
             row = cached[2]
         else:
-            row = self._row(x, grow=True)
+            row = self._row(x, grow=True)  # the last check (non-finite values): nothing changed yet
+        self._t += 1
         self._structure.track(self._t, positives, loss)
         self._transition.learn(row, truth, positives)
         if self._experts is not None:
@@ -343,26 +344,3 @@ class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier
     def _restructure(self, partition: list[tuple[int, ...]]) -> None:
         self._transition.restructure(partition)
         self._structure.record_commit(self._t, partition)
-
-    def scoring_view(self) -> dict:
-        """What a frozen snapshot needs (:func:`streamlabels.scoring.export`): the feature and
-        label names, the scaling, the transition (hierarchies, warm-up, decision rule) and the
-        instance count.
-
-        Raises
-        ------
-        TypeError
-            When ``learner`` is not ``"linear"``: only linear learners have snapshot scorers.
-        """
-        if self.learner != "linear":
-            raise TypeError(
-                "only IHOMER(learner='linear') models can be exported; this one uses "
-                f"{self.learner if isinstance(self.learner, str) else type(self.learner).__name__}"
-            )
-        if self._transition is None:
-            raise ValueError("the model has no labels yet: learn from it or pass IHOMER(labels=...)")
-        return {
-            "feature_names": list(self._features.names), "labels": list(self._labels),
-            "scaling": self.scaling, "transition": self._transition, "n_instances": self._t,
-            "experts": self._experts,
-        }

@@ -88,7 +88,7 @@ def _restore(cls, state: dict):
     labels = params.pop("labels")
     model = cls(**params)
     model.labels = labels
-    model._features = FeatureSpace.from_state(state["features"])
+    model._features = FeatureSpace.from_state(state["features"], model.nonfinite)
     model._t = int(state["t"])
     if state["tree"] is None:
         return model

@@ -12,7 +12,9 @@ class Batch:
     """Rows to score, checked against a snapshot's columns: a dense matrix or CSR arrays.
 
     ``X`` is a 2-d array whose columns are ``snapshot.feature_names``, or a scipy sparse matrix
-    with those columns (any format; converted to CSR with sorted, summed entries).
+    with those columns (any format; converted to CSR with sorted, summed entries). A non-finite
+    value is read as missing, which for scoring is the same as 0.0: the model's own rows leave
+    such values out (:class:`~streamlabels.features.FeatureSpace`).
     """
 
     def __init__(self, X, n_features: int):
@@ -24,7 +26,7 @@ class Batch:
                     f"X must have shape (n, {n_features}) (the snapshot's feature_names), "
                     f"got {X.shape}"
                 )
-            self.X = X
+            self.X = _finite(X)
             self.indptr = np.zeros(1, dtype=np.int64)
             self.indices = np.empty(0, dtype=np.int64)
             self.values = np.empty(0)
@@ -41,5 +43,11 @@ class Batch:
             self.X = np.empty((0, 0))
             self.indptr = X.indptr.astype(np.int64)
             self.indices = X.indices.astype(np.int64)
-            self.values = X.data.astype(np.float64)
+            self.values = _finite(X.data.astype(np.float64))
         self.n_rows = self.X.shape[0] if self.dense else self.indptr.shape[0] - 1
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """``values`` with NaN and infinities as 0.0 (a copy only when there are any)."""
+    finite = np.isfinite(values)
+    return values if finite.all() else np.where(finite, values, 0.0)

@@ -184,6 +184,11 @@ def _open_text(path: Path) -> io.TextIOWrapper:
 
 
 _READ_ERRORS = (EOFError, OSError, zlib.error)
+# ``?`` (a missing value) inside the block parser: a NaN with a payload of its own, so that a
+# value written as NaN in the file stays a value (the model's non-finite policy sees it) while
+# ``?`` is left out, as dict iteration does.
+_MISSING_BITS = np.int64(0x7FF8_DEAD_0000_0001)
+_MISSING = np.array([_MISSING_BITS]).view(np.float64)[0]
 
 
 def _companion_xml(path: Path) -> Path:
@@ -750,7 +755,8 @@ class ArffStream:
             n, rows, cols, values = self._triplets_of([s for _, s in numbered])
         except _Fallback:
             n, rows, cols, values = self._triplets_slow(numbered)
-        Y, rows, fcols, values = self._split_labels(n, rows, cols, values, ~np.isnan(values))
+        present = values.view(np.int64) != _MISSING_BITS
+        Y, rows, fcols, values = self._split_labels(n, rows, cols, values, present)
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
         return sp.csr_array((values, fcols, indptr), shape=(n, self.n_features)), Y
@@ -770,7 +776,7 @@ class ArffStream:
                 problem = self._value_problem(i, v)
                 if problem:
                     raise ArffError(self.path, lineno, problem)
-                vals.append(np.nan if v == "?" else float(self._convert[i](v)))
+                vals.append(_MISSING if v == "?" else float(self._convert[i](v)))
             rows.extend([n] * len(indices))
             cols.extend(indices)
             n += 1
@@ -876,16 +882,21 @@ class ArffStream:
         return self._value_table(i, [w.strip() for w in vocabulary])[ids]
 
     def _value_table(self, i: int, words: list[str]) -> np.ndarray:
-        """The values of ``words`` for attribute ``i`` (and its look-alikes), NaN for ``?``."""
+        """The values of ``words`` for attribute ``i`` (and its look-alikes), the missing-value
+        NaN for ``?``."""
+        missing = np.array([w == "?" for w in words], dtype=bool)
         if self._feature_of[i] is not None and self.header.attributes[i].kind == "numeric":
             try:
-                return np.array(["nan" if w == "?" else w for w in words], dtype=np.float64)
+                out = np.array(["0" if w == "?" else w for w in words], dtype=np.float64)
             except ValueError:
                 raise _Fallback from None
-        if any(self._value_problem(i, w) for w in words):
-            raise _Fallback
-        convert = self._convert[i]
-        return np.array([np.nan if w == "?" else float(convert(w)) for w in words])
+        else:
+            if any(self._value_problem(i, w) for w in words):
+                raise _Fallback
+            convert = self._convert[i]
+            out = np.array([0.0 if w == "?" else float(convert(w)) for w in words])
+        out[missing] = _MISSING
+        return out
 
     def _arrays(self, sparse: bool | None) -> ArffData:
         try:
