@@ -194,7 +194,7 @@ class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier
         threshold: str = "f-optimal",
         experts: Sequence[str] = ("knn", "context"),
         weighting: str = "hedge",
-        knn_k: int = 10,
+        knn_k: int = 5,
         knn_window: int = 400,
         nonfinite: str = "skip",
         seed: int = 42,
