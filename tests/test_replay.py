@@ -170,3 +170,21 @@ def test_demo_prints_steady_speed_apart_from_one_time_costs(tmp_path, capsys):
     assert report["steady_instances_per_second"] == pytest.approx(steady)
     assert report["warmup_seconds"] == pytest.approx(max(first["seconds"] - 500 / steady, 0))
     assert report["setup_seconds"] > 0
+
+
+def test_an_unknown_label_is_named_with_the_labels_scored():
+    stream = [({}, {"a": True, "b": False}), ({}, {"c": True})]
+    with pytest.raises(ValueError, match=r"instance 2: the stream gives label 'c'.*\['a', 'b'\]"):
+        prequential(stream, PreviousLabelSet(), ["a", "b"])
+
+
+def test_replay_names_the_labels_never_predicted(data_dir, tmp_path, monkeypatch, capsys):
+    """The majority label set of yeast holds 4 of its 14 labels; the others score 0 with a hint."""
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    out = tmp_path / "majority.json"
+    assert main(["replay", "yeast", "--model", "majority-ls", "--n", "500", "--quiet",
+                 "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    never = [row["label"] for row in report["per_label"] if row["tp"] + row["fp"] == 0]
+    assert report["labels_never_predicted"] == never and 5 <= len(never) < 14
+    assert "labels never predicted: " + ", ".join(never) in capsys.readouterr().out

@@ -111,6 +111,9 @@ def _replay(args) -> int:
         "n_labels": len(stream.label_names),
         "setup_seconds": setup_seconds,
         **result.to_dict(),
+        "labels_never_predicted": [
+            row["label"] for row in result.per_label if row["tp"] + row["fp"] == 0
+        ],
         "events": getattr(model, "events", []),
     }
     _print_summary(report)
@@ -171,6 +174,12 @@ def _print_summary(report: dict) -> None:
     table.add_row("one-time set-up before it (s)", f"{report['setup_seconds']:.2f}")
     table.add_row("peak memory (MB)", f"{report['peak_memory_mb']:.0f}")
     Console().print(table)
+    never = report["labels_never_predicted"]
+    if never:  # a label never predicted scores 0 in every macro average: say why, once
+        shown = ", ".join(map(str, never[:10]))
+        if len(never) > 10:
+            shown += f" … ({len(never)} in all)"
+        Console().print(f"labels never predicted: {shown}", markup=False, highlight=False)
 
 
 def _datasets(args) -> int:

@@ -167,19 +167,31 @@ def _dict_windows(stream, model, labels, window, n, batched):
         row = count % window
         for label, value in y.items():
             if value:
-                truths[row, position[label]] = True
+                truths[row, _column(position, label, count, "the stream")] = True
         if batched:
             pending.append(x)
         else:
             for label, value in model.predict_one(x).items():
                 if value:
-                    guesses[row, position[label]] = True
+                    guesses[row, _column(position, label, count, "the model")] = True
             model.learn_one(x, y)
         count += 1
         if count % window == 0:
             yield _close(model, pending, columns, truths, guesses, window)
     if count % window:
         yield _close(model, pending, columns, truths, guesses, count % window)
+
+
+def _column(position: dict, label, count: int, source: str) -> int:
+    """The report column of ``label``; one outside the scored labels is an error that names it
+    (a typo or a wrong label spec must not surface as a bare KeyError)."""
+    column = position.get(label)
+    if column is None:
+        raise ValueError(
+            f"instance {count + 1}: {source} gives label {label!r}, which is not among the "
+            f"labels scored: {list(position)}"
+        )
+    return column
 
 
 def _close(model, pending, columns, truths, guesses, rows):
@@ -196,7 +208,11 @@ def _close(model, pending, columns, truths, guesses, rows):
 
 def _array_windows(stream, model, labels, window, n):
     """(truths, predictions) per window of a stream that gives array blocks."""
-    order = [list(stream.label_names).index(label) for label in labels]
+    names = list(stream.label_names)
+    missing = [label for label in labels if label not in names]
+    if missing:
+        raise ValueError(f"labels {missing} are not among the stream's labels: {names}")
+    order = [names.index(label) for label in labels]
     left = n
     for X, Y in stream.batches(window):
         if left is not None:
