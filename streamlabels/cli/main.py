@@ -22,7 +22,8 @@ EXAMPLES = {
   streamlabels replay                               # the embedded synthetic drifting stream
   STREAMLABELS_DATA=../shared/datasets streamlabels replay yeast --model br-lr
   streamlabels replay yeast --model ihomer --shuffle 1 --out yeast.json --plot yeast.png
-  streamlabels replay my.arff.gz --labels 14        # MULAN file, the last 14 attributes are labels
+  streamlabels replay my.arff.gz --labels -14       # MULAN file, the last 14 attributes are labels
+  streamlabels replay tmc2007-500 --n 10000 --save m.ckpt && streamlabels replay tmc2007-500 --resume m.ckpt
 """,
     "datasets": """examples:
   STREAMLABELS_DATA=../shared/datasets streamlabels datasets
@@ -89,20 +90,33 @@ def _replay(args) -> int:
 
         source = ArrayStream.read(stream).permuted(args.shuffle)
         order = f"shuffled (seed {args.shuffle})"
-    model = make_model(
-        args.model,
-        stream.feature_names,
-        stream.label_names,
-        seed=args.seed,
-        sparse=getattr(stream, "sparse", False),
-    )
+    name = args.stream or "synthetic"
+    run = {"stream": name, "model": args.model, "order": order, "seed": args.seed,
+           "labels": list(stream.label_names)}
+    counts = None
+    if args.resume:
+        from streamlabels.cli.checkpoint import load_run
+        from streamlabels.ihomer import IHOMER
+
+        model, counts = load_run(args.resume, run, IHOMER)
+    else:
+        model = make_model(
+            args.model,
+            stream.feature_names,
+            stream.label_names,
+            seed=args.seed,
+            sparse=getattr(stream, "sparse", False),
+        )
     total = _stream_length(stream, args.stream)
     if args.n is not None:
         total = min(total, args.n) if total else args.n
 
     setup_seconds = time.perf_counter() - started  # imports, stream and model: paid once
-    result = _run_with_progress(console, prequential, source, model, stream, args, total)
-    name = args.stream or "synthetic"
+    result = _run_with_progress(console, prequential, source, model, stream, args, total, counts)
+    if args.save:
+        from streamlabels.cli.checkpoint import save_run
+
+        save_run(args.save, model, run, result.counts)
     report = {
         "stream": name,
         "model": args.model,
@@ -129,7 +143,7 @@ def _replay(args) -> int:
     return 0
 
 
-def _run_with_progress(console, prequential, source, model, stream, args, total):
+def _run_with_progress(console, prequential, source, model, stream, args, total, counts):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (
@@ -140,18 +154,20 @@ def _run_with_progress(console, prequential, source, model, stream, args, total)
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(f"{args.model}", total=total, live="")
+        done = 0 if counts is None else counts["metrics"]["n"]
+        task = progress.add_task(f"{args.model}", total=total, live="", completed=done)
 
         def on_window(point):
             progress.update(
                 task,
-                completed=point["n"],
+                completed=done + point["n"],
                 live=f"micro-F1 {point['micro_f1']:.3f}  subset acc {point['subset_accuracy']:.3f}"
                 f"  {point['n'] / max(point['seconds'], 1e-9):,.0f} inst/s",
             )
 
         return prequential(
-            source, model, stream.label_names, n=args.n, window=args.window, on_window=on_window
+            source, model, stream.label_names, n=args.n, window=args.window, on_window=on_window,
+            ranking=args.ranking, resume=counts,
         )
 
 
@@ -165,6 +181,8 @@ def _print_summary(report: dict) -> None:
     for key, value in report["metrics"].items():
         table.add_row(key, f"{value:.4f}")
     table.add_row("instances", f"{report['n_instances']:,}")
+    if report["resumed_from"]:
+        table.add_row("resumed after instance", f"{report['resumed_from']:,}")
     table.add_row("seconds", f"{report['seconds']:.2f}")
     table.add_row("instances/s (whole run)", f"{report['instances_per_second']:,.0f}")
     steady = report["steady_instances_per_second"]
@@ -267,6 +285,16 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", help="write the results as JSON")
     replay.add_argument("--plot", help="draw metrics over time to this PNG")
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
+    replay.add_argument(
+        "--ranking", action="store_true",
+        help="also score the label ranking (one-error, coverage, ranking loss, average "
+        "precision); iHOMER then runs one instance at a time (same predictions, slower)",
+    )
+    replay.add_argument("--save", metavar="MODEL", help="write the model and metric counts here")
+    replay.add_argument(
+        "--resume", metavar="MODEL",
+        help="go on from a --save file: skip the instances it has learned, add up the metrics",
+    )
 
     datasets_parser = add_command(
         commands,
