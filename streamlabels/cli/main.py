@@ -1,4 +1,5 @@
-"""The ``streamlabels`` command: replay streams prequentially, list datasets, draw reports.
+"""The ``streamlabels`` command: replay streams prequentially, list datasets, draw reports
+(:mod:`.report`), bench models (:mod:`.bench`).
 
 Errors are one clear line; ``--debug`` shows the full traceback.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 from streamlabels.cli.bench import add_parser as add_bench_parser
 from streamlabels.cli.commands import add_command, add_registered_commands
 from streamlabels.cli.fetch import add_parser as add_fetch_parser
+from streamlabels.cli.report import run_report
 
 __all__ = ["main"]
 
@@ -33,6 +35,8 @@ EXAMPLES = {
   streamlabels replay yeast --out yeast.json && streamlabels report yeast.json --out pictures/
   streamlabels report benchmarks/results/accuracy.json --out pictures/
   streamlabels report benchmarks/results/accuracy.json --metric subset_accuracy
+  streamlabels report ihomer.json br-lr.json --out cmp.png   # two replays, one picture
+  streamlabels report bench.json --out pictures/            # a bar per model of a bench
 """,
 }
 
@@ -219,45 +223,6 @@ def _datasets(args) -> int:
     return 0
 
 
-def _report(args) -> int:
-    """Draw a replay JSON (metrics over time, per label) or an accuracy JSON (bars) to PNGs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from streamlabels.evaluate import plots as viz
-
-    source = Path(args.results)
-    data = json.loads(source.read_text())
-    if isinstance(data, dict) and "runs" in data:
-        rows = data["runs"]
-        pictures = {
-            args.metric: viz.plot_comparison(rows, metric=args.metric),
-            "throughput": viz.plot_throughput(rows),
-        }
-    elif isinstance(data, dict) and "history" in data:
-        title = f"{data.get('stream', source.stem)} · {data.get('model', '?')} · "
-        title += data.get("order", "file")
-        pictures = {
-            "history": viz.plot_history(data["history"], title, data.get("events", ())),
-            "per-label": viz.plot_per_label(data.get("per_label", []), title=title),
-        }
-    else:
-        raise ValueError(
-            f"{source}: neither a `streamlabels replay --out` JSON (with 'history') "
-            "nor a benchmarks accuracy JSON (with 'runs')"
-        )
-    folder = Path(args.out)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, figure in pictures.items():
-        path = folder / f"{source.stem}-{name}.png"
-        figure.savefig(path, dpi=120, bbox_inches="tight")
-        plt.close(figure)
-        print(path)
-    return 0
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamlabels", description="Online multi-label classification of data streams."
@@ -308,12 +273,18 @@ def _parser() -> argparse.ArgumentParser:
     report = add_command(
         commands,
         "report",
-        "draw a replay's or a benchmark table's results as PNG pictures",
+        "draw replays', benches' or a benchmark table's results as PNG pictures",
         EXAMPLES["report"],
-        _report,
+        run_report,
     )
-    report.add_argument("results", help="a `replay --out` JSON or benchmarks/results/accuracy.json")
-    report.add_argument("--out", default=".", help="folder for the PNGs (default: current)")
+    report.add_argument(
+        "results", nargs="+",
+        help="`replay --out` or `bench --out` JSONs, or benchmarks/results/accuracy.json; "
+        "several are drawn side by side",
+    )
+    report.add_argument(
+        "--out", default=".", help="folder for the PNGs (default: current), or one .png file"
+    )
     report.add_argument(
         "--metric", default="micro_f1", help="metric of the accuracy bars (default: micro_f1)"
     )
