@@ -43,6 +43,7 @@ def save_run(path: str | os.PathLike, model, run: dict, counts: dict) -> None:
             f.write(blob)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide the checkpoint from others
         os.replace(temporary, path)
     finally:
         Path(temporary).unlink(missing_ok=True)

@@ -1,4 +1,5 @@
-"""What a user watches on a running IHOMER model: its groups, label tree, events and sizes."""
+"""What a user watches on a running IHOMER model: its groups, label tree, events and sizes;
+and the view a frozen snapshot is exported from."""
 
 from __future__ import annotations
 
@@ -64,4 +65,27 @@ class Introspection:
             "tree_nodes": self.tree.n_nodes,
             "tree_bytes": self.tree.memory_bytes(),
             "features": len(self._features) or len(self._dense_template),
+        }
+
+    def scoring_view(self) -> dict:
+        """What a frozen snapshot needs (:func:`streamlabels.scoring.export`): the feature and
+        label names, the scaling, the transition (hierarchies, warm-up, decision rule) and the
+        instance count.
+
+        Raises
+        ------
+        TypeError
+            When ``learner`` is not ``"linear"``: only linear learners have snapshot scorers.
+        """
+        if self.learner != "linear":
+            raise TypeError(
+                "only IHOMER(learner='linear') models can be exported; this one uses "
+                f"{self.learner if isinstance(self.learner, str) else type(self.learner).__name__}"
+            )
+        if self._transition is None:
+            raise ValueError("the model has no labels yet: learn from it or pass IHOMER(labels=...)")
+        return {
+            "feature_names": list(self._features.names), "labels": list(self._labels),
+            "scaling": self.scaling, "transition": self._transition, "n_instances": self._t,
+            "experts": self._experts,
         }

@@ -63,7 +63,9 @@ def _check_params(model) -> None:
         raise ValueError("knn_k and knn_window must be >= 1")
 
 
-class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier):
+class IHOMER(
+    BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier, base.MiniBatchClassifier
+):
     """Incremental Hierarchy Of Multi-label classifiERs.
 
     Parameters
@@ -343,26 +345,3 @@ class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier
     def _restructure(self, partition: list[tuple[int, ...]]) -> None:
         self._transition.restructure(partition)
         self._structure.record_commit(self._t, partition)
-
-    def scoring_view(self) -> dict:
-        """What a frozen snapshot needs (:func:`streamlabels.scoring.export`): the feature and
-        label names, the scaling, the transition (hierarchies, warm-up, decision rule) and the
-        instance count.
-
-        Raises
-        ------
-        TypeError
-            When ``learner`` is not ``"linear"``: only linear learners have snapshot scorers.
-        """
-        if self.learner != "linear":
-            raise TypeError(
-                "only IHOMER(learner='linear') models can be exported; this one uses "
-                f"{self.learner if isinstance(self.learner, str) else type(self.learner).__name__}"
-            )
-        if self._transition is None:
-            raise ValueError("the model has no labels yet: learn from it or pass IHOMER(labels=...)")
-        return {
-            "feature_names": list(self._features.names), "labels": list(self._labels),
-            "scaling": self.scaling, "transition": self._transition, "n_instances": self._t,
-            "experts": self._experts,
-        }
