@@ -159,11 +159,13 @@ class FeatureSpace:
         >>> fs.names_of(np.zeros((1, 2)))
         Traceback (most recent call last):
         ...
-        ValueError: X is an array without column names, but the model knows its features by name ('age', 'height'): pass feature_names=[...] naming X's columns, or a DataFrame
+        ValueError: X is an array without column names, but the model knows its features by name
+        ('age', 'height'): pass feature_names=[...] naming X's columns, or a DataFrame
         >>> FeatureSpace([0, 1, 2]).names_of(np.zeros((1, 2)), fixed=True)
         Traceback (most recent call last):
         ...
-        ValueError: X has 2 columns but the model learned 3 features by position: pass feature_names=[...] naming X's columns, or a DataFrame
+        ValueError: X has 2 columns but the model learned 3 features by position: pass
+        feature_names=[...] naming X's columns, or a DataFrame
         """
         width = X.shape[1] if hasattr(X, "shape") and len(X.shape) == 2 else None
         if names is not None:

@@ -25,7 +25,8 @@ EXAMPLES = {
   STREAMLABELS_DATA=../shared/datasets streamlabels replay yeast --model br-lr
   streamlabels replay yeast --model ihomer --shuffle 1 --out yeast.json --plot yeast.png
   streamlabels replay my.arff.gz --labels -14       # MULAN file, the last 14 attributes are labels
-  streamlabels replay tmc2007-500 --n 10000 --save m.ckpt && streamlabels replay tmc2007-500 --resume m.ckpt
+  streamlabels replay tmc2007-500 --n 10000 --save m.ckpt   # stop after 10,000 instances
+  streamlabels replay tmc2007-500 --resume m.ckpt           # go on: the same final metrics
 """,
     "datasets": """examples:
   STREAMLABELS_DATA=../shared/datasets streamlabels datasets

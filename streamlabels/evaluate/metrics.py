@@ -182,7 +182,9 @@ class MultiLabelMetrics:
         for name in ("tp", "n_true", "n_pred"):
             counts = np.asarray(state[name], dtype=np.int64)
             if counts.shape != (metrics.n_labels,):
-                raise ValueError(f"{name} holds {counts.shape} counts for {metrics.n_labels} labels")
+                raise ValueError(
+                    f"{name} holds {counts.shape} counts for {metrics.n_labels} labels"
+                )
             setattr(metrics, f"_{name}", counts.copy())
         metrics._sums = [float(v) for v in state["sums"]]
         return metrics

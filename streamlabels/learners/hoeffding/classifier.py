@@ -26,9 +26,11 @@ class HoeffdingTreeMultiLabelClassifier(base.MultiLabelClassifier):
     ----------
     labels
         The label vocabulary. Default: the keys of the first ``y`` given to ``learn_one``.
-    grace_period, delta, tau, leaf_model, max_depth, max_nodes, n_splits, min_branch_fraction, lr, knn_k, knn_window, cardinality_th, entropy_th, labelset_capacity, bootstrap, seed, drift_detection, drift_delta, switch_significance, drift_window_threshold
+    grace_period, delta, tau, leaf_model, max_depth, max_nodes, n_splits
         As in :class:`~streamlabels.learners.hoeffding.MultiLabelHoeffdingTree`, with its
-        defaults.
+        defaults; so are the remaining parameters (min_branch_fraction, lr, knn_k, knn_window,
+        cardinality_th, entropy_th, labelset_capacity, bootstrap, seed, drift_detection,
+        drift_delta, switch_significance, drift_window_threshold).
 
     Examples
     --------
