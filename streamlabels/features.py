@@ -167,7 +167,8 @@ class FeatureSpace:
         ValueError: X has 2 columns but the model learned 3 features by position: pass
         feature_names=[...] naming X's columns, or a DataFrame
         """
-        width = X.shape[1] if hasattr(X, "shape") and len(X.shape) == 2 else None
+        shape = X.shape if hasattr(X, "shape") else np.shape(X)
+        width = shape[1] if len(shape) == 2 else None
         if names is not None:
             names = list(names)
             if width is not None and len(names) != width:

@@ -244,3 +244,12 @@ def test_resume_refuses_a_damaged_or_foreign_checkpoint(data_dir, tmp_path, monk
     assert "m.ckpt: cannot resume from it" in err and "checksum" in err
     assert main(["replay", "flags", "--model", "prev-ls", "--save", str(ckpt), "--quiet"]) == 2
     assert "--save needs a model that can be checkpointed" in capsys.readouterr().err
+
+
+def test_save_refuses_ihomer_over_a_river_learner_before_replaying(data_dir, monkeypatch, capsys,
+                                                                   tmp_path):
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    ckpt = tmp_path / "m.ckpt"
+    assert main(["replay", "flags", "--model", "ihomer-ht", "--save", str(ckpt), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "'ihomer-ht' cannot" in err and "pickle" in err and not ckpt.exists()

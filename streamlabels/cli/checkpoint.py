@@ -16,25 +16,34 @@ from pathlib import Path
 
 from streamlabels import state
 
-__all__ = ["KIND", "VERSION", "load_run", "save_run"]
+__all__ = ["KIND", "VERSION", "check_savable", "load_run", "save_run"]
 
 KIND = "streamlabels.replay"
 VERSION = 1
 _RUN_KEYS = ("stream", "model", "order", "seed", "labels")
 
 
-def save_run(path: str | os.PathLike, model, run: dict, counts: dict) -> None:
-    """Write ``model`` (anything with ``get_state``), the run's identity ``run`` (stream, model
-    name, order, seed, labels) and the metrics' ``counts`` to ``path``, atomically."""
+def check_savable(model, name: str) -> None:
+    """Refuse, before a replay starts, a model whose state cannot be saved (a baseline, a peer,
+    iHOMER over a river learner), rather than after hours of replay."""
     get_state = getattr(model, "get_state", None)
-    if get_state is None:
+    try:
+        if get_state is None:
+            raise state.StateError("it has no get_state()")
+        get_state()
+    except state.StateError as exc:
         raise ValueError(
-            f"--save needs a model that can be checkpointed (an ihomer model); "
-            f"{run['model']!r} cannot"
-        )
+            f"--save needs a model that can be checkpointed (an ihomer model without a river "
+            f"learner); {name!r} cannot: {exc}"
+        ) from exc
+
+
+def save_run(path: str | os.PathLike, model, run: dict, counts: dict) -> None:
+    """Write ``model`` (checked by :func:`check_savable`), the run's identity ``run`` (stream,
+    model name, order, seed, labels) and the metrics' ``counts`` to ``path``, atomically."""
     blob = state.dumps({
         "kind": KIND, "version": VERSION, **{key: run[key] for key in _RUN_KEYS},
-        "model_state": get_state(), "counts": counts,
+        "model_state": model.get_state(), "counts": counts,
     })
     path = Path(path)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -112,6 +112,10 @@ def _replay(args) -> int:
             seed=args.seed,
             sparse=getattr(stream, "sparse", False),
         )
+    if args.save:
+        from streamlabels.cli.checkpoint import check_savable
+
+        check_savable(model, args.model)
     total = _stream_length(stream, args.stream)
     if args.n is not None:
         total = min(total, args.n) if total else args.n
