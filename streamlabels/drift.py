@@ -116,6 +116,15 @@ class ADWIN(base.DriftDetector):
 
     # -- persistence ------------------------------------------------------------------------
 
+    # river.checks.check_estimator reads these two from every estimator; river's DriftDetector
+    # is a Base, not an Estimator, and lacks them.
+    @property
+    def _tags(self) -> set[str]:
+        return set()
+
+    def _unit_test_skips(self) -> set[str]:
+        return set()
+
     def get_state(self) -> dict:
         """Parameters and window as plain numbers and arrays (for :mod:`streamlabels.state`)."""
         floats, ints, lengths, totals, variances = (a[0] for a in self._state)

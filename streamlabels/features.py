@@ -182,6 +182,54 @@ class FeatureSpace:
             indices, values = indices[order], values[order]
         return indptr, indices, values
 
+    def names_of(self, X, names: Sequence | None = None, fixed: bool = False) -> list | None:
+        """The names of ``X``'s columns, checked against this space: ``names`` if given, a
+        DataFrame's columns, else column positions (``None``).
+
+        A bare array is matched by position only where this space's features are positions: a
+        model that learned named features would silently read column ``j`` as whatever it
+        learned ``j`` to be. With ``fixed`` (prediction: the space cannot grow), the array must
+        also hold every column the space knows, and a space that knows exactly the columns
+        ``0..n-1`` (it learned from dense arrays of width ``n``) takes only width ``n``.
+
+        >>> fs = FeatureSpace(["age", "height"])
+        >>> fs.names_of(np.zeros((1, 2)), ["height", "age"])
+        ['height', 'age']
+        >>> fs.names_of(np.zeros((1, 2)))
+        Traceback (most recent call last):
+        ...
+        ValueError: X is an array without column names, but the model knows its features by name
+        ('age', 'height'): pass feature_names=[...] naming X's columns, or a DataFrame
+        >>> FeatureSpace([0, 1, 2]).names_of(np.zeros((1, 2)), fixed=True)
+        Traceback (most recent call last):
+        ...
+        ValueError: X has 2 columns but the model learned 3 features by position: pass
+        feature_names=[...] naming X's columns, or a DataFrame
+        """
+        shape = X.shape if hasattr(X, "shape") else np.shape(X)
+        width = shape[1] if len(shape) == 2 else None
+        if names is not None:
+            names = list(names)
+            if width is not None and len(names) != width:
+                raise ValueError(f"feature_names has {len(names)} names for {width} columns")
+            return names
+        if isinstance(X, pd.DataFrame) or not self.names or width is None:
+            return None
+        hint = "pass feature_names=[...] naming X's columns, or a DataFrame"
+        if not all(_is_position(name) for name in self.names):
+            shown = ", ".join(map(repr, self.names[:3])) + (", ..." if len(self) > 3 else "")
+            raise ValueError(
+                "X is an array without column names, but the model knows its features by name "
+                f"({shown}): {hint}"
+            )
+        dense_width = len(self) if max(self.names) == len(self) - 1 else None
+        if fixed and (max(self.names) >= width or dense_width not in (None, width)):
+            raise ValueError(
+                f"X has {width} columns but the model learned {len(self)} features by "
+                f"position: {hint}"
+            )
+        return None
+
     def _grow(self, names: list, cols: np.ndarray) -> None:
         """Add the names of ``X``'s entries that are new, in the order the rows meet them."""
         new = np.array([name not in self._columns for name in names], dtype=bool)
@@ -201,6 +249,10 @@ class FeatureSpace:
             order = np.argsort(indices, kind="stable")
             indices, values = indices[order], values[order]
         return indices, values
+
+
+def _is_position(name) -> bool:
+    return isinstance(name, (int, np.integer)) and not isinstance(name, bool) and name >= 0
 
 
 def feature_dicts(X, names: Sequence | None = None) -> Iterator[dict]:

@@ -149,3 +149,12 @@ def test_export_refuses_a_model_without_snapshot_scorers():
         export(model)
     with pytest.raises(TypeError, match="IHOMER model"):
         export(object())
+
+
+def test_the_package_declares_its_annotations_for_type_checkers():
+    """PEP 561: without py.typed installed beside the code, mypy ignores our annotations."""
+    import tomllib
+
+    assert (ROOT / "streamlabels" / "py.typed").is_file()
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "py.typed" in config["tool"]["setuptools"]["package-data"]["streamlabels"]

@@ -460,3 +460,18 @@ def test_unknown_label_name_suggests_the_closest(tmp_path):
 def test_arff_error_pickles():
     err = pickle.loads(pickle.dumps(ArffError("f.arff", 3, "bad")))
     assert (err.path, err.line, str(err)) == ("f.arff", 3, "f.arff:3: bad")
+
+
+def test_a_label_count_against_the_file_s_declaration_is_refused(tmp_path):
+    meka = write(
+        tmp_path, "meka.arff",
+        "@relation 'r: -C 2'\n@attribute a {0,1}\n@attribute b {0,1}\n@attribute f numeric\n"
+        "@attribute g numeric\n@data\n1,0,0.5,1\n",
+    )
+    with pytest.raises(LabelSpecError, match=r"meka\.arff.*declares 2 labels.*labels=3"):
+        ArffStream(meka, labels=3)
+    assert ArffStream(meka, labels=2).label_names == ["a", "b"]
+    mulan = write(tmp_path, "mul.arff", MULAN_ARFF)
+    write(tmp_path, "mul.xml", MULAN_XML)
+    with pytest.raises(LabelSpecError, match=r"mul\.xml declares 2 labels.*labels=-1"):
+        ArffStream(mulan, labels=-1)

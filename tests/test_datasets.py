@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from streamlabels.streams import datasets
-from streamlabels.streams.arff import ArffStream
+from streamlabels.streams.arff import ArffStream, LabelSpecError
 from streamlabels.streams.datasets import UnknownDatasetError
 
 
@@ -115,3 +115,14 @@ def test_load_by_path(data_dir, manifest):
     assert datasets.load(str(data_dir / "flags.arff.gz"), labels=-7).n_labels == 7
     with pytest.raises(FileNotFoundError, match="no such ARFF file"):
         datasets.load(data_dir / "nope.arff")
+
+
+@pytest.mark.parametrize("labels", [-8, 14, -13])
+def test_a_label_count_other_than_the_registry_s_is_refused_naming_file_and_count(
+    data_dir, monkeypatch, labels
+):
+    """yeast has its 14 labels last: -8 would make six labels features, 14 features labels."""
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    with pytest.raises(LabelSpecError, match=r"yeast\.arff\.gz.*has 14 labels.*labels=-14"):
+        datasets.load("yeast", labels=labels)
+    assert datasets.load("yeast", labels=-14).n_labels == 14

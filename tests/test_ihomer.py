@@ -226,3 +226,26 @@ def test_score_one_is_predict_one_and_predict_proba_one_in_one_pass():
         predicted, proba = model.score_one(x)
         assert predicted.tolist() == list(model.predict_one(x).values())
         assert proba.tolist() == [p[True] for p in model.predict_proba_one(x).values()]
+
+
+def test_predict_many_reads_numpy_columns_by_name_as_a_dataframe_and_refuses_guessing(data_dir):
+    """yeast: 1,000 rows learned with names, then the next 500 as numpy + names and as a
+    DataFrame; bare arrays whose columns cannot be matched to the model's raise."""
+    data = datasets.load_arrays("yeast", sparse=False)
+    names = list(data.feature_names)
+    model = IHOMER(labels=data.label_names)
+    model.learn_many(pd.DataFrame(data.X[:1000], columns=names), data.Y[:1000])
+    X = data.X[1000:1500][:, ::-1]  # columns reversed: only their names can place them
+    frame = pd.DataFrame(X, columns=names[::-1])
+    for predict in (model.predict_many, model.predict_proba_many):
+        by_names = predict(X, feature_names=names[::-1])
+        np.testing.assert_array_equal(by_names, predict(frame).to_numpy())
+        with pytest.raises(ValueError, match="pass feature_names=.*or a DataFrame"):
+            predict(X)
+    with pytest.raises(ValueError, match="without column names"):
+        model.learn_many(X, data.Y[1000:1500])
+    positional = IHOMER(labels=data.label_names)
+    positional.learn_many(data.X[:1000], data.Y[:1000])  # positions as names, as before
+    assert positional.predict_many(data.X[1000:1500]).shape == (500, 14)
+    with pytest.raises(ValueError, match="X has 102 columns but the model learned 103"):
+        positional.predict_many(data.X[1000:1500, :-1])

@@ -14,7 +14,7 @@ from hypothesis.extra.numpy import arrays
 from river import linear_model, multioutput, preprocessing
 from river import metrics as rm
 
-from streamlabels.evaluate.metrics import MultiLabelMetrics
+from streamlabels.evaluate.metrics import MultiLabelMetrics, RankingMetrics
 from streamlabels.streams import datasets
 
 N_YEAST = 500
@@ -284,3 +284,80 @@ def test_yeast_parity_with_river(yeast_predictions, name):
         assert share > 0.3
     shifted = {k: v - share if k.startswith("example_") else v for k, v in ours.get().items()}
     _assert_close(shifted, want)
+
+
+# --- ranking metrics -------------------------------------------------------------------------
+
+
+def _sklearn_ranking(Y: np.ndarray, S: np.ndarray) -> dict[str, float]:
+    """sklearn's three ranking metrics, and one-error written out row by row (sklearn has none):
+    a row errs when a label sharing the top score is false; a row without true labels never."""
+    top = [np.flatnonzero(s == s.max()) for s in S]
+    one_error = [float(y.any() and not y[t].all()) for y, t in zip(Y, top)]
+    return {
+        "one_error": float(np.mean(one_error)),
+        "coverage": skm.coverage_error(Y, S),
+        "ranking_loss": skm.label_ranking_loss(Y, S),
+        "average_precision": skm.label_ranking_average_precision_score(Y, S),
+    }
+
+
+@pytest.fixture(scope="module")
+def yeast_scores(data_dir) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Prequential scores of iHOMER on yeast (each row scored before it is learned)."""
+    from streamlabels.ihomer import IHOMER
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STREAMLABELS_DATA", str(data_dir))
+        stream = list(itertools.islice(datasets.load("yeast"), N_YEAST))
+    labels = list(datasets.info("yeast").label_names)
+    model = IHOMER(labels=labels)
+    Y = np.array([[y[label] for label in labels] for _, y in stream], dtype=bool)
+    S = np.zeros(Y.shape)
+    for i, (x, y) in enumerate(stream):
+        S[i] = model.score_one(x)[1]
+        model.learn_one(x, y)
+    rare = np.argsort(Y.mean(axis=0))[:4]  # most rows have no true label among these
+    assert (~Y[:, rare].any(axis=1)).mean() > 0.3 and len(np.unique(S)) > 1000
+    return {"all": (Y, S), "rare": (Y[:, rare], S[:, rare]), "rounded": (Y, S.round(1))}
+
+
+@pytest.mark.parametrize("name", ["all", "rare", "rounded"])
+def test_ranking_metrics_equal_sklearn_on_yeast(yeast_scores, name):
+    """``rounded`` ties many scores: ties count against the model in both."""
+    Y, S = yeast_scores[name]
+    metrics = RankingMetrics(Y.shape[1])
+    metrics.update(Y, S)
+    got, want = metrics.get(), _sklearn_ranking(Y, S)
+    assert got == pytest.approx(want, abs=1e-12)
+    assert 0 < got["ranking_loss"] < 0.5 and got["average_precision"] > 0.4
+
+
+def test_ranking_rows_without_or_with_only_true_labels_follow_sklearn():
+    S = np.array([[0.2, 0.9, 0.5], [0.3, 0.3, 0.1]])
+    for Y in (np.zeros((2, 3), dtype=bool), np.ones((2, 3), dtype=bool)):
+        metrics = RankingMetrics(3)
+        metrics.update(Y, S)
+        assert metrics.get() == pytest.approx(_sklearn_ranking(Y, S), abs=1e-12)
+    empty = RankingMetrics(3)
+    empty.update(np.zeros(3, dtype=bool), S[0])
+    assert empty.get() == {"one_error": 0.0, "coverage": 0.0, "ranking_loss": 0.0,
+                           "average_precision": 1.0}
+    with pytest.raises(ValueError, match="finite"):
+        empty.update(np.ones(3, dtype=bool), np.array([0.1, np.nan, 0.3]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(_pairs(), st.integers(0, 25), st.integers(0, 2**32 - 1))
+def test_ranking_batch_equals_single_rows_and_survives_its_state(pair, cut, seed):
+    Y, _ = pair
+    S = np.random.default_rng(seed).integers(0, 4, Y.shape) / 4  # many ties
+    single = RankingMetrics(Y.shape[1])
+    for y, s in zip(Y, S):
+        single.update(y, s)
+    mixed = RankingMetrics(Y.shape[1])
+    cut = min(cut, len(Y))
+    mixed.update(Y[:cut], S[:cut])
+    mixed = RankingMetrics.from_state(mixed.get_state())
+    mixed.update(Y[cut:], S[cut:])
+    assert mixed.get() == single.get() and mixed.n == len(Y)

@@ -170,3 +170,86 @@ def test_demo_prints_steady_speed_apart_from_one_time_costs(tmp_path, capsys):
     assert report["steady_instances_per_second"] == pytest.approx(steady)
     assert report["warmup_seconds"] == pytest.approx(max(first["seconds"] - 500 / steady, 0))
     assert report["setup_seconds"] > 0
+
+
+def test_an_unknown_label_is_named_with_the_labels_scored():
+    stream = [({}, {"a": True, "b": False}), ({}, {"c": True})]
+    with pytest.raises(ValueError, match=r"instance 2: the stream gives label 'c'.*\['a', 'b'\]"):
+        prequential(stream, PreviousLabelSet(), ["a", "b"])
+
+
+def test_replay_names_the_labels_never_predicted(data_dir, tmp_path, monkeypatch, capsys):
+    """The majority label set of yeast holds 4 of its 14 labels; the others score 0 with a hint."""
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    out = tmp_path / "majority.json"
+    assert main(["replay", "yeast", "--model", "majority-ls", "--n", "500", "--quiet",
+                 "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    never = [row["label"] for row in report["per_label"] if row["tp"] + row["fp"] == 0]
+    assert report["labels_never_predicted"] == never and 5 <= len(never) < 14
+    assert "labels never predicted: " + ", ".join(never) in capsys.readouterr().out
+
+
+def _replay_json(tmp_path, name, *argv):
+    out = tmp_path / f"{name}.json"
+    assert main(["replay", *argv, "--quiet", "--out", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def test_replay_saved_then_resumed_equals_one_uninterrupted_run(data_dir, tmp_path, monkeypatch):
+    """900 is not a multiple of the window: the resumed run starts mid-window."""
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    ckpt = tmp_path / "m.ckpt"
+    whole = _replay_json(tmp_path, "whole", "yeast", "--window", "200")
+    first = _replay_json(tmp_path, "first", "yeast", "--window", "200", "--n", "900",
+                         "--save", str(ckpt))
+    rest = _replay_json(tmp_path, "rest", "yeast", "--window", "200", "--resume", str(ckpt))
+    assert first["n_instances"] == 900 and rest["resumed_from"] == 900
+    assert rest["n_instances"] == 2417 - 900
+    assert rest["metrics"] == whole["metrics"]  # bit for bit
+    assert rest["per_label"] == whole["per_label"]
+    assert first["metrics"] != whole["metrics"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_ranking_metrics_survive_a_resume_and_equal_the_batched_predictions(
+    data_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    ckpt = tmp_path / "m.ckpt"
+    batched = _replay_json(tmp_path, "batched", "emotions")
+    whole = _replay_json(tmp_path, "whole", "emotions", "--ranking")
+    _replay_json(tmp_path, "first", "emotions", "--ranking", "--n", "250", "--save", str(ckpt))
+    rest = _replay_json(tmp_path, "rest", "emotions", "--ranking", "--resume", str(ckpt))
+    assert rest["metrics"] == whole["metrics"]
+    assert {k: whole["metrics"][k] for k in batched["metrics"]} == batched["metrics"]
+    assert 0 < whole["metrics"]["ranking_loss"] < 0.5 and whole["metrics"]["coverage"] > 1
+
+
+def test_resume_refuses_a_damaged_or_foreign_checkpoint(data_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    ckpt = tmp_path / "m.ckpt"
+    _replay_json(tmp_path, "first", "flags", "--n", "100", "--save", str(ckpt))
+    capsys.readouterr()
+    assert main(["replay", "emotions", "--resume", str(ckpt), "--quiet"]) == 2
+    assert "another stream ('flags')" in capsys.readouterr().err
+    assert main(["replay", "flags", "--model", "ihomer-routing", "--resume", str(ckpt),
+                 "--quiet"]) == 2
+    assert "another model ('ihomer')" in capsys.readouterr().err
+    damaged = bytearray(ckpt.read_bytes())
+    damaged[len(damaged) // 2] ^= 1
+    ckpt.write_bytes(bytes(damaged))
+    assert main(["replay", "flags", "--resume", str(ckpt), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "m.ckpt: cannot resume from it" in err and "checksum" in err
+    assert main(["replay", "flags", "--model", "prev-ls", "--save", str(ckpt), "--quiet"]) == 2
+    assert "--save needs a model that can be checkpointed" in capsys.readouterr().err
+
+
+def test_save_refuses_ihomer_over_a_river_learner_before_replaying(data_dir, monkeypatch, capsys,
+                                                                   tmp_path):
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    ckpt = tmp_path / "m.ckpt"
+    assert main(["replay", "flags", "--model", "ihomer-ht", "--save", str(ckpt), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "'ihomer-ht' cannot" in err and "pickle" in err and not ckpt.exists()

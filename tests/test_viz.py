@@ -193,3 +193,46 @@ def test_report_refuses_other_json_in_one_line(tmp_path, capsys):
     error = capsys.readouterr().err
     assert error.startswith("streamlabels: error:") and "neither" in error
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_report_draws_two_replays_side_by_side_in_one_png(tmp_path, capsys):
+    runs = []
+    for model in ("prev-ls", "majority-ls"):
+        runs.append(tmp_path / f"{model}.json")
+        assert main(["replay", "--model", model, "--n", "1000", "--window", "250", "--quiet",
+                     "--out", str(runs[-1])]) == 0
+    capsys.readouterr()
+    picture = tmp_path / "cmp.png"
+    assert main(["report", *map(str, runs), "--out", str(picture)]) == 0
+    assert capsys.readouterr().out.split() == [str(picture)]
+    image = plt.imread(picture)
+    assert image.shape[0] > 500 and image.shape[1] > 800
+
+    from streamlabels.evaluate.plots import plot_histories
+
+    reports = [json.loads(path.read_text()) for path in runs]
+    fig = plot_histories(reports)
+    assert len(fig.axes) == 3
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["prev-ls", "majority-ls"]
+    assert fig.axes[0].get_lines()[1].get_ydata().tolist() == [
+        point["window_micro_f1"] for point in reports[1]["history"]]
+    assert "synthetic" in fig.axes[0].get_title()
+
+
+def test_report_draws_a_bench_as_bars_per_model(data_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    bench = tmp_path / "bench.json"
+    assert main(["bench", "flags", "--models", "prev-ls,majority-ls,br-nb", "--quiet",
+                 "--out", str(bench)]) == 0
+    capsys.readouterr()
+    assert main(["report", str(bench), "--out", str(tmp_path / "pictures")]) == 0
+    printed = capsys.readouterr().out.split()
+    assert [p.rsplit("/", 1)[1] for p in printed] == ["bench-micro_f1.png", "bench-throughput.png"]
+    assert all(Path(p).read_bytes().startswith(PNG) for p in printed)
+
+    from streamlabels.cli.report import comparison_rows
+
+    report = json.loads(bench.read_text())
+    ax = plot_comparison(comparison_rows(report, "bench")).axes[0]
+    heights = sorted(round(p.get_height(), 12) for p in ax.patches)
+    assert heights == sorted(round(m["metrics"]["micro_f1"], 12) for m in report["models"])

@@ -1,4 +1,5 @@
-"""The ``streamlabels`` command: replay streams prequentially, list datasets, draw reports.
+"""The ``streamlabels`` command: replay streams prequentially, list datasets, draw reports
+(:mod:`.report`), bench models (:mod:`.bench`).
 
 Errors are one clear line; ``--debug`` shows the full traceback.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 from streamlabels.cli.bench import add_parser as add_bench_parser
 from streamlabels.cli.commands import add_command, add_registered_commands
 from streamlabels.cli.fetch import add_parser as add_fetch_parser
+from streamlabels.cli.report import run_report
 
 __all__ = ["main"]
 
@@ -22,7 +24,9 @@ EXAMPLES = {
   streamlabels replay                               # the embedded synthetic drifting stream
   STREAMLABELS_DATA=../shared/datasets streamlabels replay yeast --model br-lr
   streamlabels replay yeast --model ihomer --shuffle 1 --out yeast.json --plot yeast.png
-  streamlabels replay my.arff.gz --labels 14        # MULAN file, the last 14 attributes are labels
+  streamlabels replay my.arff.gz --labels -14       # MULAN file, the last 14 attributes are labels
+  streamlabels replay tmc2007-500 --n 10000 --save m.ckpt   # stop after 10,000 instances
+  streamlabels replay tmc2007-500 --resume m.ckpt           # go on: the same final metrics
 """,
     "datasets": """examples:
   STREAMLABELS_DATA=../shared/datasets streamlabels datasets
@@ -32,6 +36,8 @@ EXAMPLES = {
   streamlabels replay yeast --out yeast.json && streamlabels report yeast.json --out pictures/
   streamlabels report benchmarks/results/accuracy.json --out pictures/
   streamlabels report benchmarks/results/accuracy.json --metric subset_accuracy
+  streamlabels report ihomer.json br-lr.json --out cmp.png   # two replays, one picture
+  streamlabels report bench.json --out pictures/            # a bar per model of a bench
 """,
 }
 
@@ -89,20 +95,37 @@ def _replay(args) -> int:
 
         source = ArrayStream.read(stream).permuted(args.shuffle)
         order = f"shuffled (seed {args.shuffle})"
-    model = make_model(
-        args.model,
-        stream.feature_names,
-        stream.label_names,
-        seed=args.seed,
-        sparse=getattr(stream, "sparse", False),
-    )
+    name = args.stream or "synthetic"
+    run = {"stream": name, "model": args.model, "order": order, "seed": args.seed,
+           "labels": list(stream.label_names)}
+    counts = None
+    if args.resume:
+        from streamlabels.cli.checkpoint import load_run
+        from streamlabels.ihomer import IHOMER
+
+        model, counts = load_run(args.resume, run, IHOMER)
+    else:
+        model = make_model(
+            args.model,
+            stream.feature_names,
+            stream.label_names,
+            seed=args.seed,
+            sparse=getattr(stream, "sparse", False),
+        )
+    if args.save:
+        from streamlabels.cli.checkpoint import check_savable
+
+        check_savable(model, args.model)
     total = _stream_length(stream, args.stream)
     if args.n is not None:
         total = min(total, args.n) if total else args.n
 
     setup_seconds = time.perf_counter() - started  # imports, stream and model: paid once
-    result = _run_with_progress(console, prequential, source, model, stream, args, total)
-    name = args.stream or "synthetic"
+    result = _run_with_progress(console, prequential, source, model, stream, args, total, counts)
+    if args.save:
+        from streamlabels.cli.checkpoint import save_run
+
+        save_run(args.save, model, run, result.counts)
     report = {
         "stream": name,
         "model": args.model,
@@ -111,6 +134,9 @@ def _replay(args) -> int:
         "n_labels": len(stream.label_names),
         "setup_seconds": setup_seconds,
         **result.to_dict(),
+        "labels_never_predicted": [
+            row["label"] for row in result.per_label if row["tp"] + row["fp"] == 0
+        ],
         "events": getattr(model, "events", []),
         "n_nonfinite": getattr(model, "n_nonfinite", 0),
     }
@@ -127,7 +153,7 @@ def _replay(args) -> int:
     return 0
 
 
-def _run_with_progress(console, prequential, source, model, stream, args, total):
+def _run_with_progress(console, prequential, source, model, stream, args, total, counts):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (
@@ -138,18 +164,20 @@ def _run_with_progress(console, prequential, source, model, stream, args, total)
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(f"{args.model}", total=total, live="")
+        done = 0 if counts is None else counts["metrics"]["n"]
+        task = progress.add_task(f"{args.model}", total=total, live="", completed=done)
 
         def on_window(point):
             progress.update(
                 task,
-                completed=point["n"],
+                completed=done + point["n"],
                 live=f"micro-F1 {point['micro_f1']:.3f}  subset acc {point['subset_accuracy']:.3f}"
                 f"  {point['n'] / max(point['seconds'], 1e-9):,.0f} inst/s",
             )
 
         return prequential(
-            source, model, stream.label_names, n=args.n, window=args.window, on_window=on_window
+            source, model, stream.label_names, n=args.n, window=args.window, on_window=on_window,
+            ranking=args.ranking, resume=counts,
         )
 
 
@@ -163,6 +191,8 @@ def _print_summary(report: dict) -> None:
     for key, value in report["metrics"].items():
         table.add_row(key, f"{value:.4f}")
     table.add_row("instances", f"{report['n_instances']:,}")
+    if report["resumed_from"]:
+        table.add_row("resumed after instance", f"{report['resumed_from']:,}")
     table.add_row("seconds", f"{report['seconds']:.2f}")
     table.add_row("instances/s (whole run)", f"{report['instances_per_second']:,.0f}")
     steady = report["steady_instances_per_second"]
@@ -174,6 +204,12 @@ def _print_summary(report: dict) -> None:
     if report.get("n_nonfinite"):
         table.add_row("non-finite values left out", f"{report['n_nonfinite']:,}")
     Console().print(table)
+    never = report["labels_never_predicted"]
+    if never:  # a label never predicted scores 0 in every macro average: say why, once
+        shown = ", ".join(map(str, never[:10]))
+        if len(never) > 10:
+            shown += f" … ({len(never)} in all)"
+        Console().print(f"labels never predicted: {shown}", markup=False, highlight=False)
 
 
 def _datasets(args) -> int:
@@ -192,45 +228,6 @@ def _datasets(args) -> int:
             name, f"{info.n_instances:,}", str(info.n_features), str(info.n_labels), where
         )
     Console().print(table)
-    return 0
-
-
-def _report(args) -> int:
-    """Draw a replay JSON (metrics over time, per label) or an accuracy JSON (bars) to PNGs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from streamlabels.evaluate import plots as viz
-
-    source = Path(args.results)
-    data = json.loads(source.read_text())
-    if isinstance(data, dict) and "runs" in data:
-        rows = data["runs"]
-        pictures = {
-            args.metric: viz.plot_comparison(rows, metric=args.metric),
-            "throughput": viz.plot_throughput(rows),
-        }
-    elif isinstance(data, dict) and "history" in data:
-        title = f"{data.get('stream', source.stem)} · {data.get('model', '?')} · "
-        title += data.get("order", "file")
-        pictures = {
-            "history": viz.plot_history(data["history"], title, data.get("events", ())),
-            "per-label": viz.plot_per_label(data.get("per_label", []), title=title),
-        }
-    else:
-        raise ValueError(
-            f"{source}: neither a `streamlabels replay --out` JSON (with 'history') "
-            "nor a benchmarks accuracy JSON (with 'runs')"
-        )
-    folder = Path(args.out)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, figure in pictures.items():
-        path = folder / f"{source.stem}-{name}.png"
-        figure.savefig(path, dpi=120, bbox_inches="tight")
-        plt.close(figure)
-        print(path)
     return 0
 
 
@@ -261,6 +258,16 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", help="write the results as JSON")
     replay.add_argument("--plot", help="draw metrics over time to this PNG")
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
+    replay.add_argument(
+        "--ranking", action="store_true",
+        help="also score the label ranking (one-error, coverage, ranking loss, average "
+        "precision); iHOMER then runs one instance at a time (same predictions, slower)",
+    )
+    replay.add_argument("--save", metavar="MODEL", help="write the model and metric counts here")
+    replay.add_argument(
+        "--resume", metavar="MODEL",
+        help="go on from a --save file: skip the instances it has learned, add up the metrics",
+    )
 
     datasets_parser = add_command(
         commands,
@@ -274,12 +281,18 @@ def _parser() -> argparse.ArgumentParser:
     report = add_command(
         commands,
         "report",
-        "draw a replay's or a benchmark table's results as PNG pictures",
+        "draw replays', benches' or a benchmark table's results as PNG pictures",
         EXAMPLES["report"],
-        _report,
+        run_report,
     )
-    report.add_argument("results", help="a `replay --out` JSON or benchmarks/results/accuracy.json")
-    report.add_argument("--out", default=".", help="folder for the PNGs (default: current)")
+    report.add_argument(
+        "results", nargs="+",
+        help="`replay --out` or `bench --out` JSONs, or benchmarks/results/accuracy.json; "
+        "several are drawn side by side",
+    )
+    report.add_argument(
+        "--out", default=".", help="folder for the PNGs (default: current), or one .png file"
+    )
     report.add_argument(
         "--metric", default="micro_f1", help="metric of the accuracy bars (default: micro_f1)"
     )

@@ -60,8 +60,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.stats
 
-__all__ = ["MultiLabelMetrics"]
+__all__ = ["MultiLabelMetrics", "RankingMetrics"]
 
 _KEYS = (
     "subset_accuracy",
@@ -154,6 +155,39 @@ class MultiLabelMetrics:
         other._n_pred = self._n_pred.copy()
         other._sums = list(self._sums)
         return other
+
+    def get_state(self) -> dict:
+        """The counters, as plain values and arrays (:mod:`streamlabels.state` stores them): a
+        restored copy continues bit for bit, so a resumed run scores as an uninterrupted one."""
+        return {
+            "n_labels": self.n_labels, "both_empty_score": self.both_empty_score, "n": self.n,
+            "n_exact": self.n_exact, "n_both_empty": self.n_both_empty,
+            "hamming_errors": self.hamming_errors, "tp": self._tp.copy(),
+            "n_true": self._n_true.copy(), "n_pred": self._n_pred.copy(),
+            "sums": list(self._sums),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> MultiLabelMetrics:
+        """Metrics restored from :meth:`get_state`'s output.
+
+        >>> m = MultiLabelMetrics(2)
+        >>> m.update(np.array([True, False]), np.array([True, True]))
+        >>> MultiLabelMetrics.from_state(m.get_state()).get() == m.get()
+        True
+        """
+        metrics = cls(state["n_labels"], state["both_empty_score"])
+        for name in ("n", "n_exact", "n_both_empty", "hamming_errors"):
+            setattr(metrics, name, int(state[name]))
+        for name in ("tp", "n_true", "n_pred"):
+            counts = np.asarray(state[name], dtype=np.int64)
+            if counts.shape != (metrics.n_labels,):
+                raise ValueError(
+                    f"{name} holds {counts.shape} counts for {metrics.n_labels} labels"
+                )
+            setattr(metrics, f"_{name}", counts.copy())
+        metrics._sums = [float(v) for v in state["sums"]]
+        return metrics
 
     @property
     def tp(self) -> np.ndarray:
@@ -346,3 +380,104 @@ class MultiLabelMetrics:
             f"hamming_loss={s['hamming_loss']:.4f}, micro_f1={s['micro_f1']:.4f}, "
             f"macro_f1={s['macro_f1']:.4f})"
         )
+
+
+_RANKING_KEYS = ("one_error", "coverage", "ranking_loss", "average_precision")
+
+
+class RankingMetrics:
+    """Running label-ranking metrics of a stream of (truth, scores) rows: how well a model's
+    scores order the true labels before the others, whatever threshold cuts them.
+
+    ================= =============================================== ==========================
+    key               per row (Y the true labels, s the scores)        sklearn
+    ================= =============================================== ==========================
+    one_error         1 when a top-scored label is not in Y            (none)
+    coverage          #{k : s_k >= min_{j in Y} s_j}                   ``coverage_error``
+    ranking_loss      share of (true, false) pairs with s_false >=     ``label_ranking_loss``
+                      s_true
+    average_precision mean over j in Y of #{k in Y : s_k >= s_j} /     ``label_ranking_average_``
+                      #{k : s_k >= s_j}                                ``precision_score``
+    ================= =============================================== ==========================
+
+    Each is the mean of its per-row value over every row. Ties count against the model, as in
+    sklearn (a false label scored as high as a true one is ranked above it); one-error follows
+    suit: a row errs when any label sharing the top score is false. Rows where the ranking
+    cannot matter are sklearn's: with no true label, coverage, ranking loss and one-error are 0
+    and average precision is 1; with every label true, ranking loss is 0 and average precision 1.
+
+    A batch update equals the same rows fed one at a time, bit for bit (as
+    :class:`MultiLabelMetrics`), so a resumed run adds up to the uninterrupted one.
+
+    >>> import numpy as np
+    >>> m = RankingMetrics(3)
+    >>> m.update(np.array([[1, 0, 0], [0, 0, 1]], dtype=bool),
+    ...          np.array([[0.75, 0.5, 1.0], [1.0, 0.2, 0.1]]))
+    >>> m.get()
+    {'one_error': 1.0, 'coverage': 2.5, 'ranking_loss': 0.75, 'average_precision': 0.41666...}
+    """
+
+    def __init__(self, n_labels: int) -> None:
+        if n_labels < 1:
+            raise ValueError(f"n_labels must be >= 1, got {n_labels}")
+        self.n_labels = int(n_labels)
+        self.n = 0
+        self._sums = [0.0, 0.0, 0.0, 0.0]  # Σ of the per-row values, in _RANKING_KEYS order
+
+    def update(self, y_true: np.ndarray, scores: np.ndarray) -> None:
+        """Score one row (shapes (L,)) or a batch (shapes (n, L))."""
+        y_true = np.asarray(y_true, dtype=np.bool_)
+        scores = np.asarray(scores, dtype=np.float64)
+        if y_true.shape != scores.shape or y_true.shape[-1] != self.n_labels or y_true.ndim > 2:
+            raise ValueError(
+                f"y_true {y_true.shape} and scores {scores.shape} must both have shape "
+                f"({self.n_labels},) or (n, {self.n_labels})"
+            )
+        if not np.isfinite(scores).all():
+            raise ValueError("scores must be finite to be ranked")
+        rows = np.empty((len(np.atleast_2d(y_true)) + 1, 4))
+        rows[0] = self._sums
+        rows[1:] = _ranking_rows(np.atleast_2d(y_true), np.atleast_2d(scores))
+        # left-to-right sums, so that batches and single rows give identical totals
+        self._sums = np.add.accumulate(rows, axis=0)[-1].tolist()
+        self.n += len(rows) - 1
+
+    def get(self) -> dict[str, float]:
+        """Every ranking metric (0 before the first row)."""
+        if self.n == 0:
+            return dict.fromkeys(_RANKING_KEYS, 0.0)
+        return {key: total / self.n for key, total in zip(_RANKING_KEYS, self._sums)}
+
+    def get_state(self) -> dict:
+        """The counters, as plain values: a restored copy continues bit for bit."""
+        return {"n_labels": self.n_labels, "n": self.n, "sums": list(self._sums)}
+
+    @classmethod
+    def from_state(cls, state: dict) -> RankingMetrics:
+        """Metrics restored from :meth:`get_state`'s output."""
+        metrics = cls(state["n_labels"])
+        metrics.n = int(state["n"])
+        metrics._sums = [float(v) for v in state["sums"]]
+        return metrics
+
+
+def _ranking_rows(Y: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """Per-row one-error, coverage, ranking loss and average precision (n, 4)."""
+    n_labels = Y.shape[1]
+    n_true = Y.sum(axis=1)
+    # at_or_above[i, j] = #{k : S[i, k] >= S[i, j]}; among the true labels only, the false
+    # ones pushed below everything
+    at_or_above = scipy.stats.rankdata(-S, method="max", axis=1)
+    true_above = scipy.stats.rankdata(np.where(Y, -S, np.inf), method="max", axis=1)
+    false_above = np.where(Y, at_or_above - true_above, 0).sum(axis=1)
+    out = np.zeros((Y.shape[0], 4))
+    some = n_true > 0
+    top = S.max(axis=1, keepdims=True)
+    out[:, 0] = some & ((S == top) & ~Y).any(axis=1)
+    out[:, 1] = np.where(Y, at_or_above, 0).max(axis=1)
+    mixed = some & (n_true < n_labels)
+    pairs = np.where(mixed, n_true * (n_labels - n_true), 1)
+    out[:, 2] = np.where(mixed, false_above / pairs, 0.0)
+    precision = np.where(Y, true_above / at_or_above, 0.0).sum(axis=1)
+    out[:, 3] = np.where(mixed, precision / np.maximum(n_true, 1), 1.0)
+    return out

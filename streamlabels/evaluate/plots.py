@@ -18,6 +18,7 @@ __all__ = [
     "cooccurrence",
     "plot_comparison",
     "plot_cooccurrence",
+    "plot_histories",
     "plot_history",
     "plot_per_label",
     "plot_throughput",
@@ -93,6 +94,39 @@ def plot_history(
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
     return ax.figure
+
+
+def plot_histories(runs: Sequence[dict], keys: Sequence[str] = tuple(k for k, _ in _SHOWN)):
+    """Several replays side by side: a panel per metric (``keys``, windowed), a line per run.
+
+    ``runs`` are ``streamlabels replay --out`` reports; a line is named by what differs between
+    them (model, stream, order), so that two models on one stream read at a glance. Returns the
+    figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if not runs:
+        raise ValueError("no runs to draw")
+    parts = [key for key in ("stream", "model", "order") if len({r.get(key) for r in runs}) > 1]
+    names = [" · ".join(str(r.get(key)) for key in parts or ("model",)) for r in runs]
+    fig, axes = plt.subplots(len(keys), 1, figsize=(10, 2.6 * len(keys) + 0.6), sharex=True,
+                             squeeze=False)
+    titles = dict(_SHOWN)
+    for ax, key in zip(axes[:, 0], keys):
+        for name, run in zip(names, runs):
+            history = run["history"]
+            ax.plot([p["n"] for p in history], [p[f"window_{key}"] for p in history], lw=1.5,
+                    label=name)
+        better = "lower" if key in _LOWER_IS_BETTER else "higher"
+        ax.set_ylabel(f"{titles.get(key, key)}\n({better} is better)")
+        ax.grid(alpha=0.3)
+    common = [f"{r.get(key)}" for key in ("stream", "model", "order") if key not in parts
+              for r in runs[:1]]
+    axes[0, 0].set_title(" · ".join(common + ["windowed prequential metrics"]))
+    axes[-1, 0].set_xlabel("instances seen")
+    axes[0, 0].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+    fig.tight_layout()
+    return fig
 
 
 def cooccurrence(Y) -> np.ndarray:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from streamlabels.evaluate.metrics import MultiLabelMetrics
+from streamlabels.evaluate.metrics import MultiLabelMetrics, RankingMetrics
 from streamlabels.features import dicts_to_csr
 
 __all__ = ["PrequentialResult", "prequential"]
@@ -37,6 +37,11 @@ class PrequentialResult:
     history: list[dict[str, float]] = field(default_factory=list)
     peak_memory_mb: float = 0.0
     per_label: list[dict] = field(default_factory=list)
+    resumed_from: int = 0
+    counts: dict = field(default_factory=dict, repr=False)
+    """The running metrics' counters (``MultiLabelMetrics.get_state`` under ``"metrics"``, and
+    ``RankingMetrics.get_state`` under ``"ranking"``): ``prequential(..., resume=counts)`` goes
+    on from them."""
 
     @property
     def instances_per_second(self) -> float:
@@ -72,6 +77,7 @@ class PrequentialResult:
             "metrics": self.metrics,
             "history": self.history,
             "per_label": self.per_label,
+            "resumed_from": self.resumed_from,
         }
 
 
@@ -88,6 +94,8 @@ def prequential(
     n: int | None = None,
     window: int = 500,
     on_window: Callable[[dict[str, float]], None] | None = None,
+    ranking: bool = False,
+    resume: dict | None = None,
 ) -> PrequentialResult:
     """Test-then-train ``model`` on ``stream``, scoring every instance.
 
@@ -103,11 +111,21 @@ def prequential(
     label_names
         The labels to score, in report order.
     n
-        Stop after this many instances (default: the whole stream).
+        Stop after this many instances of the stream (default: the whole stream), counting
+        those a resumed run skips.
     window
         Instances per point of the metric history.
     on_window
         Called with each history point as it is made (progress displays use it).
+    ranking
+        Also score how the model's scores rank the labels
+        (:class:`~streamlabels.evaluate.metrics.RankingMetrics`), from ``score_one`` (IHOMER)
+        or ``predict_proba_one``. The batched path gives labels only, so the model then runs
+        one instance at a time: the same predictions, more slowly.
+    resume
+        The ``counts`` of an earlier result whose model is ``model``: the stream's first
+        ``counts`` instances are skipped (that model has learned them) and the metrics go on
+        from those counts, so the final metrics are those of one uninterrupted run.
 
     Examples
     --------
@@ -122,90 +140,143 @@ def prequential(
     (True, True)
     """
     labels = list(label_names)
-    n_labels = len(labels)
-    total = MultiLabelMetrics(n_labels)
+    total, ranks = _totals(len(labels), ranking, resume)
+    skip = total.n
     history: list[dict[str, float]] = []
     batched = hasattr(model, "predict_learn_many") and _labels_of(model) == labels
-    if batched and hasattr(stream, "batches"):
-        windows = _array_windows(stream, model, labels, window, n)
+    if batched and hasattr(stream, "batches") and not ranking:
+        windows = _array_windows(stream, model, labels, window, skip, n)
     else:
-        windows = _dict_windows(stream, model, labels, window, n, batched)
+        stream = itertools.islice(stream, skip, n)
+        windows = _dict_windows(stream, model, labels, window, batched and not ranking, ranking)
     count = 0
     start = time.perf_counter()
     # Each window is scored in one batch update: the same counts as one update per instance
     # (MultiLabelMetrics guarantees it), far cheaper.
-    for truths, guesses in windows:
+    for truths, guesses, scores in windows:
         count += len(truths)
-        recent = MultiLabelMetrics(n_labels)
+        recent = MultiLabelMetrics(len(labels))
         recent.update(truths, guesses)
         total.update(truths, guesses)
         point = _history_point(count, time.perf_counter() - start, recent, total)
+        if ranks is not None:
+            ranks.update(truths, scores)
+            point.update(ranks.get())
         point.update(_mean_weights(model))
         history.append(point)
         if on_window is not None:
             on_window(point)
     seconds = time.perf_counter() - start
+    counts = {"metrics": total.get_state()}
+    if ranks is not None:
+        counts["ranking"] = ranks.get_state()
     return PrequentialResult(
         n_instances=count,
         seconds=seconds,
-        metrics=total.get(),
+        metrics={**total.get(), **({} if ranks is None else ranks.get())},
         history=history,
         peak_memory_mb=_peak_rss_mb(),
         per_label=total.per_label(labels),
+        resumed_from=skip,
+        counts=counts,
     )
 
 
-def _dict_windows(stream, model, labels, window, n, batched):
-    """(truths, predictions) per window of a stream of dicts, test-then-train."""
+def _totals(n_labels: int, ranking: bool, resume: dict | None):
+    """The running metrics: new, or restored from an earlier result's ``counts``."""
+    if resume is None:
+        return MultiLabelMetrics(n_labels), RankingMetrics(n_labels) if ranking else None
+    total = MultiLabelMetrics.from_state(resume["metrics"])
+    if total.n_labels != n_labels:
+        raise ValueError(f"the counts to resume are of {total.n_labels} labels, not {n_labels}")
+    if ranking != ("ranking" in resume):
+        raise ValueError("resume with ranking metrics exactly when the counts hold them")
+    ranks = RankingMetrics.from_state(resume["ranking"]) if ranking else None
+    if ranks is not None and ranks.n != total.n:
+        raise ValueError("the ranking counts and the metric counts cover different instances")
+    return total, ranks
+
+
+def _dict_windows(stream, model, labels, window, batched, ranking):
+    """(truths, predictions, scores or None) per window of a stream of dicts, test-then-train."""
     position = {label: i for i, label in enumerate(labels)}
     truths = np.zeros((window, len(labels)), dtype=bool)
     guesses = np.zeros((window, len(labels)), dtype=bool)
+    scores = np.zeros((window, len(labels))) if ranking else None
     pending: list[dict] = []  # the window's feature dicts, for a batched model
     columns: dict = {}
     count = 0
-    for x, y in itertools.islice(stream, n):
+    score_one = getattr(model, "score_one", None) if _labels_of(model) == labels else None
+    for x, y in stream:
         row = count % window
         for label, value in y.items():
             if value:
-                truths[row, position[label]] = True
+                truths[row, _column(position, label, count, "the stream")] = True
         if batched:
             pending.append(x)
+        elif score_one is not None and ranking:
+            guesses[row], scores[row] = score_one(x)
+            model.learn_one(x, y)
         else:
             for label, value in model.predict_one(x).items():
                 if value:
-                    guesses[row, position[label]] = True
+                    guesses[row, _column(position, label, count, "the model")] = True
+            if ranking:
+                for label, proba in model.predict_proba_one(x).items():
+                    scores[row, _column(position, label, count, "the model")] = proba[True]
             model.learn_one(x, y)
         count += 1
         if count % window == 0:
-            yield _close(model, pending, columns, truths, guesses, window)
+            yield _close(model, pending, columns, truths, guesses, scores, window)
     if count % window:
-        yield _close(model, pending, columns, truths, guesses, count % window)
+        yield _close(model, pending, columns, truths, guesses, scores, count % window)
 
 
-def _close(model, pending, columns, truths, guesses, rows):
+def _column(position: dict, label, count: int, source: str) -> int:
+    """The report column of ``label``; one outside the scored labels is an error that names it
+    (a typo or a wrong label spec must not surface as a bare KeyError)."""
+    column = position.get(label)
+    if column is None:
+        raise ValueError(
+            f"instance {count + 1}: {source} gives label {label!r}, which is not among the "
+            f"labels scored: {list(position)}"
+        )
+    return column
+
+
+def _close(model, pending, columns, truths, guesses, scores, rows):
     """The window's arrays (after the batched model's turn), the buffers cleared for the next."""
     if pending:
         X = dicts_to_csr(pending, columns)
         guesses[:rows] = model.predict_learn_many(X, truths[:rows], list(columns))
         pending.clear()
     out = truths[:rows].copy(), guesses[:rows].copy()
+    out += (None if scores is None else scores[:rows].copy(),)
     truths[:rows] = False
     guesses[:rows] = False
+    if scores is not None:
+        scores[:rows] = 0.0
     return out
 
 
-def _array_windows(stream, model, labels, window, n):
-    """(truths, predictions) per window of a stream that gives array blocks."""
-    order = [list(stream.label_names).index(label) for label in labels]
-    left = n
+def _array_windows(stream, model, labels, window, skip, n):
+    """(truths, predictions, None) per window of a stream that gives array blocks, after its
+    first ``skip`` rows."""
+    names = list(stream.label_names)
+    missing = [label for label in labels if label not in names]
+    if missing:
+        raise ValueError(f"labels {missing} are not among the stream's labels: {names}")
+    order = [names.index(label) for label in labels]
+    seen = 0  # rows of the stream read so far
     for X, Y in stream.batches(window):
-        if left is not None:
-            if left <= 0:
-                return
-            X, Y = X[:left], Y[:left]
-            left -= Y.shape[0]
-        Y = np.ascontiguousarray(Y[:, order])
-        yield Y, model.predict_learn_many(X, Y, stream.feature_names)
+        first = min(max(skip - seen, 0), Y.shape[0])
+        last = Y.shape[0] if n is None else min(Y.shape[0], max(n - seen, 0))
+        seen += Y.shape[0]
+        if first < last:
+            X, Y = X[first:last], np.ascontiguousarray(Y[first:last][:, order])
+            yield Y, model.predict_learn_many(X, Y, stream.feature_names), None
+        if n is not None and seen >= n:
+            return
 
 
 def _labels_of(model) -> list | None:

@@ -64,7 +64,9 @@ def _check_params(model) -> None:
         raise ValueError("knn_k and knn_window must be >= 1")
 
 
-class IHOMER(BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier):
+class IHOMER(
+    BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier, base.MiniBatchClassifier
+):
     """Incremental Hierarchy Of Multi-label classifiERs.
 
     Parameters

@@ -56,7 +56,10 @@ class LabelVocabulary:
 
     @staticmethod
     def names_of(Y) -> list:
-        """The labels a batch of targets names: a DataFrame's columns, else column positions."""
+        """The labels a batch of targets names: a DataFrame's columns, the first label dict's
+        keys (as ``learn_one`` takes them), else column positions."""
+        if isinstance(Y, pd.Series):
+            return list(Y.iloc[0]) if len(Y) else []
         if isinstance(Y, pd.DataFrame):
             return list(Y.columns)
         shape = Y.shape if scipy.sparse.issparse(Y) else np.shape(Y)
@@ -65,7 +68,18 @@ class LabelVocabulary:
         return list(range(shape[1]))
 
     def matrix(self, Y) -> np.ndarray:
-        """``Y`` (a DataFrame of label columns, or an array in vocabulary order) as a bool array."""
+        """``Y`` (a DataFrame of label columns, a Series of ``{label: bool}`` dicts as river
+        batches multi-label targets, or an array in vocabulary order) as a bool array.
+
+        >>> LabelVocabulary(["a", "b"]).matrix(pd.Series([{"b": True}, {"a": True, "b": False}]))
+        array([[False,  True],
+               [ True, False]])
+        """
+        if isinstance(Y, pd.Series):
+            out = np.zeros((len(Y), len(self.names)), dtype=bool)
+            for i, y in enumerate(Y):
+                out[i, self.positives(y)] = True
+            return out
         if isinstance(Y, pd.DataFrame):
             names = list(Y.columns)
             unknown = [name for name in names if name not in self.ids]

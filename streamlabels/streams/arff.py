@@ -449,6 +449,7 @@ def _label_indices(header: ArffHeader, path: Path, labels: LabelSpec) -> list[in
     if isinstance(labels, bool):
         raise LabelSpecError(f"labels={labels!r} is not a label specification; {hint}")
     if isinstance(labels, int):
+        _check_declared_count(header, path, labels)
         if labels == 0 or abs(labels) >= n_attr:
             raise LabelSpecError(
                 f"{path}: {labels} labels leaves no features among {n_attr} attributes; {hint}"
@@ -463,6 +464,23 @@ def _label_indices(header: ArffHeader, path: Path, labels: LabelSpec) -> list[in
             )
         return _named(_xml_label_names(xml), names, f"the label file {xml}", path)
     return _named(list(labels), names, "labels=", path)
+
+
+def _check_declared_count(header: ArffHeader, path: Path, labels: int) -> None:
+    """A label count that contradicts the file's own declaration (a MULAN XML beside it, or
+    MEKA's ``-C n``) would silently turn labels into features or features into labels."""
+    xml = _companion_xml(path)
+    if xml.exists():
+        declared, source = len(_xml_label_names(xml)), f"its label file {xml.name}"
+    elif header.meka_labels is not None:
+        declared, source = abs(header.meka_labels), "the MEKA '-C' option of its relation name"
+    else:
+        return
+    if abs(labels) != declared:
+        raise LabelSpecError(
+            f"{path}: {source} declares {declared} labels, but labels={labels} asks for "
+            f"{abs(labels)}"
+        )
 
 
 def _named(wanted: list[str], names: list[str], source: str, path: Path) -> list[int]:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from streamlabels.streams.arff import ArffData, ArffStream, LabelSpec, load_arff
+from streamlabels.streams.arff import ArffData, ArffStream, LabelSpec, LabelSpecError, load_arff
 from streamlabels.streams.assemble import AssemblyError, assemble
 from streamlabels.streams.download import ChecksumError, DownloadError, Part, Progress
 from streamlabels.streams.download import download as download_part
@@ -249,11 +249,28 @@ def available() -> list[tuple[str, Path | None]]:
     return [(name, _find_local(entry)) for name, entry in _registry().items()]
 
 
+def _check_count(entry: DatasetInfo, path: Path, labels: int) -> None:
+    """A label count must be the registry's, from the right end: any other count silently turns
+    labels into features, or features into labels."""
+    expected = -entry.n_labels if entry.labels_position == "last" else entry.n_labels
+    if labels != expected:
+        where = "last" if expected < 0 else "first"
+        raise LabelSpecError(
+            f"{path}: dataset {entry.name!r} has {entry.n_labels} labels, the {where} "
+            f"attributes (labels={expected}), but labels={labels} was given; leave labels out "
+            "or pass the label names"
+        )
+
+
 def _resolve(name_or_path: str | os.PathLike, labels: LabelSpec) -> tuple[Path, LabelSpec]:
     if isinstance(name_or_path, str) and name_or_path in _registry():
+        entry = info(name_or_path)
         if labels is None:
-            labels = list(info(name_or_path).label_names)
-        return locate(name_or_path), labels
+            labels = list(entry.label_names)
+        path = locate(name_or_path)
+        if isinstance(labels, int) and not isinstance(labels, bool):
+            _check_count(entry, path, labels)
+        return path, labels
     path = Path(name_or_path)
     if path.is_file():
         return path, labels

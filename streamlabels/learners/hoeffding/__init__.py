@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from streamlabels.learners.hoeffding.classifier import HoeffdingTreeMultiLabelClassifier
 from streamlabels.learners.hoeffding.tree import MultiLabelHoeffdingTree
 
-__all__ = ["MultiLabelHoeffdingTree"]
+__all__ = ["HoeffdingTreeMultiLabelClassifier", "MultiLabelHoeffdingTree"]

@@ -1,0 +1,130 @@
+"""The compiled multi-label Hoeffding tree as a river multi-label classifier, usable alone.
+
+Inside iHOMER the tree is a :class:`~streamlabels.learners.base.MultiOutputLearner` fed arrays;
+this face takes river's feature and label dicts, so the tree can be evaluated, piped and checked
+like any river model (``river.checks.check_estimator`` passes).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+
+import numpy as np
+from river import base
+
+from streamlabels.features import FeatureSpace
+from streamlabels.learners.hoeffding.tree import MultiLabelHoeffdingTree
+
+__all__ = ["HoeffdingTreeMultiLabelClassifier"]
+
+
+class HoeffdingTreeMultiLabelClassifier(base.MultiLabelClassifier):
+    """Multi-label Hoeffding adaptive tree over feature dicts (river's multi-label API).
+
+    Parameters
+    ----------
+    labels
+        The label vocabulary. Default: the keys of the first ``y`` given to ``learn_one``.
+    grace_period, delta, tau, leaf_model, max_depth, max_nodes, n_splits
+        As in :class:`~streamlabels.learners.hoeffding.MultiLabelHoeffdingTree`, with its
+        defaults; so are the remaining parameters (min_branch_fraction, lr, knn_k, knn_window,
+        cardinality_th, entropy_th, labelset_capacity, bootstrap, seed, drift_detection,
+        drift_delta, switch_significance, drift_window_threshold).
+
+    Examples
+    --------
+    >>> from river import metrics
+    >>> from streamlabels.streams.synthetic import SyntheticStream
+    >>> stream = SyntheticStream(n_instances=2_000, seed=7)
+    >>> model = HoeffdingTreeMultiLabelClassifier(labels=stream.label_names, seed=1)
+    >>> metric = metrics.multioutput.MicroAverage(metrics.F1())
+    >>> for x, y in stream:
+    ...     metric.update(y, model.predict_one(x))
+    ...     model.learn_one(x, y)
+    >>> metric
+    MicroAverage(F1): 44.15%
+    """
+
+    def __init__(
+        self,
+        labels: Sequence | None = None,
+        grace_period: float = 200,
+        delta: float = 1.6587784772850855e-7,
+        tau: float = 0.05,
+        leaf_model: str = "auto",
+        max_depth: int = 20,
+        max_nodes: int = 255,
+        n_splits: int = 10,
+        min_branch_fraction: float = 0.01,
+        lr: float = 0.01,
+        knn_k: int = 4,
+        knn_window: int = 170,
+        cardinality_th: float = 750,
+        entropy_th: float = 0.3,
+        labelset_capacity: int = 256,
+        bootstrap: bool = True,
+        seed: int = 0,
+        drift_detection: bool = True,
+        drift_delta: float = 0.002,
+        switch_significance: float = 0.05,
+        drift_window_threshold: float = 300,
+    ):
+        for name, value in locals().items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+        MultiLabelHoeffdingTree(1, **self._tree_params())  # invalid parameters fail here, now
+        self._features = FeatureSpace()
+        self._tree: MultiLabelHoeffdingTree | None = None
+        self._names: list = []
+        self._ids: dict = {}
+        if labels is not None:
+            self._start(list(labels))
+
+    @classmethod
+    def _unit_test_params(cls):
+        yield {"grace_period": 20}
+        yield {"grace_period": 20, "leaf_model": "br-linear", "bootstrap": False,
+               "drift_detection": False}
+
+    def _tree_params(self) -> dict:
+        names = inspect.signature(MultiLabelHoeffdingTree).parameters
+        return {name: getattr(self, name) for name in names if name != "n_outputs"}
+
+    def _start(self, labels: list) -> None:
+        if not labels or len(set(labels)) != len(labels):
+            raise ValueError("labels must be distinct and at least one")
+        self._names = labels
+        self._ids = {label: i for i, label in enumerate(labels)}
+        self._tree = MultiLabelHoeffdingTree(len(labels), **self._tree_params())
+
+    def learn_one(self, x: dict, y: dict) -> None:
+        if self._tree is None:
+            self._start(list(y))
+        truth = np.zeros(len(self._names), dtype=bool)
+        for label, value in y.items():
+            if value:
+                if label not in self._ids:
+                    raise ValueError(
+                        f"label {label!r} is not in the labels {self._names}; pass every label "
+                        "to labels="
+                    )
+                truth[self._ids[label]] = True
+        self._tree.learn_one(self._features.row(x), truth)
+
+    def predict_proba_one(self, x: dict, **kwargs) -> dict:
+        """Each label's probability at the leaf ``x`` reaches (no label is known before the
+        first ``learn_one`` unless ``labels`` was given; then all are 0)."""
+        if self._tree is None:
+            return {}
+        proba = self._tree.predict_proba_one(self._features.row(x, grow=False)).tolist()
+        return {label: {True: p, False: 1.0 - p} for label, p in zip(self._names, proba)}
+
+    def predict_one(self, x: dict, **kwargs) -> dict:
+        """The labels whose probability reaches 0.5 (every known label, True or False)."""
+        return {label: p[True] >= 0.5 for label, p in self.predict_proba_one(x).items()}
+
+    @property
+    def tree(self) -> MultiLabelHoeffdingTree | None:
+        """The compiled tree (its ``n_nodes``, ``depth``, ``splits``...); None before labels."""
+        return self._tree
