@@ -37,6 +37,7 @@ ABLATIONS = (
 )
 BASELINES = ("majority-ls", "prev-ls")
 TABLE_METRICS = ("micro_f1", "macro_f1", "subset_accuracy")
+PEER_KEYS = {"subset_accuracy": "subset_acc"}  # best-peers.json's name of the metric
 SHUFFLE_SEED = 1
 SHOWN = ("micro_f1", "subset_accuracy", "macro_f1", "hamming_loss", "example_f1")
 
@@ -94,7 +95,7 @@ def issue_table(rows: list[dict], peers: dict) -> str:
             for order in ("file", "shuffled"):
                 cells = [runs.get((d, order, m), {}).get("metrics", {}).get(metric) for m in models]
                 peer = peers.get("file" if order == "file" else "shuffle:1", {}).get(d, {})
-                best = peer.get(metric, {})
+                best = peer.get(PEER_KEYS.get(metric, metric), {})
                 shown = [f"{c:.4f}" if c is not None else "–" for c in cells]
                 peer_cell = f"{best['value']:.4f} ({best['by']})" if best else "–"
                 out.append(f"| {d} | {order} | " + " | ".join(shown) + f" | {peer_cell} |")
