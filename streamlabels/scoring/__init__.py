@@ -7,9 +7,12 @@ and scores ``predict_one`` and ``predict_proba_one`` would give, row by row.
 >>> import numpy as np
 >>> from streamlabels import IHOMER
 >>> from streamlabels.scoring import export, predict_many, to_csr
+>>> import random
+>>> rng = random.Random(1)  # labels in no order the label context could exploit
 >>> model = IHOMER(labels=["a", "b"])
->>> for i in range(50):
-...     model.learn_one({"x": float(i % 2)}, {"a": i % 2 == 1, "b": i % 2 == 0})
+>>> for _ in range(50):
+...     v = rng.random() < 0.5
+...     model.learn_one({"x": float(v)}, {"a": v, "b": not v})
 >>> snapshot = export(model)
 >>> predict_many(snapshot, to_csr(snapshot, [{"x": 1.0}, {"x": 0.0}]))
 array([[ True, False],

@@ -51,9 +51,12 @@ def predict_proba_many(snapshot: Snapshot, X, device: str = "cpu") -> np.ndarray
 
     >>> from streamlabels import IHOMER
     >>> from streamlabels.scoring import export
+    >>> import random
+    >>> rng = random.Random(1)  # labels in no order the label context could exploit
     >>> model = IHOMER(labels=["a", "b"])
-    >>> for i in range(50):
-    ...     model.learn_one({"x": float(i % 2)}, {"a": i % 2 == 1, "b": i % 2 == 0})
+    >>> for _ in range(50):
+    ...     v = rng.random() < 0.5
+    ...     model.learn_one({"x": float(v)}, {"a": v, "b": not v})
     >>> snapshot = export(model)
     >>> proba = predict_proba_many(snapshot, np.array([[1.0], [0.0]]))
     >>> bool(proba[0, 0] > proba[0, 1]) and bool(proba[1, 1] > proba[1, 0])
@@ -69,9 +72,12 @@ def predict_many(snapshot: Snapshot, X, device: str = "cpu") -> np.ndarray:
 
     >>> from streamlabels import IHOMER
     >>> from streamlabels.scoring import export
+    >>> import random
+    >>> rng = random.Random(1)  # labels in no order the label context could exploit
     >>> model = IHOMER(labels=["a", "b"])
-    >>> for i in range(50):
-    ...     model.learn_one({"x": float(i % 2)}, {"a": i % 2 == 1, "b": i % 2 == 0})
+    >>> for _ in range(50):
+    ...     v = rng.random() < 0.5
+    ...     model.learn_one({"x": float(v)}, {"a": v, "b": not v})
     >>> predict_many(export(model), np.array([[1.0], [0.0]]))
     array([[ True, False],
            [False,  True]])
@@ -85,9 +91,12 @@ def score_many(snapshot: Snapshot, X) -> tuple[np.ndarray, np.ndarray]:
 
     >>> from streamlabels import IHOMER
     >>> from streamlabels.scoring import export
+    >>> import random
+    >>> rng = random.Random(1)  # labels in no order the label context could exploit
     >>> model = IHOMER(labels=["a", "b"])
-    >>> for i in range(50):
-    ...     model.learn_one({"x": float(i % 2)}, {"a": i % 2 == 1, "b": i % 2 == 0})
+    >>> for _ in range(50):
+    ...     v = rng.random() < 0.5
+    ...     model.learn_one({"x": float(v)}, {"a": v, "b": not v})
     >>> labels, scores = score_many(export(model), np.array([[1.0]]))
     >>> labels, scores.tolist() == [list(model.score_one({"x": 1.0})[1])]
     (array([[ True, False]]), True)
