@@ -212,7 +212,8 @@ class IHOMER(
         self._structure: LabelStructure | None = None
         self._transition: Transition | None = None
         self._experts: ExpertLayer | None = None
-        self._cache: tuple | None = None  # x, labels, row, expert and final scores of predict_one
+        # predict_one's (x, labels, row, experts' scores, final scores, the hierarchy's labels)
+        self._cache: tuple | None = None
         self._bank = None  # the learners stacked for the compiled path
         if labels is not None:
             self._start(list(labels))
@@ -222,6 +223,7 @@ class IHOMER(
         from river import linear_model, tree
 
         yield {"n_min": 50}
+        yield {"n_min": 50, "decision": "routing"}
         yield {"n_min": 50, "learner": "tree"}
         yield {"n_min": 50, "learner": tree.HoeffdingTreeClassifier(), "restructure": "cold"}
         yield {"n_min": 30, "learner": linear_model.LogisticRegression(), "m_min": 1}
