@@ -102,7 +102,8 @@ def test_raise_refuses_a_poisoned_row_and_names_the_feature():
 
 
 def test_replay_of_a_file_with_nan_cells_reports_them(data_dir, tmp_path, capsys):
-    lines = gzip.open(data_dir / "flags.arff.gz", "rt").read().splitlines()
+    with gzip.open(data_dir / "flags.arff.gz", "rt") as f:
+        lines = f.read().splitlines()
     attributes = [line.split()[2] for line in lines if line.lower().startswith("@attribute")]
     numeric = [j for j, kind in enumerate(attributes[:19]) if kind.lower() == "numeric"]
     rng = np.random.default_rng(3)
