@@ -38,6 +38,7 @@ from streamlabels.streams import datasets
 
 RESULTS = Path(__file__).parent / "results" / "kafka_throughput.json"
 REPO = Path(__file__).resolve().parents[1]
+MAIN = "import sys; from streamlabels.cli import main; sys.exit(main())"  # the console script
 CLIENTS = ("kafka-python", "confluent-kafka")
 
 
@@ -157,7 +158,7 @@ def start_service(servers: str, topics: dict, labels: list, folder: str, **setti
     }
     flags = [a for k, v in values.items() for a in ("--" + k.replace("_", "-"), str(v))]
     return subprocess.Popen(
-        [sys.executable, "-m", "streamlabels.cli.main", "serve", *flags],
+        [sys.executable, "-c", MAIN, "serve", *flags],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )

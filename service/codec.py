@@ -33,6 +33,8 @@ import math
 from dataclasses import dataclass
 from numbers import Real
 
+import orjson
+
 __all__ = ["REASONS", "Codec", "Instance", "InvalidMessage", "dead_letter_headers"]
 
 REASONS = (
@@ -72,7 +74,12 @@ class Instance:
 
 
 def _loads_json(raw: bytes):
-    return json.loads(raw)
+    """orjson's parse (5x the standard library's); what it refuses (NaN and infinity literals,
+    integers beyond 64 bits) goes to the standard parser, so that validation names the reason."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 def _loads_msgpack(raw: bytes):
@@ -117,7 +124,7 @@ class Codec:
         self._negatives = dict.fromkeys(self.labels, False)
         self._loads = _loads_json if format == "json" else _loads_msgpack
         if format == "json":
-            self._dumps = lambda obj: json.dumps(obj, separators=(",", ":")).encode()
+            self._dumps = orjson.dumps
         else:
             import msgpack
 
