@@ -116,8 +116,15 @@ class ConfluentConsumer:
 
     def poll(self, timeout_ms: int, max_records: int) -> list:
         """The next records of every assigned partition (each partition's in offset order)."""
+        # consume() waits until it has max_records or the timeout passed: wait for one record
+        # at most, then take what is already fetched, as kafka-python's poll does.
+        messages = self._consumer.consume(max_records, 0)
+        if not messages:
+            messages = self._consumer.consume(1, timeout_ms / 1000)
+            if messages and max_records > 1:
+                messages += self._consumer.consume(max_records - 1, 0)
         records = []
-        for message in self._consumer.consume(max_records, timeout_ms / 1000):
+        for message in messages:
             error = message.error()
             if error is None:
                 records.append(_Record(message))

@@ -261,3 +261,13 @@ def test_sigterm_drains_commits_and_checkpoints_without_leaking_the_password(bro
         assert check.committed(TopicPartition(topics["input_topic"], 0)) == len(stream)
     finally:
         check.close(autocommit=False)
+
+
+def test_the_demo_reports_its_steady_rate_apart_from_start_up(data_dir):
+    from service.demo import run_demo
+
+    result = run_demo("yeast", n=1500)  # more than one batch of 500
+    assert result["messages_in"] == result["predictions_out"] == 1500
+    assert result["model_version"] == 1500
+    assert result["startup_seconds"] > 0
+    assert result["steady_messages_per_s"] > 0
