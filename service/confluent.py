@@ -10,6 +10,7 @@ synchronous commits, and seeks applied as partitions are assigned.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -20,12 +21,13 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from service.clients import Partitions
 from service.config import ServiceConfig
 
 __all__ = ["ConfluentConsumer", "ConfluentProducer", "open_confluent_clients"]
 
 log = logging.getLogger(__name__)
+
+Partitions = Callable[[list[tuple[str, int]]], None]
 
 _SECURITY_NAMES = {
     "security_protocol": "security.protocol",

@@ -258,3 +258,4 @@ def test_a_preset_fills_only_the_timing_settings_not_given():
     assert (plain.fetch_max_wait_ms, plain.linger_ms, plain.batch_size) == (100, 5, 500)
     with pytest.raises(ConfigError, match="fetch_max_wait_ms"):
         ServiceConfig.from_sources({"fetch_max_wait_ms": "-1"}, {})
+
