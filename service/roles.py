@@ -122,16 +122,19 @@ class Single:
     def _strict(self, instances: list, send) -> int:
         """Exact test-then-train, one instance at a time: predict with the model as it is,
         then learn."""
-        model, n_learned = self.model, 0
+        model, labelled, guesses = self.model, [], []
         for instance in instances:
             predicted, proba = model.score_one(instance.x)
             send(instance.id, predicted.tolist(), proba.tolist(), model.n_instances)
             if instance.y is not None:
-                truth = self.prequential.truth([instance])
-                self.prequential.update(truth, predicted[None].astype(bool))
                 model.learn_one(instance.x, instance.y)
-                n_learned += 1
-        return n_learned
+                labelled.append(instance)
+                guesses.append(predicted)
+        if labelled:  # scored once per batch, as the batch mode does
+            self.prequential.update(
+                self.prequential.truth(labelled), np.array(guesses, dtype=bool)
+            )
+        return len(labelled)
 
     def _batch(self, instances: list, send) -> int:
         """Score the batch once from the model before it, then learn its labelled rows once."""
