@@ -36,6 +36,7 @@ from streamlabels.streams import datasets
 
 RESULTS = Path(__file__).parent / "results" / "kafka_scaleout.json"
 REPO = Path(__file__).resolve().parents[1]
+MAIN = "import sys; from streamlabels.cli import main; sys.exit(main())"  # the console script
 
 
 def _spawn(servers: str, labels: list, log: Path, **settings) -> subprocess.Popen:
@@ -52,7 +53,7 @@ def _spawn(servers: str, labels: list, log: Path, **settings) -> subprocess.Pope
     flags = [a for k, v in values.items() for a in ("--" + k.replace("_", "-"), str(v))]
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "streamlabels.cli.main", "serve", *flags],
+            [sys.executable, "-c", MAIN, "serve", *flags],
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)},
             stdout=out,

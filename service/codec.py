@@ -33,6 +33,8 @@ import math
 from dataclasses import dataclass
 from numbers import Real
 
+import orjson
+
 __all__ = ["REASONS", "Codec", "Instance", "InvalidMessage", "dead_letter_headers"]
 
 REASONS = (
@@ -72,7 +74,26 @@ class Instance:
 
 
 def _loads_json(raw: bytes):
-    return json.loads(raw)
+    """orjson's parse (5x the standard library's). What it refuses (NaN and infinity literals,
+    numbers beyond the float range) goes to the standard parser, so that validation names the
+    reason; so does a float id, which may be an integer beyond 64 bits that orjson read as a
+    float (an integer id is valid at any size)."""
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+    if type(message) is dict and type(message.get("id")) is float:
+        return json.loads(raw)
+    return message
+
+
+def _dumps_json(message) -> bytes:
+    """orjson's compact JSON (10x the standard library's); an id beyond 64 bits, which orjson
+    cannot write, goes through the standard writer."""
+    try:
+        return orjson.dumps(message)
+    except TypeError:
+        return json.dumps(message, separators=(",", ":")).encode()
 
 
 def _loads_msgpack(raw: bytes):
@@ -117,7 +138,7 @@ class Codec:
         self._negatives = dict.fromkeys(self.labels, False)
         self._loads = _loads_json if format == "json" else _loads_msgpack
         if format == "json":
-            self._dumps = lambda obj: json.dumps(obj, separators=(",", ":")).encode()
+            self._dumps = _dumps_json
         else:
             import msgpack
 

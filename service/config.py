@@ -118,7 +118,8 @@ class ServiceConfig:
         cast=int,
     )
     linger_ms: int = _setting(
-        5, "how long the producer waits to fill a batch of sends (latency vs. fewer requests)",
+        5,
+        "how long the producer waits to fill a batch of sends (latency vs. fewer requests)",
         cast=int,
     )
     producer_batch_bytes: int = _setting(

@@ -10,6 +10,7 @@ synchronous commits, and seeks applied as partitions are assigned.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -20,12 +21,13 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from service.clients import Partitions
 from service.config import ServiceConfig
 
 __all__ = ["ConfluentConsumer", "ConfluentProducer", "open_confluent_clients"]
 
 log = logging.getLogger(__name__)
+
+Partitions = Callable[[list[tuple[str, int]]], None]
 
 _SECURITY_NAMES = {
     "security_protocol": "security.protocol",
@@ -116,8 +118,15 @@ class ConfluentConsumer:
 
     def poll(self, timeout_ms: int, max_records: int) -> list:
         """The next records of every assigned partition (each partition's in offset order)."""
+        # consume() waits until it has max_records or the timeout passed: wait for one record
+        # at most, then take what is already fetched, as kafka-python's poll does.
+        messages = self._consumer.consume(max_records, 0)
+        if not messages:
+            messages = self._consumer.consume(1, timeout_ms / 1000)
+            if messages and max_records > 1:
+                messages += self._consumer.consume(max_records - 1, 0)
         records = []
-        for message in self._consumer.consume(max_records, timeout_ms / 1000):
+        for message in messages:
             error = message.error()
             if error is None:
                 records.append(_Record(message))

@@ -15,9 +15,9 @@ import numpy as np
 
 from service.checkpoint import CheckpointStore
 from service.config import ConfigError, ServiceConfig
+from service.rows import Columns
 from service.telemetry import Metrics
 from streamlabels import IHOMER, __version__
-from streamlabels.features import dicts_to_csr
 
 __all__ = ["LearnedModel", "truth_matrix"]
 
@@ -37,7 +37,7 @@ class LearnedModel:
             else None
         )
         self.model: IHOMER | None = None
-        self._columns: dict = {}  # feature name -> column of the batches given to learn_many
+        self.columns = Columns()  # the columns of the batches given to learn_many
         self._learned_since_checkpoint = 0
         self._dirty = False
         self._last_checkpoint = time.monotonic()
@@ -88,14 +88,11 @@ class LearnedModel:
         """Instances learned so far: the ``model_version`` of what it predicts now."""
         return self.model.n_instances
 
-    def learn(self, instances: list, Y: np.ndarray | None = None) -> None:
-        """``learn_one`` on each labelled instance in turn, as compiled calls (``learn_many``);
-        ``Y`` is their :func:`truth_matrix` when the caller has it already."""
-        if not instances:
-            return
-        X = dicts_to_csr([instance.x for instance in instances], self._columns)
-        Y = truth_matrix(instances, len(self.labels)) if Y is None else Y
-        self.model.learn_many(X, Y, list(self._columns))
+    def learn(self, X, Y: np.ndarray) -> None:
+        """``learn_one`` on each row of ``X`` (over :attr:`columns`) in turn, as compiled calls
+        (``learn_many``)."""
+        if X.shape[0]:
+            self.model.learn_many(X, Y, self.columns.names)
 
     def served(self, n_learned: int) -> None:
         """A batch is done and ``n_learned`` of it learned: the offsets moved, a checkpoint may

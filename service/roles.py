@@ -6,12 +6,12 @@
   - ``strict``: every message in offset order, test-then-train: the model predicts it, the
     prediction is sent, and only then, if the message is labelled, does the model learn it. So
     the predictions on a single partition equal ``streamlabels replay`` on the same order.
-  - ``batch`` (the default): the batch is scored in one pass, labels and scores together, from a
-    snapshot of the model as it stood before the batch (:func:`streamlabels.scoring.export`);
-    then the labelled messages are learned in offset order by one compiled call
-    (``learn_many``). With one message per batch this is ``strict``; within a larger batch, later
-    messages do not benefit from the labels of earlier ones. Every prediction's
-    ``model_version`` is the version that scored it.
+  - ``batch`` (the default): the batch becomes one sparse matrix (:mod:`service.rows`), scored
+    in one pass, labels and scores together, from a snapshot of the model as it stood before the
+    batch (:func:`streamlabels.scoring.export`); then its labelled rows are learned in offset
+    order by one compiled call (``learn_many``). With one message per batch this is ``strict``;
+    within a larger batch, later messages do not benefit from the labels of earlier ones. Every
+    prediction's ``model_version`` is the version that scored it.
 
   Learning is the same in both: each labelled message once, in offset order.
 - ``trainer`` (:class:`Trainer`): the single writer of a model. It reads the labelled instances in
@@ -36,6 +36,7 @@ import numpy as np
 from service.config import ServiceConfig
 from service.errors import ServiceError
 from service.learning import LearnedModel, truth_matrix
+from service.rows import for_snapshot
 from service.snapshots import (
     SnapshotFollower,
     SnapshotPublisher,
@@ -51,9 +52,10 @@ __all__ = ["Scorer", "Single", "Trainer"]
 log = logging.getLogger(__name__)
 
 
-def _score_and_send(snapshot: Snapshot, instances: list, send) -> np.ndarray:
-    """Score the instances in one pass from ``snapshot``, send each prediction; the labels."""
-    flags, scores = score_many(snapshot, to_csr(snapshot, [i.x for i in instances]))
+def _score_and_send(snapshot: Snapshot, X, instances: list, send) -> np.ndarray:
+    """Score the rows ``X`` (on the snapshot's columns) in one pass, send each instance's
+    prediction; the predicted labels."""
+    flags, scores = score_many(snapshot, X)
     version = snapshot.n_instances
     for instance, guess, proba in zip(instances, flags.tolist(), scores.tolist()):
         send(instance.id, guess, proba, version)
@@ -120,29 +122,35 @@ class Single:
     def _strict(self, instances: list, send) -> int:
         """Exact test-then-train, one instance at a time: predict with the model as it is,
         then learn."""
-        model, n_learned = self.model, 0
+        model, labelled, guesses = self.model, [], []
         for instance in instances:
             predicted, proba = model.score_one(instance.x)
             send(instance.id, predicted.tolist(), proba.tolist(), model.n_instances)
             if instance.y is not None:
-                truth = self.prequential.truth([instance])
-                self.prequential.update(truth, predicted[None].astype(bool))
                 model.learn_one(instance.x, instance.y)
-                n_learned += 1
-        return n_learned
+                labelled.append(instance)
+                guesses.append(predicted)
+        if labelled:  # scored once per batch, as the batch mode does
+            self.prequential.update(
+                self.prequential.truth(labelled), np.array(guesses, dtype=bool)
+            )
+        return len(labelled)
 
     def _batch(self, instances: list, send) -> int:
         """Score the batch once from the model before it, then learn its labelled rows once."""
         if not instances:
             return 0
-        flags = _score_and_send(export(self.model), instances, send)
+        columns = self.learned.columns
+        X = columns.csr([instance.x for instance in instances])
+        snapshot = export(self.model)
+        on_snapshot = for_snapshot(X, columns.names, snapshot.feature_names)
+        flags = _score_and_send(snapshot, on_snapshot, instances, send)
         rows = [k for k, instance in enumerate(instances) if instance.y is not None]
-        labelled = [instances[k] for k in rows]
-        if labelled:
-            truth = self.prequential.truth(labelled)
+        if rows:
+            truth = self.prequential.truth([instances[k] for k in rows])
             self.prequential.update(truth, flags[rows])
-            self.learned.learn(labelled, truth)
-        return len(labelled)
+            self.learned.learn(X if len(rows) == len(instances) else X[rows], truth)
+        return len(rows)
 
     def due(self) -> bool:
         return self.learned.checkpoint_due()
@@ -206,7 +214,8 @@ class Trainer:
     def serve(self, instances: list, send) -> tuple[int, int]:
         """Learn the labelled instances in offset order; unlabelled ones are for the scorers."""
         labelled = [instance for instance in instances if instance.y is not None]
-        self.learned.learn(labelled)
+        X = self.learned.columns.csr([instance.x for instance in labelled])
+        self.learned.learn(X, truth_matrix(labelled, len(self.learned.labels)))
         self.learned.served(len(labelled))
         self._learned_since_publish += len(labelled)
         return 0, len(labelled)
@@ -302,7 +311,9 @@ class Scorer:
         self._check_follower()
         if not instances:
             return 0, 0
-        flags = _score_and_send(self.follower.snapshot, instances, send)
+        snapshot = self.follower.snapshot
+        X = to_csr(snapshot, [instance.x for instance in instances])
+        flags = _score_and_send(snapshot, X, instances, send)
         rows = [k for k, instance in enumerate(instances) if instance.y is not None]
         if rows:
             self.prequential.update(

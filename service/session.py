@@ -47,6 +47,10 @@ POLL_TIMEOUT_MS = 200
 
 RECONNECT_DELAY_S = 2.0
 
+COMMIT_INTERVAL_S = 0.1
+"""Least time between two commits in the loop: a synchronous commit is a broker round trip, and
+committing after every small batch would cap the rate. A crash repeats at most this much more."""
+
 
 class Pipeline(Protocol):
     """What a role does with the batches a :class:`Session` polls."""
@@ -105,6 +109,7 @@ class Session:
         self.assigned: set[tuple[str, int]] = set()
         self._resume: dict | None = None
         self._inflight = InFlight()
+        self._last_commit = 0.0
         self._stop = threading.Event()
         self._consumer = None
         self._producer = None
@@ -236,7 +241,7 @@ class Session:
             records = self._consumer.poll(POLL_TIMEOUT_MS, batch_size)
             if records:
                 self._process(records)
-            self._commit_acknowledged()
+            self._commit_when_due()
             if self.pipeline.due():
                 self._drain()
                 self.pipeline.settled(dict(self.offsets))
@@ -278,6 +283,11 @@ class Session:
         offsets = self._inflight.acknowledged()
         if offsets:
             self._consumer.commit(offsets)
+            self._last_commit = time.monotonic()
+
+    def _commit_when_due(self) -> None:
+        if time.monotonic() - self._last_commit >= COMMIT_INTERVAL_S:
+            self._commit_acknowledged()
 
     def _drain(self) -> None:
         """Wait until every send is acknowledged, then commit everything read."""

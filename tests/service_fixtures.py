@@ -22,6 +22,7 @@ from service.consumer import Service
 from service.topics import create_topics
 
 REPO = Path(__file__).resolve().parents[1]
+MAIN = "import sys; from streamlabels.cli import main; sys.exit(main())"  # the console script
 _unique = itertools.count()
 
 
@@ -107,12 +108,11 @@ def distinct_ids(n: int):
 
 
 def spawn_service(args: list[str], log: Path, **env) -> subprocess.Popen:
-    """``python -m streamlabels.cli.main serve ARGS`` as a child process, output appended to
-    ``log``."""
+    """``streamlabels serve ARGS`` as a child process, output appended to ``log``."""
     environment = {**os.environ, "PYTHONPATH": str(REPO), **env}
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "streamlabels.cli.main", "serve", *args],
+            [sys.executable, "-c", MAIN, "serve", *args],
             cwd=REPO,
             env=environment,
             stdout=out,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 
+import numpy as np
 import pytest
 
 pytest.importorskip("kafka")
@@ -22,7 +23,7 @@ from service.config import ServiceConfig
 from service.consumer import Service
 from service.topics import TopicReader, instance_messages, produce
 from streamlabels import IHOMER
-from streamlabels.scoring import export, score_many, to_csr
+from streamlabels.scoring import export, predict_many, predict_proba_many, score_many, to_csr
 from streamlabels.streams import datasets
 
 pytest_plugins = ["service_fixtures"]
@@ -64,6 +65,20 @@ def test_a_scored_row_encodes_to_the_bytes_of_a_strict_prediction():
             "q", model.predict_one(x), model.predict_proba_one(x), model.n_instances
         )
         assert codec.encode_scored("q", flags[0].tolist(), scores[0].tolist(), 60) == strict
+
+
+def test_one_scoring_pass_gives_the_labels_and_scores_of_the_two_separate_passes(yeast):
+    labels, data = yeast
+    model = IHOMER(labels=labels, scaling="standard")
+    for x, y in data[:300]:
+        model.learn_one(x, y)
+    snapshot = export(model)
+    rows = to_csr(snapshot, [x for x, _ in data[300:]])  # 100 rows: the parallel scorer
+    flags, scores = score_many(snapshot, rows)
+    assert np.array_equal(flags, predict_many(snapshot, rows))
+    assert np.array_equal(scores, predict_proba_many(snapshot, rows))
+    one, few = score_many(snapshot, rows[:3])  # the serial path
+    assert np.array_equal(one, flags[:3]) and np.array_equal(few, scores[:3])
 
 
 def test_one_message_per_poll_gives_exactly_the_strict_predictions(broker, yeast):

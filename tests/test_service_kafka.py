@@ -7,6 +7,7 @@ of records on a topic, a log line), never fixed sleeps or timing assertions.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import urllib.request
@@ -261,3 +262,30 @@ def test_sigterm_drains_commits_and_checkpoints_without_leaking_the_password(bro
         assert check.committed(TopicPartition(topics["input_topic"], 0)) == len(stream)
     finally:
         check.close(autocommit=False)
+
+
+def test_the_demo_reports_its_steady_rate_apart_from_start_up(data_dir):
+    from service.demo import run_demo
+
+    result = run_demo("yeast", n=1500)  # more than one batch of 500
+    assert result["messages_in"] == result["predictions_out"] == 1500
+    assert result["model_version"] == 1500
+    assert result["startup_seconds"] > 0
+    assert result["steady_messages_per_s"] > 0
+
+
+def test_kafka_python_reads_with_the_compiled_crc32c_and_says_so_when_it_cannot(
+    broker, caplog, monkeypatch
+):
+    from kafka.record import util
+
+    from service.clients import crc32c_is_compiled, open_clients
+
+    assert crc32c_is_compiled(), "the crc32c package is in the service extras"
+    monkeypatch.setattr(util, "crc32c_c", None)
+    config = _config(broker, _topics(broker, "crc"), ["a"], client="kafka-python")
+    with caplog.at_level(logging.WARNING, logger="service.clients"):
+        consumer, producer = open_clients(config)
+    consumer.close()
+    producer.close()
+    assert any("crc32c" in record.getMessage() for record in caplog.records)

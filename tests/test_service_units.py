@@ -239,3 +239,23 @@ def test_metrics_and_health_endpoints():
         assert caught.value.code == 503
     finally:
         server.close()
+
+
+def test_a_preset_fills_only_the_timing_settings_not_given():
+    import argparse
+
+    from service.config import PRESETS, add_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--throughput", "--linger-ms", "7"])
+    config = config_from_args(args, environ={"STREAMLABELS_BATCH_SIZE": "64"})
+    assert config.preset == "throughput"
+    assert config.linger_ms == 7  # a flag wins
+    assert config.batch_size == 64  # so does a variable
+    assert config.fetch_max_wait_ms == PRESETS["throughput"]["fetch_max_wait_ms"]
+    plain = ServiceConfig.from_sources({}, {})
+    assert (plain.fetch_max_wait_ms, plain.linger_ms, plain.batch_size) == (100, 5, 500)
+    with pytest.raises(ConfigError, match="fetch_max_wait_ms"):
+        ServiceConfig.from_sources({"fetch_max_wait_ms": "-1"}, {})
+
