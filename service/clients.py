@@ -88,10 +88,17 @@ class KafkaPythonConsumer:
 
     def __init__(self, consumer: KafkaConsumer):
         self._consumer = consumer
+        self._in_rebalance = False
+
+    @property
+    def can_block(self) -> bool:
+        """False inside a rebalance callback: kafka-python may run those on its network thread,
+        which must not wait on itself (a flush or a synchronous commit there raises)."""
+        return not self._in_rebalance
 
     def subscribe(self, topic: str, on_assigned: Partitions, on_revoked: Partitions) -> None:
-        """Join the group on ``topic``; the callbacks run inside :meth:`poll` on a rebalance."""
-        self._consumer.subscribe([topic], listener=_Listener(on_assigned, on_revoked))
+        """Join the group on ``topic``; the callbacks run on a rebalance."""
+        self._consumer.subscribe([topic], listener=_Listener(self, on_assigned, on_revoked))
 
     def poll(self, timeout_ms: int, max_records: int) -> list:
         """The next records of every assigned partition (each partition's in offset order)."""
@@ -101,10 +108,13 @@ class KafkaPythonConsumer:
         return [record for records in batch.values() for record in records]
 
     def commit(self, offsets: dict[tuple[str, int], int]) -> None:
-        """Commit the next offset to read of each partition, synchronously."""
-        self._consumer.commit(
-            {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()}
-        )
+        """Commit the next offset to read of each partition: synchronously, or without waiting
+        inside a rebalance callback (see :attr:`can_block`)."""
+        offsets = {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()}
+        if self.can_block:
+            self._consumer.commit(offsets)
+        else:
+            self._consumer.commit_async(offsets)
 
     def seek(self, topic: str, partition: int, offset: int | None) -> None:
         """Read ``partition`` from ``offset`` next (None: from its beginning)."""
@@ -127,11 +137,19 @@ class KafkaPythonConsumer:
 
 
 class _Listener(ConsumerRebalanceListener):
-    def __init__(self, on_assigned: Partitions, on_revoked: Partitions):
-        self.on_assigned, self.on_revoked = on_assigned, on_revoked
+    def __init__(self, consumer: KafkaPythonConsumer, on_assigned: Partitions,
+                 on_revoked: Partitions):
+        self.consumer, self.on_assigned, self.on_revoked = consumer, on_assigned, on_revoked
 
     def on_partitions_revoked(self, revoked) -> None:
-        self.on_revoked([(tp.topic, tp.partition) for tp in revoked])
+        self._run(self.on_revoked, revoked)
 
     def on_partitions_assigned(self, assigned) -> None:
-        self.on_assigned([(tp.topic, tp.partition) for tp in assigned])
+        self._run(self.on_assigned, assigned)
+
+    def _run(self, callback: Partitions, partitions) -> None:
+        self.consumer._in_rebalance = True
+        try:
+            callback([(tp.topic, tp.partition) for tp in partitions])
+        finally:
+            self.consumer._in_rebalance = False

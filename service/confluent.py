@@ -96,6 +96,8 @@ class ConfluentConsumer:
         self._seeks: dict | None = None  # offsets chosen while an assignment is under way
         self._assigned: set[tuple[str, int]] = set()
 
+    can_block = True  # rebalance callbacks run inside poll, on the caller's thread
+
     def subscribe(self, topic: str, on_assigned: Partitions, on_revoked: Partitions) -> None:
         """Join the group on ``topic``; the callbacks run inside :meth:`poll` on a rebalance."""
 

@@ -224,8 +224,13 @@ class Session:
                 )
 
     def _revoked(self, partitions: list[tuple[str, int]]) -> None:
-        """Commit what is acknowledged before another member takes the partitions over."""
-        self._producer.flush()
+        """Commit what is acknowledged before another member takes the partitions over.
+
+        Where the client cannot wait here (kafka-python's network thread), sends still in flight
+        are not waited for: their records are read again by the next owner (at least once).
+        """
+        if self._consumer.can_block:
+            self._producer.flush()
         self._commit_acknowledged()
         if self._resume is None:  # the next owner continues from the group's commits
             for tp in partitions:
