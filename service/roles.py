@@ -83,13 +83,11 @@ class _Prequential:
         self.metrics.subset_accuracy.set(scores["subset_accuracy"])
 
 
-class Single:
-    """Predicts every valid instance and learns the labelled ones (role ``single``)."""
+class _Learning:
+    """What the roles that own a model (``single``, ``trainer``) share: the model, its version,
+    and a restart from its checkpoint (``self.learned``, a :class:`LearnedModel`)."""
 
-    def __init__(self, config: ServiceConfig, labels: list, metrics: Metrics):
-        self.learned = LearnedModel(config, labels, metrics)
-        self.strict = config.scoring == "strict"
-        self.prequential = _Prequential(labels, metrics)
+    learned: LearnedModel
 
     @property
     def model(self):
@@ -109,6 +107,15 @@ class Single:
 
     def roll_back(self) -> dict | None:
         return self.learned.restore()
+
+
+class Single(_Learning):
+    """Predicts every valid instance and learns the labelled ones (role ``single``)."""
+
+    def __init__(self, config: ServiceConfig, labels: list, metrics: Metrics):
+        self.learned = LearnedModel(config, labels, metrics)
+        self.strict = config.scoring == "strict"
+        self.prequential = _Prequential(labels, metrics)
 
     def connected(self, producer) -> None:
         """Nothing to set up: predictions go through the session."""
@@ -163,7 +170,7 @@ class Single:
             self.learned.checkpoint(offsets, only_if_changed=True)
 
 
-class Trainer:
+class Trainer(_Learning):
     """Learns the labelled instances, checkpoints, and publishes versioned snapshots."""
 
     def __init__(self, config: ServiceConfig, labels: list, metrics: Metrics):
@@ -173,24 +180,6 @@ class Trainer:
         self.publisher: SnapshotPublisher | None = None
         self._learned_since_publish = 0
         self._last_publish = time.monotonic()
-
-    @property
-    def model(self):
-        return self.learned.model
-
-    @property
-    def version(self) -> int:
-        return self.learned.version
-
-    @property
-    def can_roll_back(self) -> bool:
-        return self.learned.store is not None
-
-    def start(self, stopping: threading.Event) -> dict | None:
-        return self.learned.restore()
-
-    def roll_back(self) -> dict | None:
-        return self.learned.restore()
 
     def connected(self, producer) -> None:
         """Continue the versions already on the snapshot topic, and publish the model."""
