@@ -172,6 +172,13 @@ def test_state_round_trip_scores_the_same_and_refuses_damage(trained):
         Snapshot.from_state(damaged)
     with pytest.raises(ValueError, match="version"):
         Snapshot.from_state({**snapshot.to_state(), "version": 99})
+    damaged = snapshot.to_state()  # a kNN window entry past the columns it may read
+    window = {name: np.array(a) for name, a in damaged["experts"]["window"].items()}
+    window["ids"][0, 0] = window["stats"].shape[1]
+    window["sizes"][0] = max(window["sizes"][0], 1)
+    damaged["experts"] = {**damaged["experts"], "window": window}
+    with pytest.raises(ValueError, match="window"):
+        Snapshot.from_state(damaged)
 
 
 def test_inputs_are_checked_and_any_sparse_layout_is_accepted(trained):

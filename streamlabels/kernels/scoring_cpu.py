@@ -269,9 +269,10 @@ def decide_batch(model_scores, dense, X, indptr, indices, values, layer, chunk, 
             np.zeros((n_labels, experts.N_EXPERTS)), np.zeros(n_labels),
             knn.KnnScratch(np.zeros(stats.shape[1]), np.zeros(k, dtype=np.int64), np.zeros(k)),
         )
+        all_columns = np.arange(X.shape[1])
         for i in range(c * chunk, min(n_rows, (c + 1) * chunk)):
             if dense:
-                xi = np.arange(X.shape[1])
+                xi = all_columns
                 xv = X[i]
             else:
                 xi = indices[indptr[i] : indptr[i + 1]]

@@ -268,7 +268,7 @@ def _checked_layer(state: dict, n_labels: int) -> dict:
         or window["stats"].shape != (3, columns) or not 1 <= meta[knn.K]
         or not 0 <= meta[knn.FILL] <= rows or not 0 <= meta[knn.POS] < rows
         or not 0 <= meta[knn.NCOLS] <= columns or sizes.min() < 0 or sizes.max() > width
-        or any(ids[s, : sizes[s]].max(initial=0) >= max(columns, 1) for s in range(rows))
+        or ids[np.arange(width) < sizes[:, None]].max(initial=0) >= max(columns, 1)
     ):
         raise ValueError("Snapshot.experts.window is inconsistent")
     for array in (*layer.values(), *window.values()):
