@@ -190,3 +190,34 @@ def test_expert_weights_are_visible_per_label():
         assert sum(per_label.values()) == pytest.approx(1.0)
         assert per_label["context"] > per_label["model"]  # the sequence explains the labels
     assert IHOMER(labels=["a"], decision="routing").expert_weights == {}
+
+
+def test_window_state_is_cut_to_its_longest_row_and_forgets_what_slots_held_before():
+    """A restored layer continues with the same state as the layer it came from, although the
+    restored window lacks the entries that evicted, longer rows left past each slot's row."""
+    from streamlabels.features import Row
+    from streamlabels.ihomer.experts import ExpertLayer
+
+    def layer():
+        return ExpertLayer(2, ("model", "knn"), "hedge", "f-optimal", 1, 4, False)
+
+    def learn(target, size, seed):
+        rng = np.random.default_rng(seed)
+        row = Row({}, np.sort(rng.choice(40, size, replace=False)), rng.random(size) + 0.1)
+        target.reserve(40)
+        _, scores, combined = target.decide(np.array([0.3, 0.6]), row)
+        target.learn(np.array([seed % 2 == 0, True]), row, scores, combined)
+
+    original = layer()
+    for seed, size in enumerate([10, 10, 10, 10, 3, 3, 3, 3]):  # short rows over long ones
+        learn(original, size, seed)
+    state = original.get_state()
+    assert state["window"]["ids"].shape == (4, 3)
+    restored = layer()
+    restored.set_state(state)
+    learn(original, 6, 99)  # widens the state past the short rows of the other slots
+    learn(restored, 6, 99)
+    mine, theirs = original.get_state()["window"], restored.get_state()["window"]
+    assert mine["ids"].shape == (4, 6)
+    for name in mine:
+        np.testing.assert_array_equal(mine[name], theirs[name], err_msg=name)

@@ -58,16 +58,24 @@ class ExpertLayer:
         return [name for name, used in zip(kernel.EXPERT_NAMES, on) if used]
 
     def get_state(self) -> dict:
-        """The layer's arrays; feature columns only as far as the window has learned them, so
-        the state does not depend on how the room for columns grew."""
+        """The layer's arrays; feature columns only as far as the window has learned them, and
+        a sparse window's rows only as wide as its longest, with the entries past each row's
+        size (left by the rows its slot held before) zeroed: the state depends neither on how
+        the room grew nor on what the kernels never read, and a snapshot of it (one per scored
+        batch) copies no unused capacity."""
         layer, window = self.layer, self.layer.window
         ncols = int(window.meta[knn.NCOLS])
-        width = ncols if window.meta[knn.DENSE] else window.ids.shape[1]
+        dense = bool(window.meta[knn.DENSE])
+        width = ncols if dense else int(window.sizes.max(initial=0))
+        ids, values = window.ids[:, :width].copy(), window.values[:, :width].copy()
+        if not dense:
+            unused = np.arange(width) >= window.sizes[:, None]
+            ids[unused], values[unused] = 0, 0.0
         return {
             **{name: getattr(layer, name).copy() for name in layer._fields if name != "window"},
             "window": {
-                "meta": window.meta.copy(), "ids": window.ids[:, :width].copy(),
-                "values": window.values[:, :width].copy(), "sizes": window.sizes.copy(),
+                "meta": window.meta.copy(), "ids": ids, "values": values,
+                "sizes": window.sizes.copy(),
                 "labels": window.labels.copy(), "stats": window.stats[:, :ncols].copy(),
             },
         }
