@@ -247,35 +247,45 @@ def score_batch(n_rows, chunk, dense, X, indptr, indices, values, walk_all, gati
                    labels)
 
 
+@njit(cache=True)
+def decide_rows(start, stop, model_scores, dense, X, indptr, indices, values, layer, labels,
+                scores):
+    """The decision layer's labels and scores for rows ``start .. stop - 1``, from the rows'
+    model scores (:func:`streamlabels.kernels.experts.decide_row`, which only reads the layer),
+    with scratch of its own."""
+    n_labels = model_scores.shape[1]
+    scratch = experts.Scratch(
+        np.zeros((n_labels, experts.N_EXPERTS)), np.zeros(n_labels),
+        knn.KnnScratch(np.zeros(layer.window.stats.shape[1]),
+                       np.zeros(layer.window.meta[knn.K], dtype=np.int64),
+                       np.zeros(layer.window.meta[knn.K])),
+    )
+    all_columns = np.arange(X.shape[1])
+    for i in range(start, stop):
+        if dense:
+            xi = all_columns
+            xv = X[i]
+        else:
+            xi = indices[indptr[i] : indptr[i + 1]]
+            xv = values[indptr[i] : indptr[i + 1]]
+        experts.decide_row(model_scores[i], xi, xv, layer, scratch, labels[i])
+        scores[i] = scratch.scores
+
+
 @njit(cache=True, parallel=True)
 def decide_batch(model_scores, dense, X, indptr, indices, values, layer, chunk, labels, scores):
-    """The decision layer's labels and scores for every row, from the rows' model scores
-    (:func:`streamlabels.kernels.experts.decide_row`, which only reads the layer), in parallel
-    ``chunk``-row tasks with scratch of their own."""
-    n_rows, n_labels = model_scores.shape
+    """:func:`decide_rows` over ``chunk``-row blocks in parallel tasks."""
+    n_rows = model_scores.shape[0]
     # parallel tasks take arrays, not nested tuples: the layer is rebuilt inside each task
     prm, run, weights, previous = layer.prm, layer.run, layer.weights, layer.previous
     frequency, context, histogram = layer.frequency, layer.context, layer.histogram
     meta, ids, vals, sizes = layer.window.meta, layer.window.ids, layer.window.values, \
         layer.window.sizes
     window_labels, stats = layer.window.labels, layer.window.stats
-    k = meta[knn.K]
     for c in prange((n_rows + chunk - 1) // chunk):
         task_layer = experts.Layer(
             prm, run, weights, previous, frequency, context, histogram,
             knn.KnnWindow(meta, ids, vals, sizes, window_labels, stats),
         )
-        scratch = experts.Scratch(
-            np.zeros((n_labels, experts.N_EXPERTS)), np.zeros(n_labels),
-            knn.KnnScratch(np.zeros(stats.shape[1]), np.zeros(k, dtype=np.int64), np.zeros(k)),
-        )
-        all_columns = np.arange(X.shape[1])
-        for i in range(c * chunk, min(n_rows, (c + 1) * chunk)):
-            if dense:
-                xi = all_columns
-                xv = X[i]
-            else:
-                xi = indices[indptr[i] : indptr[i + 1]]
-                xv = values[indptr[i] : indptr[i + 1]]
-            experts.decide_row(model_scores[i], xi, xv, task_layer, scratch, labels[i])
-            scores[i] = scratch.scores
+        decide_rows(c * chunk, min(n_rows, (c + 1) * chunk), model_scores, dense, X, indptr,
+                    indices, values, task_layer, labels, scores)

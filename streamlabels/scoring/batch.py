@@ -151,10 +151,11 @@ def _decide(snapshot: Snapshot, batch: Batch, model_scores: np.ndarray) -> tuple
     """``(scores, labels)`` of the decision layer from the rows' model scores (on the CPU)."""
     scores = np.empty_like(model_scores)
     labels = np.empty(model_scores.shape, dtype=np.bool_)
-    scoring_cpu.decide_batch(
-        model_scores, batch.dense, batch.X, batch.indptr, batch.indices, batch.values,
-        snapshot.layer, _chunk(batch.n_rows), labels, scores,
-    )
+    rows = (model_scores, batch.dense, batch.X, batch.indptr, batch.indices, batch.values)
+    if batch.n_rows <= _SERIAL_ROWS:
+        scoring_cpu.decide_rows(0, batch.n_rows, *rows, snapshot.layer, labels, scores)
+    else:
+        scoring_cpu.decide_batch(*rows, snapshot.layer, _chunk(batch.n_rows), labels, scores)
     return scores, labels
 
 
