@@ -107,11 +107,11 @@ class KafkaPythonConsumer:
             return next(iter(batch.values()))
         return [record for records in batch.values() for record in records]
 
-    def commit(self, offsets: dict[tuple[str, int], int]) -> None:
+    def commit(self, offsets: dict[tuple[str, int], int], wait: bool = True) -> None:
         """Commit the next offset to read of each partition: synchronously, or without waiting
-        inside a rebalance callback (see :attr:`can_block`)."""
+        when ``wait`` is false or inside a rebalance callback (see :attr:`can_block`)."""
         offsets = {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()}
-        if self.can_block:
+        if wait and self.can_block:
             self._consumer.commit(offsets)
         else:
             self._consumer.commit_async(offsets)

@@ -45,6 +45,9 @@ def open_confluent_clients(config: ServiceConfig, client_id: str):
     common = {
         "bootstrap.servers": config.bootstrap_servers,
         "client.id": client_id,
+        # as kafka-python does: without it a small request can wait for the delayed ACK of
+        # the one before (tens of ms); librdkafka batches by itself, so throughput is the same
+        "socket.nagle.disable": True,
         **{_SECURITY_NAMES[k]: v for k, v in config.kafka_security().items()},
     }
     producer = Producer(
@@ -138,11 +141,12 @@ class ConfluentConsumer:
                 log.warning("consumer: %s", error)
         return records
 
-    def commit(self, offsets: dict[tuple[str, int], int]) -> None:
-        """Commit the next offset to read of each partition, synchronously."""
+    def commit(self, offsets: dict[tuple[str, int], int], wait: bool = True) -> None:
+        """Commit the next offset to read of each partition; synchronously unless ``wait`` is
+        false."""
         self._consumer.commit(
             offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
-            asynchronous=False,
+            asynchronous=not wait,
         )
 
     def seek(self, topic: str, partition: int, offset: int | None) -> None:

@@ -25,6 +25,7 @@ Delivery and exactness:
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -48,8 +49,16 @@ POLL_TIMEOUT_MS = 200
 RECONNECT_DELAY_S = 2.0
 
 COMMIT_INTERVAL_S = 0.1
-"""Least time between two commits in the loop: a synchronous commit is a broker round trip, and
+"""Least time between two commits in the loop: each is a request to the group coordinator, and
 committing after every small batch would cap the rate. A crash repeats at most this much more."""
+
+
+def _freeze_long_lived() -> None:
+    """Move every object alive now (modules, the model, the pipeline) out of the garbage
+    collector's reach: its full passes then scan only what the loop allocates, instead of
+    pausing the loop for ~90 ms every few thousand messages (measured on tmc2007-500)."""
+    gc.collect()
+    gc.freeze()
 
 
 class Pipeline(Protocol):
@@ -132,6 +141,7 @@ class Session:
                 "telemetry listening",
                 extra={"url": f"http://{self.telemetry.host}:{self.telemetry.port}/metrics"},
             )
+        _freeze_long_lived()
         failed = False
         try:
             while not self._stop.is_set():
@@ -283,16 +293,19 @@ class Session:
         m.model_version.set(self.pipeline.version)
         m.batch_seconds.observe(time.perf_counter() - start)
 
-    def _commit_acknowledged(self) -> None:
+    def _commit_acknowledged(self, wait: bool = True) -> None:
         """Commit the offsets after the newest batch acknowledged with all before it."""
         offsets = self._inflight.acknowledged()
         if offsets:
-            self._consumer.commit(offsets)
+            self._consumer.commit(offsets, wait)
             self._last_commit = time.monotonic()
 
     def _commit_when_due(self) -> None:
+        """In the loop commits do not wait for the broker (a lost one is superseded by the next,
+        and a crash repeats at most what it would have covered); a checkpoint, a rebalance and
+        shutdown commit synchronously."""
         if time.monotonic() - self._last_commit >= COMMIT_INTERVAL_S:
-            self._commit_acknowledged()
+            self._commit_acknowledged(wait=False)
 
     def _drain(self) -> None:
         """Wait until every send is acknowledged, then commit everything read."""
