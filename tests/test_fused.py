@@ -20,11 +20,15 @@ from streamlabels.streams import SyntheticStream, datasets
 from streamlabels.streams.arrays import ArrayStream
 
 
-def _one_at_a_time(model: IHOMER, stream: ArrayStream) -> np.ndarray:
+def _one_at_a_time(model: IHOMER, stream: ArrayStream, scores: np.ndarray | None = None):
+    """``predict_one`` then ``learn_one`` row by row; ``score_one``'s scores go into
+    ``scores`` when given (zeros before the model has started, as for its empty answer)."""
     predicted = np.zeros(stream.Y.shape, dtype=bool)
     for i, (x, y) in enumerate(stream):
         answer = model.predict_one(x)
         predicted[i] = [answer.get(label, False) for label in stream.label_names]
+        if scores is not None and model._transition is not None:
+            scores[i] = model.score_one(x)[1]
         model.learn_one(x, y)
     return predicted
 
@@ -37,13 +41,21 @@ def _in_blocks(model: IHOMER, stream: ArrayStream, size: int) -> np.ndarray:
 
 
 def _assert_same(params: dict, stream: ArrayStream, size: int) -> tuple[IHOMER, IHOMER]:
-    one = IHOMER(labels=stream.label_names, features=stream.feature_names, **params)
-    fused = IHOMER(labels=stream.label_names, features=stream.feature_names, **params)
-    expected = _one_at_a_time(one, stream)
+    """The fused path (``predict_learn_many``, and ``score_learn_many`` with its scores) against
+    the one-at-a-time loop: every row's labels and scores, and the final state's bytes."""
+    one, fused, scored = (
+        IHOMER(labels=stream.label_names, features=stream.feature_names, **params)
+        for _ in range(3)
+    )
+    expected_scores = np.zeros(stream.Y.shape)
+    expected = _one_at_a_time(one, stream, expected_scores)
     got = _in_blocks(fused, stream, size)
     mismatched = np.flatnonzero((expected != got).any(axis=1))
     assert mismatched.size == 0, f"first differing row: {mismatched[:1]}"
-    assert dumps(fused.get_state()) == dumps(one.get_state())
+    pairs = [scored.score_learn_many(X, Y, stream.feature_names) for X, Y in stream.batches(size)]
+    np.testing.assert_array_equal(np.concatenate([labels for labels, _ in pairs]), expected)
+    np.testing.assert_array_equal(np.concatenate([s for _, s in pairs]), expected_scores)
+    assert dumps(fused.get_state()) == dumps(one.get_state()) == dumps(scored.get_state())
     return one, fused
 
 

@@ -65,6 +65,29 @@ class BatchMethods:
         >>> predicted.shape, bool((predicted[250:] == Y[250:]).mean() > 0.8)
         ((500, 3), True)
         """
+        predicted, _ = self._test_then_train(X, Y, feature_names, with_scores=False)
+        if isinstance(X, pd.DataFrame):
+            return pd.DataFrame(predicted, index=X.index, columns=self._labels)
+        return predicted
+
+    def score_learn_many(self, X, Y, feature_names: Sequence | None = None):
+        """Test-then-train over a batch, as :meth:`predict_learn_many`, returning both what
+        ``score_one(x)`` answered for each row before ``learn_one(x, y)``: the labels (bool) and
+        the scores (``predict_proba_one``'s P(True)), two arrays whose columns follow the labels.
+        A service that publishes both for every labelled message learns a batch in one call.
+
+        >>> import numpy as np
+        >>> from streamlabels import IHOMER
+        >>> model, twin = IHOMER(labels=["a", "b"]), IHOMER(labels=["a", "b"])
+        >>> X, Y = np.eye(2), np.eye(2, dtype=bool)
+        >>> labels, scores = model.score_learn_many(X, Y)
+        >>> twin.learn_one({0: 1.0, 1: 0.0}, {"a": True, "b": False})
+        >>> bool(np.array_equal(scores[1], twin.score_one({0: 0.0, 1: 1.0})[1]))
+        True
+        """
+        return self._test_then_train(X, Y, feature_names, with_scores=True)
+
+    def _test_then_train(self, X, Y, feature_names, with_scores: bool):
         started = self._transition is not None
         if not started:
             self._start(LabelVocabulary.names_of(Y))
@@ -74,9 +97,13 @@ class BatchMethods:
             raise ValueError(f"X has {n_rows} rows but Y has {Y.shape[0]}")
         feature_names = self._features.names_of(X, feature_names)
         predicted = np.zeros(Y.shape, dtype=bool)
+        scores = np.zeros(Y.shape if with_scores else (0, Y.shape[1]))
         if not isinstance(self._transition.active.router, LinearLearner):  # no compiled path
             for i, x in enumerate(feature_dicts(X, feature_names)):
-                predicted[i] = self._predict_row_of(x)
+                if with_scores:
+                    predicted[i], _, scores[i] = self._score(x)
+                else:
+                    predicted[i] = self._predict_row_of(x)
                 self.learn_one(x, dict(zip(self._labels, Y[i].tolist())))
         else:
             indptr, indices, values = self._features.csr(X, feature_names)
@@ -86,20 +113,24 @@ class BatchMethods:
                 stop = min(Y.shape[0], start + self.n_min - self._t % self.n_min)
                 rows = indptr[start : stop + 1]
                 run = (rows - rows[0], indices[rows[0] : rows[-1]], values[rows[0] : rows[-1]])
-                predicted[start:stop] = self._predict_learn_run(*run, Y[start:stop])
+                predicted[start:stop] = self._predict_learn_run(
+                    *run, Y[start:stop], scores[start:stop]
+                )
                 start = stop
         if not started and len(predicted):
             predicted[0] = False  # predict_one answers {} before the first learn_one
-        if isinstance(X, pd.DataFrame):
-            return pd.DataFrame(predicted, index=X.index, columns=self._labels)
-        return predicted
+            if with_scores:
+                scores[0] = 0.0
+        return predicted, scores if with_scores else None
 
-    def _predict_learn_run(self, indptr, indices, values, Y: np.ndarray) -> np.ndarray:
+    def _predict_learn_run(self, indptr, indices, values, Y: np.ndarray,
+                           scores: np.ndarray) -> np.ndarray:
         """Test-then-train on rows that end at or before the next checkpoint: the learners in
-        one compiled call, then the label structure row by row."""
+        one compiled call (writing the rows' scores into ``scores`` unless it has no rows), then
+        the label structure row by row."""
         predicted, own, self._bank = fused.predict_learn_run(
             self._transition, self._experts, self._bank, len(self._features), indptr, indices,
-            values, Y,
+            values, Y, scores,
         )
         losses = [None] * Y.shape[0]
         if self.global_drift == "adwin_rebuild":

@@ -61,10 +61,11 @@ def _warmup(transition: Transition) -> WarmUp:
 
 def predict_learn_run(
     transition: Transition, experts: ExpertLayer | None, bank: Bank | None, n_columns: int,
-    indptr, indices, values, Y: np.ndarray,
+    indptr, indices, values, Y: np.ndarray, scores: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, Bank]:
     """Test-then-train the learners (and the decision layer ``experts``, when there is one) on
-    CSR rows that end at or before the next checkpoint.
+    CSR rows that end at or before the next checkpoint; each row's scores go into ``scores``
+    unless it has no rows.
 
     Returns the predictions, the hierarchy's own predictions by the routing rule, and the bank
     (``bank`` itself while it still holds the learners).
@@ -84,9 +85,9 @@ def predict_learn_run(
     predicted = np.zeros(Y.shape, dtype=bool)
     own = np.zeros(Y.shape, dtype=bool)
     predict_learn_rows(
-        indptr, indices, values, Y, predicted, own, bank.arrays, learners[0].sgd, transition.rule,
-        active.relevant_only, arrays, shadow_arrays, warmup, experts is not None, layer.layer,
-        layer.scratch,
+        indptr, indices, values, Y, predicted, own, scores, bank.arrays, learners[0].sgd,
+        transition.rule, active.relevant_only, arrays, shadow_arrays, warmup, experts is not None,
+        layer.layer, layer.scratch,
     )
     active.router_seen = int(arrays.seen[0])
     if shadow is not None:

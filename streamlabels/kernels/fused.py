@@ -135,11 +135,12 @@ def _shadow_labels(idx, vals, bank, sgd, theta, active, warming, shadow, old_rou
 
 
 @njit(cache=True)
-def predict_learn_rows(indptr, indices, values, Y, predicted, own, bank, sgd, rule,
+def predict_learn_rows(indptr, indices, values, Y, predicted, own, scores, bank, sgd, rule,
                        relevant_only, active, shadow, warmup, use_layer, layer, layer_scratch):
     """Predict each CSR row into ``predicted`` (n_rows, n_labels), then learn it from ``Y``;
     ``own`` receives the hierarchy's own predictions by the routing rule (the loss detector
-    watches them).
+    watches them), and ``scores``, unless it has no rows, each row's label scores (those of
+    ``predict_proba_one``: the layer's combined scores, or else every group's label scores).
 
     ``bank`` is a :class:`~streamlabels.kernels.linear.LinearBank`, ``sgd`` its
     :class:`~streamlabels.kernels.linear.SGD`, ``rule`` a
@@ -162,7 +163,8 @@ def predict_learn_rows(indptr, indices, values, Y, predicted, own, bank, sgd, ru
     s_meta = np.zeros(s_groups, dtype=np.bool_)
     target = np.zeros(n_labels, dtype=np.bool_)
     model_scores = np.zeros(n_labels)
-    every_group = rule.ensure_nonempty or use_layer
+    want_scores = scores.shape[0] > 0
+    every_group = rule.ensure_nonempty or use_layer or want_scores
     warming = warmup.warming
     warm_left = warmup.warm_left
     n_warming = 0
@@ -201,8 +203,12 @@ def predict_learn_rows(indptr, indices, values, Y, predicted, own, bank, sgd, ru
         if use_layer:
             label_scores(routing, local, active.offsets, active.members, model_scores)
             experts.decide_row(model_scores, idx, vals, layer, layer_scratch, predicted[i])
+            if want_scores:
+                scores[i] = layer_scratch.scores
         else:
             predicted[i] = own[i]
+            if want_scores:
+                label_scores(routing, local, active.offsets, active.members, scores[i])
         # -- learn (Hierarchy.learn on the active hierarchy, then the shadow's warm-up) --
         y = Y[i]
         _learn(idx, vals, y, bank, sgd, relevant_only, active, meta, target)
