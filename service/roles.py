@@ -3,9 +3,10 @@
 - ``single`` (:class:`Single`, the default): one process predicts every valid instance, learns
   the labelled ones and checkpoints. How a batch is predicted depends on ``scoring``:
 
-  - ``strict``: every message in offset order, test-then-train: the model predicts it, the
-    prediction is sent, and only then, if the message is labelled, does the model learn it. So
-    the predictions on a single partition equal ``streamlabels replay`` on the same order.
+  - ``strict``: every message in offset order, test-then-train: the model predicts it, and only
+    then, if the message is labelled, does the model learn it. So the predictions on a single
+    partition equal ``streamlabels replay`` on the same order. A run of labelled messages is
+    one compiled call (``IHOMER.score_learn_many``), a run of unlabelled ones one scoring pass.
   - ``batch`` (the default): the batch becomes one sparse matrix (:mod:`service.rows`), scored
     in one pass, labels and scores together, from a snapshot of the model as it stood before the
     batch (:func:`streamlabels.scoring.export`); then its labelled rows are learned in offset
@@ -27,6 +28,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -127,21 +129,28 @@ class Single(_Learning):
         return len(instances), n_learned
 
     def _strict(self, instances: list, send) -> int:
-        """Exact test-then-train, one instance at a time: predict with the model as it is,
-        then learn."""
-        model, labelled, guesses = self.model, [], []
-        for instance in instances:
-            predicted, proba = model.score_one(instance.x)
-            send(instance.id, predicted.tolist(), proba.tolist(), model.n_instances)
-            if instance.y is not None:
-                model.learn_one(instance.x, instance.y)
-                labelled.append(instance)
-                guesses.append(predicted)
-        if labelled:  # scored once per batch, as the batch mode does
-            self.prequential.update(
-                self.prequential.truth(labelled), np.array(guesses, dtype=bool)
-            )
-        return len(labelled)
+        """Exact test-then-train in offset order: each instance is scored by the model that has
+        learned every labelled one before it, then learned if labelled. A run of labelled
+        instances is one compiled call (``score_learn_many``), a run of unlabelled ones one
+        scoring pass."""
+        columns, n_learned = self.learned.columns, 0
+        for labelled, run in itertools.groupby(instances, key=lambda i: i.y is not None):
+            run = list(run)
+            if not labelled:  # on the model's columns: new features here are not learned
+                snapshot = export(self.model)
+                _score_and_send(snapshot, to_csr(snapshot, [i.x for i in run]), run, send)
+                continue
+            X = columns.csr([instance.x for instance in run])
+            version = self.model.n_instances
+            truth = self.prequential.truth(run)
+            flags, scores = self.model.score_learn_many(X, truth, columns.names)
+            for j, (instance, guess, proba) in enumerate(
+                zip(run, flags.tolist(), scores.tolist())
+            ):
+                send(instance.id, guess, proba, version + j)
+            self.prequential.update(truth, flags)
+            n_learned += len(run)
+        return n_learned
 
     def _batch(self, instances: list, send) -> int:
         """Score the batch once from the model before it, then learn its labelled rows once."""

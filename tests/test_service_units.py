@@ -259,3 +259,44 @@ def test_a_preset_fills_only_the_timing_settings_not_given():
     with pytest.raises(ConfigError, match="fetch_max_wait_ms"):
         ServiceConfig.from_sources({"fetch_max_wait_ms": "-1"}, {})
 
+
+
+# -- scoring modes ----------------------------------------------------------------------------
+
+
+def test_strict_scoring_equals_score_one_then_learn_one_over_mixed_batches(data_dir):
+    """``strict`` runs labelled stretches as one compiled call and unlabelled ones as one scoring
+    pass; what it sends must still be, message by message and bit for bit, what the plain loop
+    gives (features only seen in unlabelled messages must not change the model's columns)."""
+    import threading
+
+    from service.roles import Single
+
+    stream = datasets.load("enron")
+    labels = list(stream.label_names)
+    codec = Codec(labels)
+    data = [pair for _, pair in zip(range(700), stream)]
+    instances = [
+        codec.decode(codec.encode_instance(i, x, None if i % 3 == 2 else
+                                           [k for k, v in y.items() if v]))
+        for i, (x, y) in enumerate(data)
+    ]
+    config = ServiceConfig.from_sources(
+        {"labels": ",".join(labels), "scaling": "sparse", "scoring": "strict"}, environ={}
+    )
+    role = Single(config, labels, Metrics())
+    role.start(threading.Event())
+    sent = []
+    for start in range(0, len(instances), 64):
+        role.serve(instances[start : start + 64],
+                   lambda *message: sent.append((message[0], message[1], message[2], message[3])))
+
+    reference = IHOMER(labels=labels, scaling="sparse")
+    expected = []
+    for instance in instances:
+        flags, scores = reference.score_one(instance.x)
+        expected.append((instance.id, flags.tolist(), scores.tolist(), reference.n_instances))
+        if instance.y is not None:
+            reference.learn_one(instance.x, instance.y)
+    assert sent == expected
+    assert role.model.n_instances == sum(i.y is not None for i in instances) == 467
