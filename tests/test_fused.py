@@ -118,15 +118,20 @@ def test_first_prediction_of_a_fresh_model_is_empty_as_predict_one_says():
     assert np.array_equal(got[1:], _one_at_a_time(one, stream)[1:])
 
 
-def test_prequential_batched_and_per_instance_runs_agree(data_dir):
+@pytest.mark.parametrize("ranking", [False, True])
+def test_prequential_batched_and_per_instance_runs_agree(ranking, data_dir):
     stream = datasets.load("medical")
 
-    class PerInstance(IHOMER):
-        predict_learn_many = property()  # hides the batched path from prequential
+    class PerInstance(IHOMER):  # hides the batched paths from prequential
+        predict_learn_many = property()
+        score_learn_many = property()
 
     params = {"labels": stream.label_names, "features": stream.feature_names, "scaling": "sparse"}
-    batched = prequential(stream, IHOMER(**params), stream.label_names, window=300)
-    looped = prequential(list(stream), PerInstance(**params), stream.label_names, window=300)
+    batched = prequential(stream, IHOMER(**params), stream.label_names, window=300,
+                          ranking=ranking)
+    looped = prequential(list(stream), PerInstance(**params), stream.label_names, window=300,
+                         ranking=ranking)
+    assert ("ranking_loss" in batched.metrics) == ranking
     assert batched.n_instances == looped.n_instances == 978
     assert batched.metrics == looped.metrics
     assert [p["window_micro_f1"] for p in batched.history] == [

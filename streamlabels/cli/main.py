@@ -261,7 +261,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--ranking", action="store_true",
         help="also score the label ranking (one-error, coverage, ranking loss, average "
-        "precision); iHOMER then runs one instance at a time (same predictions, slower)",
+        "precision) from each prediction's scores",
     )
     replay.add_argument("--save", metavar="MODEL", help="write the model and metric counts here")
     replay.add_argument(

@@ -7,7 +7,7 @@ and can show a live progress bar.
 
 A model with ``predict_learn_many`` (IHOMER) gets each window as one batch: the same predictions
 and the same model as the loop of ``predict_one`` then ``learn_one``, without its per-instance
-Python overhead.
+Python overhead (``score_learn_many`` when the ranking metrics need the scores too).
 """
 
 from __future__ import annotations
@@ -119,9 +119,8 @@ def prequential(
         Called with each history point as it is made (progress displays use it).
     ranking
         Also score how the model's scores rank the labels
-        (:class:`~streamlabels.evaluate.metrics.RankingMetrics`), from ``score_one`` (IHOMER)
-        or ``predict_proba_one``. The batched path gives labels only, so the model then runs
-        one instance at a time: the same predictions, more slowly.
+        (:class:`~streamlabels.evaluate.metrics.RankingMetrics`), from ``score_one`` (IHOMER,
+        window by window through ``score_learn_many``) or ``predict_proba_one``.
     resume
         The ``counts`` of an earlier result whose model is ``model``: the stream's first
         ``counts`` instances are skipped (that model has learned them) and the metrics go on
@@ -143,12 +142,13 @@ def prequential(
     total, ranks = _totals(len(labels), ranking, resume)
     skip = total.n
     history: list[dict[str, float]] = []
-    batched = hasattr(model, "predict_learn_many") and _labels_of(model) == labels
-    if batched and hasattr(stream, "batches") and not ranking:
-        windows = _array_windows(stream, model, labels, window, skip, n)
+    method = "score_learn_many" if ranking else "predict_learn_many"
+    batched = hasattr(model, method) and _labels_of(model) == labels
+    if batched and hasattr(stream, "batches"):
+        windows = _array_windows(stream, model, labels, window, skip, n, ranking)
     else:
         stream = itertools.islice(stream, skip, n)
-        windows = _dict_windows(stream, model, labels, window, batched and not ranking, ranking)
+        windows = _dict_windows(stream, model, labels, window, batched, ranking)
     count = 0
     start = time.perf_counter()
     # Each window is scored in one batch update: the same counts as one update per instance
@@ -248,7 +248,10 @@ def _close(model, pending, columns, truths, guesses, scores, rows):
     """The window's arrays (after the batched model's turn), the buffers cleared for the next."""
     if pending:
         X = dicts_to_csr(pending, columns)
-        guesses[:rows] = model.predict_learn_many(X, truths[:rows], list(columns))
+        if scores is None:
+            guesses[:rows] = model.predict_learn_many(X, truths[:rows], list(columns))
+        else:
+            guesses[:rows], scores[:rows] = model.score_learn_many(X, truths[:rows], list(columns))
         pending.clear()
     out = truths[:rows].copy(), guesses[:rows].copy()
     out += (None if scores is None else scores[:rows].copy(),)
@@ -259,9 +262,9 @@ def _close(model, pending, columns, truths, guesses, scores, rows):
     return out
 
 
-def _array_windows(stream, model, labels, window, skip, n):
-    """(truths, predictions, None) per window of a stream that gives array blocks, after its
-    first ``skip`` rows."""
+def _array_windows(stream, model, labels, window, skip, n, ranking):
+    """(truths, predictions, scores if ``ranking`` else None) per window of a stream that gives
+    array blocks, after its first ``skip`` rows."""
     names = list(stream.label_names)
     missing = [label for label in labels if label not in names]
     if missing:
@@ -274,7 +277,10 @@ def _array_windows(stream, model, labels, window, skip, n):
         seen += Y.shape[0]
         if first < last:
             X, Y = X[first:last], np.ascontiguousarray(Y[first:last][:, order])
-            yield Y, model.predict_learn_many(X, Y, stream.feature_names), None
+            if ranking:
+                yield Y, *model.score_learn_many(X, Y, stream.feature_names)
+            else:
+                yield Y, model.predict_learn_many(X, Y, stream.feature_names), None
         if n is not None and seen >= n:
             return
 
