@@ -98,7 +98,10 @@ def new_layer(n_labels: int, n_columns: int, experts, weighting: str, threshold:
     )
 
 
+@njit(cache=True)
 def new_scratch(layer: Layer) -> Scratch:
+    """Scratch for deciding and learning rows with ``layer`` (compiled, so that parallel kernels
+    make their own)."""
     n_labels = layer.weights.shape[0]
     return Scratch(np.zeros((n_labels, N_EXPERTS)), np.zeros(n_labels),
                    knn.new_scratch(layer.window))

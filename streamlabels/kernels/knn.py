@@ -47,8 +47,10 @@ def new_window(n_labels: int, n_columns: int, k: int, window: int, dense: bool,
     )
 
 
+@njit(cache=True)
 def new_scratch(window: KnnWindow) -> KnnScratch:
-    k = int(window.meta[K])
+    """Scratch for queries on ``window`` (compiled, so that parallel kernels make their own)."""
+    k = window.meta[K]
     return KnnScratch(np.zeros(window.stats.shape[1]), np.zeros(k, dtype=np.int64), np.zeros(k))
 
 

@@ -206,6 +206,14 @@ def score_row(indices, values, walk_all, lazy, gating, label_learner, need, lear
 
 
 @njit(cache=True)
+def _row(i, dense, X, indptr, indices, values, all_columns):
+    """Row ``i``'s column ids and values: a dense block's whole row, or a CSR row's slice."""
+    if dense:
+        return all_columns, X[i]
+    return indices[indptr[i] : indptr[i + 1]], values[indptr[i] : indptr[i + 1]]
+
+
+@njit(cache=True)
 def score_rows(start, stop, dense, X, indptr, indices, values, walk_all, gating, label_learner,
                learners, tables, rule, want_proba, proba, labels):
     """Score rows ``start:stop`` one after the other, with scratch of their own.
@@ -227,12 +235,7 @@ def score_rows(start, stop, dense, X, indptr, indices, values, walk_all, gating,
     all_columns = np.arange(X.shape[1])
     lazy = not want_proba and not rule.ensure_nonempty
     for i in range(start, stop):
-        if dense:
-            row_indices = all_columns
-            row_values = X[i]
-        else:
-            row_indices = indices[indptr[i] : indptr[i + 1]]
-            row_values = values[indptr[i] : indptr[i + 1]]
+        row_indices, row_values = _row(i, dense, X, indptr, indices, values, all_columns)
         score_row(row_indices, row_values, walk_all, lazy, gating, label_learner, need, learners,
                   tables, rule, cols, xs, s, routing, local, want_proba, proba[i], labels[i])
 
@@ -253,21 +256,10 @@ def decide_rows(start, stop, model_scores, dense, X, indptr, indices, values, la
     """The decision layer's labels and scores for rows ``start .. stop - 1``, from the rows'
     model scores (:func:`streamlabels.kernels.experts.decide_row`, which only reads the layer),
     with scratch of its own."""
-    n_labels = model_scores.shape[1]
-    scratch = experts.Scratch(
-        np.zeros((n_labels, experts.N_EXPERTS)), np.zeros(n_labels),
-        knn.KnnScratch(np.zeros(layer.window.stats.shape[1]),
-                       np.zeros(layer.window.meta[knn.K], dtype=np.int64),
-                       np.zeros(layer.window.meta[knn.K])),
-    )
+    scratch = experts.new_scratch(layer)
     all_columns = np.arange(X.shape[1])
     for i in range(start, stop):
-        if dense:
-            xi = all_columns
-            xv = X[i]
-        else:
-            xi = indices[indptr[i] : indptr[i + 1]]
-            xv = values[indptr[i] : indptr[i + 1]]
+        xi, xv = _row(i, dense, X, indptr, indices, values, all_columns)
         experts.decide_row(model_scores[i], xi, xv, layer, scratch, labels[i])
         scores[i] = scratch.scores
 
