@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 import urllib.error
 import urllib.request
 
@@ -15,6 +16,7 @@ from service.checkpoint import CheckpointStore
 from service.codec import Codec, InvalidMessage
 from service.config import ConfigError, ServiceConfig
 from service.consumer import Service
+from service.roles import Single
 from service.telemetry import JsonFormatter, Metrics, TelemetryServer, configure_logging
 from streamlabels import IHOMER
 from streamlabels.streams import ArffStream, SyntheticStream, datasets
@@ -268,10 +270,6 @@ def test_strict_scoring_equals_score_one_then_learn_one_over_mixed_batches(data_
     """``strict`` runs labelled stretches as one compiled call and unlabelled ones as one scoring
     pass; what it sends must still be, message by message and bit for bit, what the plain loop
     gives (features only seen in unlabelled messages must not change the model's columns)."""
-    import threading
-
-    from service.roles import Single
-
     stream = datasets.load("enron")
     labels = list(stream.label_names)
     codec = Codec(labels)
