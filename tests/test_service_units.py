@@ -262,6 +262,16 @@ def test_a_preset_fills_only_the_timing_settings_not_given():
         ServiceConfig.from_sources({"fetch_max_wait_ms": "-1"}, {})
 
 
+def test_a_poll_waits_no_longer_than_a_fetch():
+    from service.config import PRESETS
+    from service.session import POLL_TIMEOUT_MS, poll_timeout_ms
+
+    assert poll_timeout_ms(PRESETS["latency"]["fetch_max_wait_ms"]) == 5
+    assert poll_timeout_ms(100) == 100
+    assert poll_timeout_ms(500) == POLL_TIMEOUT_MS == 200
+    assert poll_timeout_ms(0) == 1
+
+
 
 # -- scoring modes ----------------------------------------------------------------------------
 
@@ -298,3 +308,4 @@ def test_strict_scoring_equals_score_one_then_learn_one_over_mixed_batches(data_
             reference.learn_one(instance.x, instance.y)
     assert sent == expected
     assert role.model.n_instances == sum(i.y is not None for i in instances) == 467
+
