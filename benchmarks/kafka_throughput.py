@@ -117,6 +117,8 @@ class OutputReader:
     """Reads a topic from its beginning on its own (no group), noting when each record arrives.
 
     kafka-python with a 5 ms fetch wait: on this broker librdkafka's fetches add about 50 ms.
+    Each poll waits no longer than a fetch, as the service's do (``service.session.poll_timeout_ms``:
+    a longer one can sleep 100 ms with records waiting).
     """
 
     def __init__(self, servers: str, topic: str):
@@ -133,7 +135,7 @@ class OutputReader:
         while len(self.values) < n:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{len(self.values)} of {n} records after {timeout} s")
-            for records in self.consumer.poll(timeout_ms=100).values():
+            for records in self.consumer.poll(timeout_ms=5).values():
                 now = time.perf_counter()
                 for record in records:
                     self.arrivals.append(now)
