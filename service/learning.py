@@ -18,7 +18,6 @@ from service.config import ConfigError, ServiceConfig
 from service.rows import Columns
 from service.telemetry import Metrics
 from streamlabels import IHOMER, __version__
-from streamlabels.scoring import Snapshot, export
 
 __all__ = ["LearnedModel", "truth_matrix"]
 
@@ -39,7 +38,6 @@ class LearnedModel:
         )
         self.model: IHOMER | None = None
         self.columns = Columns()  # the columns of the batches given to learn_many
-        self._snapshot: Snapshot | None = None
         self._learned_since_checkpoint = 0
         self._dirty = False
         self._last_checkpoint = time.monotonic()
@@ -82,16 +80,8 @@ class LearnedModel:
             )
         self._dirty = False
         self._learned_since_checkpoint = 0
-        self._snapshot = None
         self.update_metrics()
         return offsets if self.store is not None else None
-
-    def snapshot(self) -> Snapshot:
-        """The model frozen for scoring (:func:`streamlabels.scoring.export`), exported again
-        only once it has learned since: unlabelled batches in a row score from one export."""
-        if self._snapshot is None or self._snapshot.n_instances != self.model.n_instances:
-            self._snapshot = export(self.model)
-        return self._snapshot
 
     @property
     def version(self) -> int:

@@ -137,7 +137,7 @@ class Single(_Learning):
         for labelled, run in itertools.groupby(instances, key=lambda i: i.y is not None):
             run = list(run)
             if not labelled:  # on the model's columns: new features here are not learned
-                snapshot = self.learned.snapshot()
+                snapshot = export(self.model)
                 _score_and_send(snapshot, to_csr(snapshot, [i.x for i in run]), run, send)
                 continue
             X = columns.csr([instance.x for instance in run])
@@ -158,7 +158,7 @@ class Single(_Learning):
             return 0
         columns = self.learned.columns
         X = columns.csr([instance.x for instance in instances])
-        snapshot = self.learned.snapshot()
+        snapshot = export(self.model)
         on_snapshot = for_snapshot(X, columns.names, snapshot.feature_names)
         flags = _score_and_send(snapshot, on_snapshot, instances, send)
         rows = [k for k, instance in enumerate(instances) if instance.y is not None]

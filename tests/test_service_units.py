@@ -309,28 +309,3 @@ def test_strict_scoring_equals_score_one_then_learn_one_over_mixed_batches(data_
     assert sent == expected
     assert role.model.n_instances == sum(i.y is not None for i in instances) == 467
 
-
-def test_the_scoring_snapshot_is_exported_again_only_after_learning(data_dir):
-    """Unlabelled batches in a row score from one export; a learned message makes the next
-    batch score from a new one, of the model that learned it."""
-    stream = datasets.load("yeast")
-    labels = list(stream.label_names)
-    codec = Codec(labels)
-    instances = [
-        codec.decode(codec.encode_instance(i, x, None if i >= 20 else
-                                           [k for k, v in y.items() if v]))
-        for i, (x, y) in enumerate(pair for _, pair in zip(range(30), stream))
-    ]
-    for scoring in ("batch", "strict"):
-        config = ServiceConfig.from_sources({"labels": ",".join(labels), "scoring": scoring}, {})
-        role = Single(config, labels, Metrics())
-        role.start(threading.Event())
-        role.serve(instances[:20], lambda *message: None)
-        first = role.learned.snapshot()
-        assert first.n_instances == 20
-        role.serve(instances[20:25], lambda *message: None)
-        role.serve(instances[25:30], lambda *message: None)
-        assert role.learned.snapshot() is first
-        role.serve(instances[:1], lambda *message: None)
-        assert role.learned.snapshot().n_instances == 21
-
