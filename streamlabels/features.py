@@ -127,18 +127,20 @@ class FeatureSpace:
         return Row(x, *self._arrays(columns, values))
 
     def csr(
-        self, X, names: Sequence | None = None
+        self, X, names: Sequence | None = None, grow: bool = True
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The rows of ``X`` as CSR arrays ``(indptr, indices, values)`` over this space's columns.
 
-        Row ``i`` equals ``row(x_i)`` for the dicts ``x_i`` of
+        Row ``i`` equals ``row(x_i, grow)`` for the dicts ``x_i`` of
         :func:`feature_dicts` (a numpy or DataFrame row holds every column,
         a sparse row its stored entries), taken in order, the space growing as they would make
-        it grow. ``names`` names the columns of ``X`` (default: a DataFrame's column names, else
-        column positions).
+        it grow (with ``grow=False``, unknown features left out). ``names`` names the columns of
+        ``X`` (default: a DataFrame's column names, else column positions).
 
         >>> fs = FeatureSpace(["b"])
         >>> X = scipy.sparse.csr_array([[0.0, 2.0, 0.0], [3.0, 0.0, 1.0]])
+        >>> [a.tolist() for a in fs.csr(X, names=["c", "b", "d"], grow=False)]
+        [[0, 1, 1], [0], [2.0]]
         >>> [a.tolist() for a in fs.csr(X, names=["a", "b", "c"])]
         [[0, 1, 3], [0, 1, 2], [2.0, 3.0, 1.0]]
         >>> fs.names
@@ -166,16 +168,19 @@ class FeatureSpace:
         if len(names) != n_cols or len(set(names)) != n_cols:
             raise ValueError(f"names must name the {n_cols} columns of X, each once")
         rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(indptr))
-        finite = np.isfinite(values)
-        if not finite.all():
-            self._drop_nonfinite([names[j] for j in cols], finite, learned=True)
-            rows, cols, values = rows[finite], cols[finite], values[finite]
-            indptr = np.zeros(n_rows + 1, dtype=np.int64)
-            np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
-        self._grow(names, cols)
-        # -1: a column of X without a single entry, so never looked up
+        keep = np.isfinite(values)
+        if not keep.all():
+            self._drop_nonfinite([names[j] for j in cols], keep, learned=grow)
+        if grow:
+            self._grow(names, cols[keep])
+        # -1: a column of X the space does not know (without grow) or without a single entry
         column = np.array([self._columns.get(name, -1) for name in names], dtype=np.int64)
         indices = column[cols]
+        keep &= indices >= 0
+        if not keep.all():
+            rows, indices, values = rows[keep], indices[keep], values[keep]
+            indptr = np.zeros(n_rows + 1, dtype=np.int64)
+            np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
         same_row = rows[1:] == rows[:-1]
         if np.any(indices[1:][same_row] <= indices[:-1][same_row]):
             order = np.lexsort((indices, rows))

@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse
 
 from streamlabels.evaluate import prequential
-from streamlabels.features import FeatureSpace
+from streamlabels.features import FeatureSpace, feature_dicts
 from streamlabels.ihomer import IHOMER
 from streamlabels.learners.linear import LinearLearner, stack
 from streamlabels.state import dumps, loads
@@ -56,7 +56,21 @@ def _assert_same(params: dict, stream: ArrayStream, size: int) -> tuple[IHOMER, 
     np.testing.assert_array_equal(np.concatenate([labels for labels, _ in pairs]), expected)
     np.testing.assert_array_equal(np.concatenate([s for _, s in pairs]), expected_scores)
     assert dumps(fused.get_state()) == dumps(one.get_state()) == dumps(scored.get_state())
+    _assert_score_many_is_score_one(params, stream, size, dumps(one.get_state()))
     return one, fused
+
+
+def _assert_score_many_is_score_one(params: dict, stream: ArrayStream, size: int, final: bytes):
+    """Before each block is learned, ``score_many`` on it gives ``score_one``'s labels and
+    scores row by row, and changes nothing: the model ends in the same state."""
+    model = IHOMER(labels=stream.label_names, features=stream.feature_names, **params)
+    for X, Y in stream.batches(size):
+        labels, scores = model.score_many(X, stream.feature_names)
+        rows = [model.score_one(x) for x in feature_dicts(X, stream.feature_names)]
+        np.testing.assert_array_equal(labels, np.array([flags for flags, _ in rows]))
+        np.testing.assert_array_equal(scores, np.array([row_scores for _, row_scores in rows]))
+        model.learn_many(X, Y, stream.feature_names)
+    assert dumps(model.get_state()) == final
 
 
 @pytest.mark.parametrize(
@@ -171,6 +185,19 @@ def test_feature_space_csr_grows_as_rows_would():
     assert indptr.tolist() == [0, 1, 3]
     assert indices.tolist() == [r for row in rows for r in row.indices.tolist()]
     assert values.tolist() == [v for row in rows for v in row.values.tolist()]
+
+
+def test_feature_space_csr_without_growing_leaves_out_what_rows_leave_out():
+    """Prediction rows: unknown features and non-finite values left out, nothing counted."""
+    X = np.array([[np.nan, 2.0, 5.0], [3.0, np.inf, 1.0], [4.0, 0.0, 7.0]])
+    names = ["a", "b", "new"]
+    space = FeatureSpace(["b", "a"])
+    rows = [space.row(dict(zip(names, x)), grow=False) for x in X.tolist()]
+    indptr, indices, values = space.csr(X, names, grow=False)
+    assert indptr.tolist() == [0, 1, 2, 4]
+    assert indices.tolist() == [r for row in rows for r in row.indices.tolist()] == [0, 1, 0, 1]
+    assert values.tolist() == [v for row in rows for v in row.values.tolist()]
+    assert space.names == ["b", "a"] and space.n_nonfinite == 0
 
 
 def test_bank_views_are_the_learners_state_until_one_grows():

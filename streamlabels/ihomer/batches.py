@@ -87,6 +87,42 @@ class BatchMethods:
         """
         return self._test_then_train(X, Y, feature_names, with_scores=True)
 
+    def score_many(self, X, feature_names: Sequence | None = None):
+        """``score_one`` for every row of ``X``, from the model as it stands (nothing is learned):
+        the labels (bool) and the scores (P(True)), two arrays whose columns follow the labels.
+        Columns are read as :meth:`predict_many` reads them; features the model has not learned
+        are left out, as ``score_one`` leaves them out.
+
+        With the compiled learners it is one compiled call on the live model, with no snapshot
+        to export first (:meth:`predict_many`'s path): a service scoring a few messages between
+        two batches of learning pays for the rows only.
+
+        >>> import numpy as np
+        >>> from streamlabels import IHOMER
+        >>> model = IHOMER(labels=["a", "b"])
+        >>> model.learn_many(np.eye(2), np.eye(2, dtype=bool))
+        >>> labels, scores = model.score_many(np.array([[0.0, 1.0]]))
+        >>> bool(np.array_equal(scores[0], model.score_one({0: 0.0, 1: 1.0})[1]))
+        True
+        """
+        names = self._features.names_of(X, feature_names, fixed=True)
+        if self._transition is None:
+            n_rows = len(list(feature_dicts(X, names)))
+            return np.zeros((n_rows, 0), dtype=bool), np.zeros((n_rows, 0))
+        if not isinstance(self._transition.active.router, LinearLearner):  # no compiled path
+            rows = [self._score(x) for x in feature_dicts(X, names)]
+            shape = (len(rows), len(self._labels))
+            labels = np.array([r[0] for r in rows], dtype=bool).reshape(shape)
+            return labels, np.array([r[2] for r in rows], dtype=np.float64).reshape(shape)
+        indptr, indices, values = self._features.csr(X, names, grow=False)
+        shape = (indptr.shape[0] - 1, len(self._labels))
+        scores = np.zeros(shape)
+        labels, _, self._bank = fused.predict_learn_run(
+            self._transition, self._experts, self._bank, len(self._features), indptr, indices,
+            values, np.zeros(shape, dtype=bool), scores, learn=False,
+        )
+        return labels, scores
+
     def _test_then_train(self, X, Y, feature_names, with_scores: bool):
         started = self._transition is not None
         if not started:

@@ -61,11 +61,12 @@ def _warmup(transition: Transition) -> WarmUp:
 
 def predict_learn_run(
     transition: Transition, experts: ExpertLayer | None, bank: Bank | None, n_columns: int,
-    indptr, indices, values, Y: np.ndarray, scores: np.ndarray,
+    indptr, indices, values, Y: np.ndarray, scores: np.ndarray, learn: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, Bank]:
     """Test-then-train the learners (and the decision layer ``experts``, when there is one) on
     CSR rows that end at or before the next checkpoint; each row's scores go into ``scores``
-    unless it has no rows.
+    unless it has no rows. Without ``learn`` the rows are only predicted, any number of them,
+    and the model is left as it was (``Y`` is not read).
 
     Returns the predictions, the hierarchy's own predictions by the routing rule, and the bank
     (``bank`` itself while it still holds the learners).
@@ -85,10 +86,12 @@ def predict_learn_run(
     predicted = np.zeros(Y.shape, dtype=bool)
     own = np.zeros(Y.shape, dtype=bool)
     predict_learn_rows(
-        indptr, indices, values, Y, predicted, own, scores, bank.arrays, learners[0].sgd,
+        indptr, indices, values, Y, learn, predicted, own, scores, bank.arrays, learners[0].sgd,
         transition.rule, active.relevant_only, arrays, shadow_arrays, warmup, experts is not None,
         layer.layer, layer.scratch,
     )
+    if not learn:
+        return predicted, own, bank
     active.router_seen = int(arrays.seen[0])
     if shadow is not None:
         shadow.router_seen = int(shadow_arrays.seen[0])

@@ -135,10 +135,12 @@ def _shadow_labels(idx, vals, bank, sgd, theta, active, warming, shadow, old_rou
 
 
 @njit(cache=True)
-def predict_learn_rows(indptr, indices, values, Y, predicted, own, scores, bank, sgd, rule,
-                       relevant_only, active, shadow, warmup, use_layer, layer, layer_scratch):
-    """Predict each CSR row into ``predicted`` (n_rows, n_labels), then learn it from ``Y``;
-    ``own`` receives the hierarchy's own predictions by the routing rule (the loss detector
+def predict_learn_rows(indptr, indices, values, Y, learn, predicted, own, scores, bank, sgd,
+                       rule, relevant_only, active, shadow, warmup, use_layer, layer,
+                       layer_scratch):
+    """Predict each CSR row into ``predicted`` (n_rows, n_labels), then, with ``learn``, learn it
+    from ``Y`` (without, nothing is written but the outputs: every row is predicted by the model
+    as it stands, as ``predict_one`` row after row would); ``own`` receives the hierarchy's own predictions by the routing rule (the loss detector
     watches them), and ``scores``, unless it has no rows, each row's label scores (those of
     ``predict_proba_one``: the layer's combined scores, or else every group's label scores).
 
@@ -209,6 +211,8 @@ def predict_learn_rows(indptr, indices, values, Y, predicted, own, scores, bank,
             predicted[i] = own[i]
             if want_scores:
                 label_scores(routing, local, active.offsets, active.members, scores[i])
+        if not learn:
+            continue
         # -- learn (Hierarchy.learn on the active hierarchy, then the shadow's warm-up) --
         y = Y[i]
         _learn(idx, vals, y, bank, sgd, relevant_only, active, meta, target)
