@@ -8,9 +8,9 @@
     partition equal ``streamlabels replay`` on the same order. A run of labelled messages is
     one compiled call (``IHOMER.score_learn_many``), a run of unlabelled ones one scoring pass.
   - ``batch`` (the default): the batch becomes one sparse matrix (:mod:`service.rows`), scored
-    in one pass, labels and scores together, from a snapshot of the model as it stood before the
-    batch (:func:`streamlabels.scoring.export`); then its labelled rows are learned in offset
-    order by one compiled call (``learn_many``). With one message per batch this is ``strict``;
+    in one compiled pass, labels and scores together, by the model as it stood before the batch
+    (``IHOMER.score_many``); then its labelled rows are learned in offset order by one compiled
+    call (``learn_many``). With one message per batch this is ``strict``;
     within a larger batch, later messages do not benefit from the labels of earlier ones. Every
     prediction's ``model_version`` is the version that scored it.
 
@@ -38,7 +38,7 @@ import numpy as np
 from service.config import ServiceConfig
 from service.errors import ServiceError
 from service.learning import LearnedModel, truth_matrix
-from service.rows import for_snapshot
+from service.rows import Columns
 from service.snapshots import (
     SnapshotFollower,
     SnapshotPublisher,
@@ -47,21 +47,20 @@ from service.snapshots import (
 )
 from service.telemetry import Metrics
 from streamlabels.evaluate import MultiLabelMetrics
-from streamlabels.scoring import Snapshot, export, score_many, to_csr
+from streamlabels.scoring import export, score_many, to_csr
 
 __all__ = ["Scorer", "Single", "Trainer"]
 
 log = logging.getLogger(__name__)
 
 
-def _score_and_send(snapshot: Snapshot, X, instances: list, send) -> np.ndarray:
-    """Score the rows ``X`` (on the snapshot's columns) in one pass, send each instance's
-    prediction; the predicted labels."""
-    flags, scores = score_many(snapshot, X)
-    version = snapshot.n_instances
-    for instance, guess, proba in zip(instances, flags.tolist(), scores.tolist()):
+def _send_each(instances: list, flags: np.ndarray, scores: np.ndarray, versions, send) -> None:
+    """Send each instance's prediction: its labels, scores and the model version that scored
+    it (``versions``, an iterable, one per instance)."""
+    for instance, guess, proba, version in zip(
+        instances, flags.tolist(), scores.tolist(), versions
+    ):
         send(instance.id, guess, proba, version)
-    return flags
 
 
 class _Prequential:
@@ -136,18 +135,17 @@ class Single(_Learning):
         columns, n_learned = self.learned.columns, 0
         for labelled, run in itertools.groupby(instances, key=lambda i: i.y is not None):
             run = list(run)
-            if not labelled:  # on the model's columns: new features here are not learned
-                snapshot = export(self.model)
-                _score_and_send(snapshot, to_csr(snapshot, [i.x for i in run]), run, send)
+            version = self.model.n_instances
+            if not labelled:  # columns of their own: features seen here only are not learned
+                own = Columns()
+                X = own.csr([instance.x for instance in run])
+                flags, scores = self.model.score_many(X, own.names)
+                _send_each(run, flags, scores, itertools.repeat(version), send)
                 continue
             X = columns.csr([instance.x for instance in run])
-            version = self.model.n_instances
             truth = self.prequential.truth(run)
             flags, scores = self.model.score_learn_many(X, truth, columns.names)
-            for j, (instance, guess, proba) in enumerate(
-                zip(run, flags.tolist(), scores.tolist())
-            ):
-                send(instance.id, guess, proba, version + j)
+            _send_each(run, flags, scores, itertools.count(version), send)
             self.prequential.update(truth, flags)
             n_learned += len(run)
         return n_learned
@@ -158,9 +156,9 @@ class Single(_Learning):
             return 0
         columns = self.learned.columns
         X = columns.csr([instance.x for instance in instances])
-        snapshot = export(self.model)
-        on_snapshot = for_snapshot(X, columns.names, snapshot.feature_names)
-        flags = _score_and_send(snapshot, on_snapshot, instances, send)
+        version = self.model.n_instances
+        flags, scores = self.model.score_many(X, columns.names)
+        _send_each(instances, flags, scores, itertools.repeat(version), send)
         rows = [k for k, instance in enumerate(instances) if instance.y is not None]
         if rows:
             truth = self.prequential.truth([instances[k] for k in rows])
@@ -310,8 +308,8 @@ class Scorer:
         if not instances:
             return 0, 0
         snapshot = self.follower.snapshot
-        X = to_csr(snapshot, [instance.x for instance in instances])
-        flags = _score_and_send(snapshot, X, instances, send)
+        flags, scores = score_many(snapshot, to_csr(snapshot, [i.x for i in instances]))
+        _send_each(instances, flags, scores, itertools.repeat(snapshot.n_instances), send)
         rows = [k for k, instance in enumerate(instances) if instance.y is not None]
         if rows:
             self.prequential.update(
