@@ -2,7 +2,8 @@
 
 One call does, for each row in order, what ``predict_one`` then ``learn_one`` do to the router and
 the group learners of the active hierarchy (and of the previous hierarchy while it is a shadow),
-with the same floating-point operations in the same order: it calls the very row kernels of
+or ``predict_one`` alone when it does not learn, with the same floating-point operations in the
+same order: it calls the very row kernels of
 :mod:`streamlabels.kernels.linear` and the decision rule of :mod:`streamlabels.kernels.decision`
 that the one-at-a-time path calls. The label tree and the loss detector never feed back into the
 learners between two checkpoints, so the Python side updates them afterwards
