@@ -64,10 +64,12 @@ committing after every small batch would cap the rate. A crash repeats at most t
 
 def _freeze_long_lived() -> None:
     """Collect, then move every object alive now (modules, the model, the clients) out of the
-    garbage collector's reach. Done when partitions are assigned: a group join leaves garbage
-    behind (kafka-python: ~10,000 timed-out waits with their frames, ~200,000 objects), and left
-    to the collector it is swept by a full pass in the middle of the stream, pausing the loop for
-    ~100 ms; frozen, full passes scan only what the loop allocates (measured on tmc2007-500)."""
+    garbage collector's reach. Done by the loop after partitions are assigned: a group join
+    leaves garbage behind (kafka-python: ~10,000 timed-out waits with their frames, ~200,000
+    objects), and left to the collector it is swept by a full pass in the middle of the stream,
+    pausing the loop for ~100 ms; frozen, full passes scan only what the loop allocates
+    (measured on tmc2007-500). Not in the assignment callback itself: kafka-python runs it on
+    its network thread, which warns when a task holds it ~100 ms."""
     gc.collect()
     gc.freeze()
 
@@ -127,6 +129,7 @@ class Session:
         self.telemetry: TelemetryServer | None = None
         self.offsets: dict[tuple[str, int], int] = {}  # next offset of each partition's reads
         self.assigned: set[tuple[str, int]] = set()
+        self._freeze_due = False
         self._resume: dict | None = None
         self._inflight = InFlight()
         self._last_commit = 0.0
@@ -223,7 +226,7 @@ class Session:
 
     def _assigned(self, partitions: list[tuple[str, int]]) -> None:
         """Newly assigned partitions resume where the pipeline's learning ends."""
-        _freeze_long_lived()
+        self._freeze_due = True
         self.assigned = set(partitions)
         log.info(
             "partitions assigned", extra={"partitions": sorted(f"{t}:{p}" for t, p in partitions)}
@@ -266,6 +269,9 @@ class Session:
         while not self._stop.is_set():
             self.heartbeat.beat()
             records = self._consumer.poll(timeout_ms, batch_size)
+            if self._freeze_due:
+                self._freeze_due = False
+                _freeze_long_lived()
             if records:
                 self._process(records)
             self._commit_when_due()
