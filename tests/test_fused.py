@@ -130,6 +130,8 @@ def test_first_prediction_of_a_fresh_model_is_empty_as_predict_one_says():
     one = IHOMER(**params)
     fused = IHOMER(**params)
     assert one.predict_one(next(iter(stream))[0]) == {}
+    labels, scores = fused.score_many(stream.X[:3], stream.feature_names)  # no labels known yet
+    assert labels.shape == scores.shape == (3, 0)
     X, Y = stream.X, stream.Y
     got = fused.predict_learn_many(X, Y, stream.feature_names)
     assert not got[0].any()
@@ -226,6 +228,10 @@ def test_tree_learners_serve_ihomer_and_checkpoint_exactly():
     model = IHOMER(labels=stream.label_names, learner="tree", n_min=100)
     _one_at_a_time(model, head)
     assert type(model._transition.active.router).__name__ == "MultiLabelHoeffdingTree"
+    labels, scores = model.score_many(tail.X[:30], tail.feature_names)  # no compiled path
+    rows = [model.score_one(x) for x in feature_dicts(tail.X[:30], tail.feature_names)]
+    np.testing.assert_array_equal(labels, [flags for flags, _ in rows])
+    np.testing.assert_array_equal(scores, [row_scores for _, row_scores in rows])
     twin = IHOMER.from_state(loads(dumps(model.get_state())))
     assert np.array_equal(_in_blocks(twin, tail, 200), _one_at_a_time(model, tail))
     assert dumps(twin.get_state()) == dumps(model.get_state())
