@@ -102,8 +102,9 @@ class BatchMethods:
         With the compiled learners a batch of up to :data:`LIVE_ROWS` rows is one compiled call
         on the live model, with no snapshot to export first: a service scoring a few messages
         between two batches of learning pays for the rows only. A larger batch goes to the
-        parallel scorer of an exported snapshot (:meth:`predict_many`'s path); both give
-        ``score_one``'s answers exactly.
+        parallel scorer of an exported snapshot (:mod:`streamlabels.scoring`); both give
+        ``score_one``'s answers exactly. :meth:`predict_many` and :meth:`predict_proba_many`
+        score on the CPU through it.
 
         >>> import numpy as np
         >>> from streamlabels import IHOMER
@@ -203,9 +204,9 @@ class BatchMethods:
         read by position only when the model learned positions from arrays as wide; otherwise
         (named features, another width) it raises rather than mix up columns.
 
-        With the compiled learner the batch is scored from a frozen snapshot by the parallel CPU
-        scorer or, with ``device="cuda"``, on a GPU (:mod:`streamlabels.scoring`): the labels of
-        ``predict_one``, row by row, with the model as it stands.
+        On the CPU the batch is scored as :meth:`score_many` scores it; with ``device="cuda"`` a
+        frozen snapshot is scored on a GPU (:mod:`streamlabels.scoring`): either way the labels
+        of ``predict_one``, row by row, with the model as it stands.
         """
         return self._batch(X, device, False, feature_names)
 
@@ -215,23 +216,24 @@ class BatchMethods:
         return self._batch(X, device, True, feature_names)
 
     def _batch(self, X, device: str, proba: bool, feature_names: Sequence | None):
-        dtype = np.float64 if proba else bool
-        names = self._features.names_of(X, feature_names, fixed=True)
-        if self._transition is None:
-            out = np.zeros((len(list(feature_dicts(X, names))), 0), dtype=dtype)
-        elif self.learner == "linear":
-            from streamlabels import scoring
-
-            snapshot = scoring.export(self)
-            rows = scoring.to_csr(snapshot, feature_dicts(X, names))
-            score = scoring.predict_proba_many if proba else scoring.predict_many
-            out = score(snapshot, rows, device=device)
+        if device == "cpu":
+            out = self.score_many(X, feature_names)[1 if proba else 0]
         else:
-            if device != "cpu":
-                raise ValueError("GPU scoring needs learner='linear'")
-            predict = (lambda x: self._score(x)[2]) if proba else self._predict_row_of
-            out = np.array([predict(x) for x in feature_dicts(X, names)], dtype=dtype)
-            out = out.reshape(-1, len(self._labels))
+            out = self._on_device(X, device, proba, feature_names)
         if isinstance(X, pd.DataFrame):
             return pd.DataFrame(out, index=X.index, columns=self._labels)
         return out
+
+    def _on_device(self, X, device: str, proba: bool, feature_names: Sequence | None):
+        """The labels (or scores) of ``X`` from a snapshot scored on ``device``."""
+        names = self._features.names_of(X, feature_names, fixed=True)
+        if self._transition is None:
+            n_rows = len(list(feature_dicts(X, names)))
+            return np.zeros((n_rows, 0), dtype=np.float64 if proba else bool)
+        if self.learner != "linear":
+            raise ValueError("GPU scoring needs learner='linear'")
+        from streamlabels import scoring
+
+        snapshot = scoring.export(self)
+        score = scoring.predict_proba_many if proba else scoring.predict_many
+        return score(snapshot, scoring.to_csr(snapshot, feature_dicts(X, names)), device=device)
