@@ -82,7 +82,7 @@ def run_case(scaling: str, xs: list[dict], ys: list[dict], labels: list, args) -
         "train_instances": args.train,
         "train_s": train_s,
         "groups": snapshot.n_groups,
-        "learners": len(snapshot.learner_names),
+        "learners": int(snapshot.model.bank.meta.shape[0]),
         "features": snapshot.n_features,
         "labels": snapshot.n_labels,
         "batch_rows": n,

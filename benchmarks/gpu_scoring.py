@@ -182,15 +182,15 @@ def main() -> int:
         },
         "model": {
             **info, "scaling": snapshot.scaling, "groups": snapshot.n_groups,
-            "learners": snapshot.learner_names, "features": snapshot.n_features,
-            "labels": snapshot.n_labels, "slots": snapshot.n_slots,
+            "learners": int(snapshot.model.bank.meta.shape[0]),
+            "features": snapshot.n_features, "labels": snapshot.n_labels,
         },
         "check": check(snapshot, model, rows, args),
         "throughput": throughput(snapshot, rows, args),
     }
     c = results["check"]
     print(f"{args.dataset}: trained on {info['train']}, {snapshot.n_groups} groups, "
-          f"{len(snapshot.learner_names)} learners, scaling {snapshot.scaling}")
+          f"{snapshot.model.bank.meta.shape[0]} learners, scaling {snapshot.scaling}")
     print(f"check on {c['rows']} rows: label mismatches csr {c['label_mismatches_csr']}, dense "
           f"{c['label_mismatches_dense']}, predict_one {c.get('label_mismatches_predict_one')}; "
           f"max score diff {max(c['max_score_diff_csr'], c['max_score_diff_dense']):.2e}; "

@@ -14,8 +14,8 @@ import scipy.sparse
 from streamlabels.evaluate import prequential
 from streamlabels.features import FeatureSpace, feature_dicts
 from streamlabels.ihomer import IHOMER
-from streamlabels.ihomer.batches import LIVE_ROWS
 from streamlabels.learners.linear import LinearLearner, stack
+from streamlabels.scoring.batch import SERIAL_ROWS
 from streamlabels.state import dumps, loads
 from streamlabels.streams import SyntheticStream, datasets
 from streamlabels.streams.arrays import ArrayStream
@@ -62,14 +62,14 @@ def _assert_same(params: dict, stream: ArrayStream, size: int) -> tuple[IHOMER, 
 
 
 def _assert_score_many_is_score_one(params: dict, stream: ArrayStream, size: int, final: bytes):
-    """Before each block is learned, ``score_many`` on it (exported to the parallel scorer) and
-    on its first rows (the live model) gives ``score_one``'s labels and scores row by row, and
-    changes nothing: the model ends in the same state."""
-    assert size > LIVE_ROWS
+    """Before each block is learned, ``score_many`` on it (in one block per thread) and on its
+    first rows (in this thread) gives ``score_one``'s labels and scores row by row, and changes
+    nothing: the model ends in the same state."""
+    assert size > 2 * SERIAL_ROWS
     model = IHOMER(labels=stream.label_names, features=stream.feature_names, **params)
     for X, Y in stream.batches(size):
         rows = [model.score_one(x) for x in feature_dicts(X, stream.feature_names)]
-        for n in (X.shape[0], min(X.shape[0], LIVE_ROWS)):
+        for n in (X.shape[0], min(X.shape[0], SERIAL_ROWS)):
             labels, scores = model.score_many(X[:n], stream.feature_names)
             np.testing.assert_array_equal(labels, np.array([f for f, _ in rows[:n]]))
             np.testing.assert_array_equal(scores, np.array([s for _, s in rows[:n]]))

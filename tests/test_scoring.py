@@ -121,9 +121,10 @@ def test_cpu_batch_equals_predict_one_during_a_shadow_warm_up():
         groups_warming = any(left > 0 for left in model._transition.groups_left.values())
         seen.add((router_warming, groups_warming))
         snapshot = assert_batch_equals_one_at_a_time(model, rows)
-        assert ("shadow router" in snapshot.learner_names) == (router_warming or groups_warming)
-        assert bool(np.any(snapshot.label_gate >= 0)) == groups_warming
-        assert bool(np.any(np.diff(snapshot.route_ptr) > 1)) <= router_warming
+        warmup = snapshot.model.warmup
+        assert snapshot.warming_up and (warmup.left[1] > 0) == router_warming
+        assert bool(np.any(warmup.warming & (warmup.warm_left > 0))) == groups_warming
+        assert snapshot.model.shadow is not snapshot.model.active
     assert seen == {(True, True), (False, True), (True, False)}
 
 
@@ -152,9 +153,12 @@ def test_export_is_a_frozen_copy_and_leaves_the_model_alone(trained):
     np.testing.assert_array_equal(
         one_at_a_time(model, xs[600:700])[0], one_at_a_time(twin, xs[600:700])[0]
     )
-    assert not snapshot.weights.flags.writeable
-    with pytest.raises(ValueError, match="read-only"):
-        snapshot.weights[0] = 1.0
+    for array in (snapshot.model.bank.weights, snapshot.model.layer.weights,
+                  snapshot.model.active.local_seen):  # copies: scribbling on them changes nothing
+        array[...] = 0
+    np.testing.assert_array_equal(
+        one_at_a_time(model, xs[600:700])[0], one_at_a_time(twin, xs[600:700])[0]
+    )
 
 
 def test_state_round_trip_scores_the_same_and_refuses_damage(trained):
@@ -165,22 +169,26 @@ def test_state_round_trip_scores_the_same_and_refuses_damage(trained):
     np.testing.assert_array_equal(predict_proba_many(restored, X), predict_proba_many(snapshot, X))
     assert restored.labels == snapshot.labels and restored.feature_names == snapshot.feature_names
 
-    damaged = snapshot.to_state()
-    damaged["label_slot"] = damaged["label_slot"] + snapshot.n_slots
-    with pytest.raises(ValueError, match="label_slot"):
-        Snapshot.from_state(damaged)
-    damaged = {**snapshot.to_state(), "weights": snapshot.weights[:-1]}
+    def damaged(part: str, **arrays) -> dict:
+        state_ = snapshot.to_state()
+        return {**state_, part: {**state_[part], **arrays}}
+
+    active = snapshot.model.active
+    members = active.members.copy()
+    members[0] = snapshot.n_labels
+    with pytest.raises(ValueError, match="members"):
+        Snapshot.from_state(damaged("active", members=members))
+    with pytest.raises(ValueError, match="locals_"):
+        Snapshot.from_state(damaged("active", locals_=active.locals_ + 1000))
     with pytest.raises(ValueError, match="weights"):
-        Snapshot.from_state(damaged)
+        Snapshot.from_state(damaged("bank", weights=snapshot.model.bank.weights[:-1]))
     with pytest.raises(ValueError, match="version"):
         Snapshot.from_state({**snapshot.to_state(), "version": 99})
-    damaged = snapshot.to_state()  # a kNN window entry past the columns it may read
-    window = {name: np.array(a) for name, a in damaged["experts"]["window"].items()}
-    window["ids"][0, 0] = window["stats"].shape[1]
+    window = {name: np.array(a) for name, a in snapshot.to_state()["layer"]["window"].items()}
+    window["ids"][0, 0] = window["stats"].shape[1]  # an entry past the columns it may read
     window["sizes"][0] = max(window["sizes"][0], 1)
-    damaged["experts"] = {**damaged["experts"], "window": window}
     with pytest.raises(ValueError, match="window"):
-        Snapshot.from_state(damaged)
+        Snapshot.from_state(damaged("layer", window=window))
 
 
 def test_inputs_are_checked_and_any_sparse_layout_is_accepted(trained):

@@ -14,16 +14,12 @@ import pandas as pd
 import scipy.sparse
 
 from streamlabels.features import feature_dicts
-from streamlabels.ihomer import fused
 from streamlabels.ihomer.vocabulary import LabelVocabulary
+from streamlabels.kernels.hierarchy import Outputs
+from streamlabels.kernels.rows import Rows
 from streamlabels.learners.linear import LinearLearner
 
 __all__ = ["BatchMethods"]
-
-LIVE_ROWS = 64
-"""Up to this many rows :meth:`BatchMethods.score_many` scores the live model in one serial
-compiled call; beyond it, exporting a snapshot for the parallel scorer pays off (tmc2007-500,
-2 threads: 64 rows 1.07 ms live against 1.30 ms exported, 128 rows 2.14 against 1.83 ms)."""
 
 
 class BatchMethods:
@@ -125,19 +121,10 @@ class BatchMethods:
             return labels, np.array([r[2] for r in rows], dtype=np.float64).reshape(shape)
         indptr, indices, values = self._features.csr(X, names, grow=False)
         shape = (indptr.shape[0] - 1, len(self._labels))
-        if shape[0] > LIVE_ROWS:
-            from streamlabels import scoring
-
-            rows = scipy.sparse.csr_array(
-                (values, indices, indptr), shape=(shape[0], len(self._features))
-            )
-            return scoring.score_many(scoring.export(self), rows)
-        scores = np.zeros(shape)
-        labels, _, self._bank = fused.predict_learn_run(
-            self._transition, self._experts, self._bank, len(self._features), indptr, indices,
-            values, np.zeros(shape, dtype=bool), scores, learn=False,
-        )
-        return labels, scores
+        out = Outputs(np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool), np.zeros(shape))
+        self._compiled.score(self._transition, self._experts, len(self._features),
+                             Rows(indptr, indices, values), out)
+        return out.labels, out.scores
 
     def _test_then_train(self, X, Y, feature_names, with_scores: bool):
         started = self._transition is not None
@@ -180,10 +167,10 @@ class BatchMethods:
         """Test-then-train on rows that end at or before the next checkpoint: the learners in
         one compiled call (writing the rows' scores into ``scores`` unless it has no rows), then
         the label structure row by row."""
-        predicted, own, self._bank = fused.predict_learn_run(
-            self._transition, self._experts, self._bank, len(self._features), indptr, indices,
-            values, Y, scores,
-        )
+        out = Outputs(np.zeros(Y.shape, dtype=bool), np.zeros(Y.shape, dtype=bool), scores)
+        self._compiled.predict_learn(self._transition, self._experts, len(self._features),
+                                     Rows(indptr, indices, values), Y, out)
+        predicted, own = out.labels, out.own
         losses = [None] * Y.shape[0]
         if self.global_drift == "adwin_rebuild":
             losses = (np.count_nonzero(own != Y, axis=1) / Y.shape[1]).tolist()
@@ -234,6 +221,6 @@ class BatchMethods:
             raise ValueError("GPU scoring needs learner='linear'")
         from streamlabels import scoring
 
-        snapshot = scoring.export(self)
+        snapshot = self.snapshot()
         score = scoring.predict_proba_many if proba else scoring.predict_many
         return score(snapshot, scoring.to_csr(snapshot, feature_dicts(X, names)), device=device)

@@ -58,26 +58,13 @@ class ExpertLayer:
         return [name for name, used in zip(kernel.EXPERT_NAMES, on) if used]
 
     def get_state(self) -> dict:
-        """The layer's arrays; feature columns only as far as the window has learned them, and
-        a sparse window's rows only as wide as its longest, with the entries past each row's
-        size (left by the rows its slot held before) zeroed: the state depends neither on how
-        the room grew nor on what the kernels never read, and a snapshot of it (one per scored
-        batch) copies no unused capacity."""
-        layer, window = self.layer, self.layer.window
-        ncols = int(window.meta[knn.NCOLS])
-        dense = bool(window.meta[knn.DENSE])
-        width = ncols if dense else int(window.sizes.max(initial=0))
-        ids, values = window.ids[:, :width].copy(), window.values[:, :width].copy()
-        if not dense:
-            unused = np.arange(width) >= window.sizes[:, None]
-            ids[unused], values[unused] = 0, 0.0
+        """The layer's arrays, the kNN window cut to what the kernels read
+        (:func:`streamlabels.kernels.knn.used`): the state depends neither on how the room grew
+        nor on what is never read."""
+        layer = self.layer
         return {
             **{name: getattr(layer, name).copy() for name in layer._fields if name != "window"},
-            "window": {
-                "meta": window.meta.copy(), "ids": ids, "values": values,
-                "sizes": window.sizes.copy(),
-                "labels": window.labels.copy(), "stats": window.stats[:, :ncols].copy(),
-            },
+            "window": knn.used(layer.window),
         }
 
     def set_state(self, state: dict) -> None:

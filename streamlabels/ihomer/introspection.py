@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from streamlabels.kernels.experts import EXPERT_NAMES
 from streamlabels.labeltree import group_id, render_text
+from streamlabels.scoring.snapshot import freeze
 
 __all__ = ["Introspection"]
 
@@ -16,15 +17,14 @@ class Introspection:
     def _labels(self) -> list:
         return [] if self._vocabulary is None else self._vocabulary.names
 
-    def scoring_view(self) -> dict:
-        """What a frozen snapshot needs (:func:`streamlabels.scoring.export`): the feature and
-        label names, the scaling, the transition (hierarchies, warm-up, decision rule) and the
-        instance count.
+    def snapshot(self):
+        """The model frozen for batch scoring on the CPU or a GPU (:mod:`streamlabels.scoring`):
+        a copy of the compiled layout it runs on, with its feature and label names.
 
         Raises
         ------
         TypeError
-            When ``learner`` is not ``"linear"``: only linear learners have snapshot scorers.
+            When ``learner`` is not ``"linear"``: only linear learners have a compiled layout.
         """
         if self.learner != "linear":
             raise TypeError(
@@ -33,11 +33,8 @@ class Introspection:
             )
         if self._transition is None:
             raise ValueError("the model has no labels yet: learn from it or pass IHOMER(labels=...)")
-        return {
-            "feature_names": list(self._features.names), "labels": list(self._labels),
-            "scaling": self.scaling, "transition": self._transition, "n_instances": self._t,
-            "experts": self._experts,
-        }
+        model = self._compiled.model(self._transition, self._experts, len(self._features))
+        return freeze(model, self._features.names, self._labels, self.scaling, self._t)
 
     @property
     def groups(self) -> list[list]:

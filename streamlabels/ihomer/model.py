@@ -17,6 +17,7 @@ from river import base
 
 from streamlabels.features import FeatureSpace, Row
 from streamlabels.ihomer.batches import BatchMethods
+from streamlabels.ihomer.compiled import CompiledLayout
 from streamlabels.ihomer.experts import ExpertLayer
 from streamlabels.ihomer.hierarchy import Hierarchy
 from streamlabels.ihomer.introspection import Introspection
@@ -214,7 +215,7 @@ class IHOMER(
         self._experts: ExpertLayer | None = None
         # predict_one's (x, labels, row, experts' scores, final scores, the hierarchy's labels)
         self._cache: tuple | None = None
-        self._bank = None  # the learners stacked for the compiled path
+        self._compiled = CompiledLayout()  # the parts as the kernels' arrays
         if labels is not None:
             self._start(list(labels))
 
@@ -240,7 +241,8 @@ class IHOMER(
             labels, self.n_min, self.delta, self.tau, self.evidence, self.m_min, self.m_max,
             self.commit_after_stable, self.global_drift, self.drift_delta, self.max_events,
         )
-        rule = Rule(float(self.theta_route), bool(self.group_nonempty), bool(self.ensure_nonempty))
+        rule = Rule(float(self.theta_route), bool(self.group_nonempty), bool(self.ensure_nonempty),
+                    self.decision == "experts")
         self._transition = Transition(
             self._hierarchy(self._structure.first_partition(), {}), self._hierarchy, rule,
             self.restructure == "warm", self.router_warmup, self.local_warmup,

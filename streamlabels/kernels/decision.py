@@ -16,9 +16,10 @@ from collections import namedtuple
 
 from numba import njit
 
-Rule = namedtuple("Rule", ["theta", "group_nonempty", "ensure_nonempty"])
+Rule = namedtuple("Rule", ["theta", "group_nonempty", "ensure_nonempty", "use_layer"])
 """The decision parameters: the routing threshold ``theta``; ``group_nonempty``: a routed group
-predicts at least its best label; ``ensure_nonempty``: never predict the empty set."""
+predicts at least its best label; ``ensure_nonempty``: never predict the empty set;
+``use_layer``: the decision layer (:mod:`.experts`) decides from the label scores instead."""
 
 
 @njit(cache=True)

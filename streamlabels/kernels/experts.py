@@ -31,6 +31,7 @@ scaling one growing increment instead of every count.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import namedtuple
 
@@ -96,6 +97,13 @@ def new_layer(n_labels: int, n_columns: int, experts, weighting: str, threshold:
         np.zeros(n_labels), np.zeros((n_labels, 4)), np.zeros((2, N_BINS)),
         knn.new_window(n_labels, n_columns, max(k, 1), max(window, 1), dense),
     )
+
+
+@functools.cache
+def no_layer() -> Layer:
+    """A one-label layer of the kernels' types, passed (and never read) when the routing rule
+    decides."""
+    return new_layer(1, 0, ("model",), "uniform", "fixed", 1, 1, False)
 
 
 @njit(cache=True)

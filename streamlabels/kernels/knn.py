@@ -69,6 +69,24 @@ def grown(window: KnnWindow, n_columns: int) -> KnnWindow:
     )
 
 
+def used(window: KnnWindow) -> dict:
+    """The window's arrays as a dict of copies cut to what the kernels read: feature columns only
+    as far as the window has learned them, and a sparse window's rows only as wide as its
+    longest, with the entries past each row's size (left by the rows its slot held before)
+    zeroed. So the copy depends neither on how the room grew nor on what is never read."""
+    ncols = int(window.meta[NCOLS])
+    dense = bool(window.meta[DENSE])
+    width = ncols if dense else int(window.sizes.max(initial=0))
+    ids, values = window.ids[:, :width].copy(), window.values[:, :width].copy()
+    if not dense:
+        unused = np.arange(width) >= window.sizes[:, None]
+        ids[unused], values[unused] = 0, 0.0
+    return {
+        "meta": window.meta.copy(), "ids": ids, "values": values, "sizes": window.sizes.copy(),
+        "labels": window.labels.copy(), "stats": window.stats[:, :ncols].copy(),
+    }
+
+
 @njit(cache=True)
 def _load(xi, xv, w, query):
     """Scatter the row into ``query`` over the learned columns (standardised when dense);

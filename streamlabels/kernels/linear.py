@@ -23,6 +23,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from streamlabels.kernels.rows import row_of
 from streamlabels.kernels.scaling import sparse_variance, welford_add
 
 NONE = 0
@@ -31,6 +32,11 @@ STANDARD = 2
 
 SGD = namedtuple("SGD", ["mode", "lr", "l2", "intercept_lr"])
 """How linear learners learn: the scaling mode and the SGD rates (one set for a whole bank)."""
+
+LinearState = namedtuple(
+    "LinearState", ["weights", "intercepts", "counts", "stat1", "stat2", "meta"]
+)
+"""One learner's arrays (layout in the module docstring)."""
 
 LinearBank = namedtuple(
     "LinearBank", ["rows", "weights", "intercepts", "counts", "stat1", "stat2", "meta"]
@@ -68,12 +74,13 @@ def log_loss_gradient(raw, positive):
 
 
 @njit(cache=True)
-def _standard_columns(indices, values, counts, means, variances, n_cols, learn, cols, xs):
+def _standard_columns(indices, values, state, n_cols, learn, cols, xs):
     """Densify the row over the columns seen so far, update the scaler if ``learn``, scale.
 
     Absent columns that were seen before count as 0.0, as in a densified river dict. Returns how
     many ``(cols, xs)`` pairs were written.
     """
+    counts, means, variances = state.counts, state.stat1, state.stat2
     m = 0
     p = 0
     nnz = indices.shape[0]
@@ -99,12 +106,13 @@ def _standard_columns(indices, values, counts, means, variances, n_cols, learn, 
 
 
 @njit(cache=True)
-def _sparse_columns(indices, values, counts, means, m2s, n, n_cols, mode, learn, cols, xs):
+def _sparse_columns(indices, values, state, n_cols, mode, learn, cols, xs):
     """Scale the row's own entries (``SPARSE``) or take them raw (``NONE``).
 
-    In ``SPARSE`` mode a column's variance over all ``n`` instances comes from
+    In ``SPARSE`` mode a column's variance over all instances comes from
     :mod:`streamlabels.kernels.scaling`. Columns never learned are dropped.
     """
+    counts, means, m2s = state.counts, state.stat1, state.stat2
     m = 0
     for p in range(indices.shape[0]):
         j = indices[p]
@@ -114,7 +122,7 @@ def _sparse_columns(indices, values, counts, means, m2s, n, n_cols, mode, learn,
         if mode == SPARSE:
             if learn:
                 welford_add(j, v, counts, means, m2s)
-            var = sparse_variance(m2s[j], means[j], counts[j], n)
+            var = sparse_variance(m2s[j], means[j], counts[j], state.meta[0])
             v = v / math.sqrt(var) if var > 0.0 else 0.0
         cols[m] = j
         xs[m] = v
@@ -123,54 +131,61 @@ def _sparse_columns(indices, values, counts, means, m2s, n, n_cols, mode, learn,
 
 
 @njit(cache=True)
-def _scaled_row(indices, values, mode, counts, stat1, stat2, meta, learn):
-    """The row as scaled ``(cols, xs)``; when ``learn``, the scaler learns the row first."""
+def bank_learner(bank, j):
+    """Learner ``j`` of a :class:`LinearBank`, as views of the bank's arrays."""
+    a = bank.rows[j]
+    b = bank.rows[j + 1]
+    return LinearState(
+        bank.weights[a:b], bank.intercepts[a:b], bank.counts[j], bank.stat1[j], bank.stat2[j],
+        bank.meta[j],
+    )
+
+
+@njit(cache=True)
+def scaled_row(indices, values, state, mode, learn, cols, xs):
+    """Write the row as scaled ``(cols, xs)`` pairs and return how many; when ``learn``, the
+    scaler learns the row first. ``cols`` and ``xs`` need room for the learner's column
+    capacity (no allocation here, so the GPU can run it too)."""
+    meta = state.meta
     nnz = indices.shape[0]
     if learn:
         meta[0] += 1
         if nnz > 0 and indices[nnz - 1] + 1 > meta[1]:
             meta[1] = indices[nnz - 1] + 1
-    n_cols = meta[1]
-    size = n_cols if mode == STANDARD else nnz
-    cols = np.empty(size, dtype=np.int64)
-    xs = np.empty(size, dtype=np.float64)
     if mode == STANDARD:
-        m = _standard_columns(indices, values, counts, stat1, stat2, n_cols, learn, cols, xs)
-    else:
-        m = _sparse_columns(
-            indices, values, counts, stat1, stat2, meta[0], n_cols, mode, learn, cols, xs
-        )
-    return cols[:m], xs[:m]
+        return _standard_columns(indices, values, state, meta[1], learn, cols, xs)
+    return _sparse_columns(indices, values, state, meta[1], mode, learn, cols, xs)
 
 
 @njit(cache=True)
-def predict_row(indices, values, mode, weights, intercepts, counts, stat1, stat2, meta, out):
-    """Write P(output = 1) of every output for one row into ``out``; the state is not touched."""
-    cols, xs = _scaled_row(indices, values, mode, counts, stat1, stat2, meta, False)
+def predict_row(indices, values, state, mode, cols, xs, out):
+    """Write P(output = 1) of every output for one row into ``out``; the state is not touched.
+    ``cols`` and ``xs`` are scratch (:func:`scaled_row`)."""
+    m = scaled_row(indices, values, state, mode, False, cols, xs)
+    weights = state.weights
     for k in range(weights.shape[0]):
         raw = 0.0
-        for t in range(cols.shape[0]):
+        for t in range(m):
             raw += weights[k, cols[t]] * xs[t]
-        out[k] = sigmoid(raw + intercepts[k])
+        out[k] = sigmoid(raw + state.intercepts[k])
 
 
 @njit(cache=True)
-def learn_row(
-    indices, values, y, mode, weights, intercepts, counts, stat1, stat2, meta, lr, l2, intercept_lr
-):
+def learn_row(indices, values, y, state, sgd, cols, xs):
     """One SGD step on the log loss of every output, after the scaler learned the row.
 
     Per output, the order is river's: raw score, clipped loss gradient, intercept step, then the
     weight step ``w -= lr * (x * g + l2 * w)`` on the row's (scaled) columns only.
     """
-    cols, xs = _scaled_row(indices, values, mode, counts, stat1, stat2, meta, True)
-    m = cols.shape[0]
+    m = scaled_row(indices, values, state, sgd.mode, True, cols, xs)
+    weights, intercepts = state.weights, state.intercepts
+    lr, l2 = sgd.lr, sgd.l2
     for k in range(weights.shape[0]):
         raw = 0.0
         for t in range(m):
             raw += weights[k, cols[t]] * xs[t]
         g = log_loss_gradient(raw + intercepts[k], y[k])
-        intercepts[k] -= intercept_lr * g
+        intercepts[k] -= sgd.intercept_lr * g
         if l2 != 0.0:
             for t in range(m):
                 j = cols[t]
@@ -181,30 +196,23 @@ def learn_row(
 
 
 @njit(cache=True)
-def learn_batch(
-    indptr, indices, values, Y, mode, weights, intercepts, counts, stat1, stat2, meta, lr, l2,
-    intercept_lr,
-):
-    """``learn_row`` over the CSR rows in order."""
-    for i in range(indptr.shape[0] - 1):
-        a = indptr[i]
-        b = indptr[i + 1]
-        learn_row(
-            indices[a:b], values[a:b], Y[i], mode, weights, intercepts, counts, stat1, stat2,
-            meta, lr, l2, intercept_lr,
-        )
+def learn_batch(rows, Y, state, sgd):
+    """``learn_row`` over the :class:`~streamlabels.kernels.rows.Rows` in order."""
+    cols = np.empty(state.counts.shape[0], dtype=np.int64)
+    xs = np.empty(state.counts.shape[0])
+    for i in range(rows.indptr.shape[0] - 1):
+        indices, values = row_of(rows, i)
+        learn_row(indices, values, Y[i], state, sgd, cols, xs)
 
 
 @njit(cache=True)
-def predict_batch(indptr, indices, values, mode, weights, intercepts, counts, stat1, stat2, meta):
-    """``predict_row`` over the CSR rows; returns an (n_rows, n_outputs) array."""
-    n = indptr.shape[0] - 1
-    out = np.empty((n, weights.shape[0]), dtype=np.float64)
+def predict_batch(rows, state, mode):
+    """``predict_row`` over the rows; returns an (n_rows, n_outputs) array."""
+    n = rows.indptr.shape[0] - 1
+    out = np.empty((n, state.weights.shape[0]), dtype=np.float64)
+    cols = np.empty(state.counts.shape[0], dtype=np.int64)
+    xs = np.empty(state.counts.shape[0])
     for i in range(n):
-        a = indptr[i]
-        b = indptr[i + 1]
-        predict_row(
-            indices[a:b], values[a:b], mode, weights, intercepts, counts, stat1, stat2, meta,
-            out[i],
-        )
+        indices, values = row_of(rows, i)
+        predict_row(indices, values, state, mode, cols, xs, out[i])
     return out

@@ -15,6 +15,7 @@ import numpy as np
 
 from streamlabels.features import Row
 from streamlabels.kernels import linear as kernels
+from streamlabels.kernels.rows import Rows
 from streamlabels.learners.base import MultiOutputLearner
 
 _MODES = {"none": kernels.NONE, "sparse": kernels.SPARSE, "standard": kernels.STANDARD}
@@ -105,6 +106,7 @@ class LinearLearner(MultiOutputLearner):
         self._stat1 = np.zeros(_INITIAL_CAPACITY)
         self._stat2 = np.zeros(_INITIAL_CAPACITY)
         self._meta = np.zeros(2, dtype=np.int64)  # instances learned, 1 + highest column learned
+        self._scratch = _scratch(_INITIAL_CAPACITY)  # a row's scaled columns, for the kernels
 
     def __repr__(self) -> str:
         return (
@@ -137,11 +139,11 @@ class LinearLearner(MultiOutputLearner):
         self._counts = np.pad(self._counts, (0, extra))
         self._stat1 = np.pad(self._stat1, (0, extra))
         self._stat2 = np.pad(self._stat2, (0, extra))
+        self._scratch = _scratch(capacity)
 
-    def _state(self) -> tuple:
-        return (
-            self._mode, self._weights, self._intercepts, self._counts, self._stat1, self._stat2,
-            self._meta,
+    def _arrays(self) -> kernels.LinearState:
+        return kernels.LinearState(
+            self._weights, self._intercepts, self._counts, self._stat1, self._stat2, self._meta
         )
 
     def _labels(self, y, n_rows: int | None) -> np.ndarray:
@@ -161,14 +163,14 @@ class LinearLearner(MultiOutputLearner):
         y = self._labels(y, None)
         if row.indices.shape[0]:
             self._reserve(int(row.indices[-1]) + 1)
-        kernels.learn_row(
-            row.indices, row.values, y, *self._state(), self.lr, self.l2, self.intercept_lr
-        )
+        kernels.learn_row(row.indices, row.values, y, self._arrays(), self.sgd, *self._scratch)
 
     def predict_proba_one(self, row: Row) -> np.ndarray:
         """P(output = 1 | x) for every output; columns never learned from are ignored."""
         out = np.empty(self.n_outputs)
-        kernels.predict_row(row.indices, row.values, *self._state(), out)
+        kernels.predict_row(
+            row.indices, row.values, self._arrays(), self._mode, *self._scratch, out
+        )
         return out
 
     def learn_many(self, indptr, indices, values, Y) -> None:
@@ -193,9 +195,7 @@ class LinearLearner(MultiOutputLearner):
         Y = self._labels(Y, indptr.shape[0] - 1)
         if indices.shape[0]:
             self._reserve(int(indices.max()) + 1)
-        kernels.learn_batch(
-            indptr, indices, values, Y, *self._state(), self.lr, self.l2, self.intercept_lr
-        )
+        kernels.learn_batch(Rows(indptr, indices, values), Y, self._arrays(), self.sgd)
 
     def predict_proba_many(self, indptr, indices, values) -> np.ndarray:
         """P(output = 1 | x) for CSR rows, shape ``(n_rows, n_outputs)``, from the current state.
@@ -205,7 +205,7 @@ class LinearLearner(MultiOutputLearner):
                [0.5, 0.5, 0.5]])
         """
         indptr, indices, values = _check_csr(indptr, indices, values)
-        return kernels.predict_batch(indptr, indices, values, *self._state())
+        return kernels.predict_batch(Rows(indptr, indices, values), self._arrays(), self._mode)
 
     def subset(self, outputs: Sequence[int]) -> LinearLearner:
         """An independent copy with only ``outputs`` (in that order); the scaler state is copied.
@@ -231,6 +231,7 @@ class LinearLearner(MultiOutputLearner):
         new._stat1 = self._stat1.copy()
         new._stat2 = self._stat2.copy()
         new._meta = self._meta.copy()
+        new._scratch = _scratch(new._counts.shape[0])
         return new
 
     def get_state(self) -> dict:
@@ -316,14 +317,14 @@ class Bank:
             learner._weights, learner._intercepts = weights[a:b], intercepts[a:b]
             learner._counts, learner._stat1, learner._stat2 = counts[j], stat1[j], stat2[j]
             learner._meta = meta[j]
-        self._views = [learner._state()[1:] for learner in learners]
+        self._views = [learner._arrays() for learner in learners]
 
     def holds(self, learners: Sequence[LinearLearner]) -> bool:
         """Whether ``learners``, in this order, still hold exactly this bank's views."""
         if len(learners) != len(self.learners):
             return False
         for learner, mine, views in zip(learners, self.learners, self._views):
-            if learner is not mine or any(a is not b for a, b in zip(learner._state()[1:], views)):
+            if learner is not mine or any(a is not b for a, b in zip(learner._arrays(), views)):
                 return False
         return True
 
@@ -340,6 +341,11 @@ def stack(learners: Sequence[LinearLearner], n_columns: int, bank: Bank | None) 
     if bank is not None and bank.holds(learners):
         return bank
     return Bank(learners)
+
+
+def _scratch(capacity: int) -> tuple[np.ndarray, np.ndarray]:
+    """Room for one row's scaled columns: their ids and values (at most ``capacity`` of each)."""
+    return np.empty(capacity, dtype=np.int64), np.empty(capacity)
 
 
 def _check_csr(indptr, indices, values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -22,6 +22,35 @@ array([[ True, False],
 from __future__ import annotations
 
 from streamlabels.scoring.batch import predict_many, predict_proba_many, score_many, to_csr
-from streamlabels.scoring.snapshot import Snapshot, export
+from streamlabels.scoring.snapshot import Snapshot, freeze
 
-__all__ = ["Snapshot", "export", "predict_many", "predict_proba_many", "score_many", "to_csr"]
+__all__ = [
+    "Snapshot", "export", "freeze", "predict_many", "predict_proba_many", "score_many", "to_csr",
+]
+
+
+def export(model) -> Snapshot:
+    """Freeze ``model`` (an ``IHOMER(learner="linear")``) into a :class:`Snapshot`, as its
+    :meth:`~streamlabels.IHOMER.snapshot` does; the model is not touched.
+
+    >>> from streamlabels import IHOMER
+    >>> model = IHOMER(labels=["a", "b"])
+    >>> model.learn_one({"x": 1.0}, {"a": True, "b": False})
+    >>> snapshot = export(model)
+    >>> snapshot.feature_names, snapshot.labels, snapshot.groups
+    (['x'], ['a', 'b'], [['a', 'b']])
+    >>> export(IHOMER(labels=["a"], learner="tree"))
+    Traceback (most recent call last):
+    ...
+    TypeError: only IHOMER(learner='linear') models can be exported; this one uses tree
+
+    Raises
+    ------
+    TypeError
+        When ``model`` is not an IHOMER model, or one whose learners have no compiled layout
+        (``learner="tree"`` or a river classifier).
+    """
+    snapshot = getattr(model, "snapshot", None)
+    if snapshot is None:
+        raise TypeError(f"export takes an IHOMER model, got {type(model).__name__}")
+    return snapshot()

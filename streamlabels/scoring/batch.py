@@ -1,13 +1,17 @@
 """Batch prediction from a :class:`~streamlabels.scoring.Snapshot` on the CPU or a CUDA GPU.
 
 The wrappers here own every check (shapes, dtypes, CSR structure), so the kernels can index
-without bounds checks. Both devices give ``predict_one``'s labels; the CPU scores are bit for bit
-``predict_proba_one``'s, the GPU's agree to rounding (its ``exp`` and fused multiply-adds differ).
+without bounds checks. Both devices score each row with the kernel the model itself scores with:
+the CPU's labels and scores are bit for bit ``predict_one``'s and ``predict_proba_one``'s; the
+GPU's scores agree to rounding (its ``exp`` and fused multiply-adds differ), and so its labels do
+but where a score sits on a threshold.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -15,15 +19,18 @@ import scipy.sparse
 
 from streamlabels.features import dicts_to_csr
 from streamlabels.kernels import scoring_cpu
-from streamlabels.kernels.decision import Rule
-from streamlabels.scoring.rows import Batch
+from streamlabels.kernels.hierarchy import Model, Outputs
+from streamlabels.kernels.rows import Rows
+from streamlabels.scoring.rows import batch_rows
 from streamlabels.scoring.snapshot import Snapshot
 
-__all__ = ["predict_many", "predict_proba_many", "score_many", "to_csr"]
+__all__ = ["predict_many", "predict_proba_many", "score_many", "score_model", "to_csr"]
 
 _DEVICES = ("cpu", "cuda")
-_MAX_CHUNK = 256  # rows per parallel CPU task: large enough to amortise its scratch
-_SERIAL_ROWS = 32  # batches up to this size skip the thread pool, whose wake-up costs more
+SERIAL_ROWS = 64
+"""Up to this many rows are scored in the calling thread; more are split into one block per
+thread (handing a block to another thread costs more than it saves on fewer)."""
+_pools: dict[int, ThreadPoolExecutor] = {}  # by process: a forked child makes its own
 
 
 def to_csr(snapshot: Snapshot, rows: Iterable[dict]) -> scipy.sparse.csr_array:
@@ -64,7 +71,7 @@ def predict_proba_many(snapshot: Snapshot, X, device: str = "cpu") -> np.ndarray
     >>> float(proba[0, 0]) == model.predict_proba_one({"x": 1.0})["a"][True]
     True
     """
-    return _score(snapshot, X, device, want_proba=True)[0]
+    return _score(snapshot, X, device, want_scores=True).scores
 
 
 def predict_many(snapshot: Snapshot, X, device: str = "cpu") -> np.ndarray:
@@ -82,12 +89,12 @@ def predict_many(snapshot: Snapshot, X, device: str = "cpu") -> np.ndarray:
     array([[ True, False],
            [False,  True]])
     """
-    return _score(snapshot, X, device, want_proba=False)[1]
+    return _score(snapshot, X, device, want_scores=False).labels
 
 
-def score_many(snapshot: Snapshot, X) -> tuple[np.ndarray, np.ndarray]:
-    """``predict_many``'s labels and ``predict_proba_many``'s scores from one pass on the CPU
-    (a service publishes both for every row).
+def score_many(snapshot: Snapshot, X, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """``predict_many``'s labels and ``predict_proba_many``'s scores from one pass (a service
+    publishes both for every row).
 
     >>> from streamlabels import IHOMER
     >>> from streamlabels.scoring import export
@@ -101,87 +108,46 @@ def score_many(snapshot: Snapshot, X) -> tuple[np.ndarray, np.ndarray]:
     >>> labels, scores.tolist() == [list(model.score_one({"x": 1.0})[1])]
     (array([[ True, False]]), True)
     """
-    scores, labels = _score(snapshot, X, "cpu", want_proba=True, want_labels=True)
-    return labels, scores
+    out = _score(snapshot, X, device, want_scores=True)
+    return out.labels, out.scores
 
 
-def _score(
-    snapshot: Snapshot, X, device: str, want_proba: bool, want_labels: bool | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(scores, labels)``; the one not asked for has no columns (labels: unless
-    ``want_labels``, default ``not want_proba``)."""
+def score_model(model: Model, rows: Rows, out: Outputs) -> None:
+    """Score ``rows`` with a compiled ``model`` (a live one or a snapshot's) on the CPU, into the
+    outputs ``out``: up to :data:`SERIAL_ROWS` rows in this thread, more in one block per thread
+    (``numba.get_num_threads()``; the kernel releases the GIL)."""
+    n_rows = rows.indptr.shape[0] - 1
+    threads = min(numba.get_num_threads(), max(1, n_rows // SERIAL_ROWS))
+    if threads == 1:
+        scoring_cpu.score_rows(rows, model, 0, n_rows, out)
+        return
+    bounds = np.linspace(0, n_rows, threads + 1).astype(np.int64).tolist()
+    pool = _pools.get(os.getpid())
+    if pool is None:
+        pool = _pools[os.getpid()] = ThreadPoolExecutor(numba.get_num_threads())
+    blocks = [pool.submit(scoring_cpu.score_rows, rows, model, a, b, out)
+              for a, b in zip(bounds[1:-1], bounds[2:])]
+    scoring_cpu.score_rows(rows, model, bounds[0], bounds[1], out)
+    for block in blocks:
+        block.result()
+
+
+def _score(snapshot: Snapshot, X, device: str, want_scores: bool) -> Outputs:
+    """Labels (and scores, when ``want_scores``) of every row of ``X`` on ``device``."""
     if not isinstance(snapshot, Snapshot):
         raise TypeError(
             f"snapshot must be a Snapshot (scoring.export), got {type(snapshot).__name__}"
         )
     if device not in _DEVICES:
         raise ValueError(f"device must be one of {_DEVICES}, got {device!r}")
-    batch = Batch(X, snapshot.n_features)
-    layered = snapshot.experts is not None
+    rows = batch_rows(X, snapshot.n_features)
+    shape = (rows.indptr.shape[0] - 1, snapshot.n_labels)
+    out = Outputs(np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool),
+                  np.zeros(shape if want_scores else (0, shape[1])))
     if device == "cuda":
         from streamlabels.scoring import cuda
 
-        if layered:
-            return _decide(snapshot, batch, cuda.score(snapshot, batch, True))
-        out = cuda.score(snapshot, batch, want_proba)
-        return (out, None) if want_proba else (None, out)
-    want_labels = not want_proba if want_labels is None else want_labels
-    if layered:  # the layer decides from every label's model score
-        want_proba, want_labels = True, False
-    n, n_labels = batch.n_rows, snapshot.n_labels
-    proba = np.empty((n, n_labels if want_proba else 0))
-    labels = np.empty((n, n_labels if want_labels else 0), dtype=np.bool_)
-    args = (
-        batch.dense, batch.X, batch.indptr, batch.indices, batch.values,
-        snapshot.scaling == "standard", *_lazy_tables(snapshot), *kernel_arrays(snapshot),
-        want_proba, proba, labels,
-    )
-    if n <= _SERIAL_ROWS:
-        scoring_cpu.score_rows(0, n, *args)
+        cuda.score(snapshot, rows, out)
     else:
-        scoring_cpu.score_batch(n, _chunk(n), *args)
-    return _decide(snapshot, batch, proba) if layered else (proba, labels)
-
-
-def _chunk(n_rows: int) -> int:
-    return max(1, min(_MAX_CHUNK, n_rows // (4 * numba.get_num_threads())))
-
-
-def _decide(snapshot: Snapshot, batch: Batch, model_scores: np.ndarray) -> tuple:
-    """``(scores, labels)`` of the decision layer from the rows' model scores (on the CPU)."""
-    scores = np.empty_like(model_scores)
-    labels = np.empty(model_scores.shape, dtype=np.bool_)
-    rows = (model_scores, batch.dense, batch.X, batch.indptr, batch.indices, batch.values)
-    if batch.n_rows <= _SERIAL_ROWS:
-        scoring_cpu.decide_rows(0, batch.n_rows, *rows, snapshot.layer, labels, scores)
-    else:
-        scoring_cpu.decide_batch(*rows, snapshot.layer, _chunk(batch.n_rows), labels, scores)
-    return scores, labels
-
-
-def _lazy_tables(snapshot: Snapshot) -> tuple[np.ndarray, np.ndarray]:
-    """Which learners routing and gates read, and the learner behind each label (-1: none)."""
-    n_outputs = int(snapshot.out_ptr[-1])
-    owner = snapshot.slot_learner
-    gating = np.zeros(len(snapshot.learner_names), dtype=np.bool_)
-    for slots in (snapshot.route_slots, snapshot.label_gate[snapshot.label_gate >= 0]):
-        gating[owner[slots[slots < n_outputs]]] = True
-    learned = snapshot.label_slot < n_outputs
-    label_learner = np.full(snapshot.n_labels, -1, dtype=np.int64)
-    label_learner[learned] = owner[snapshot.label_slot[learned]]
-    return gating, label_learner
-
-
-def kernel_arrays(snapshot: Snapshot) -> tuple:
-    """The snapshot as the scoring kernels take it: stacked learners, slot tables and rule."""
-    s = snapshot
-    return (
-        scoring_cpu.SlotLearners(
-            s.out_ptr, s.n_cols, s.weight_ptr, s.col_ptr, s.weights, s.intercepts, s.center,
-            s.scale, s.absent, s.constants,
-        ),
-        scoring_cpu.SlotTables(
-            s.route_ptr, s.route_slots, s.group_ptr, s.group_labels, s.label_slot, s.label_gate
-        ),
-        Rule(s.theta_route, s.group_nonempty, s.ensure_nonempty),
-    )
+        score_model(snapshot.model, rows, out)
+    return out

@@ -1,33 +1,42 @@
 """GPU scoring host side: moves a snapshot and a batch to the device, in tiles, and launches.
 
-Importing this module imports ``numba.cuda``; :func:`streamlabels.scoring.predict_many` does so
-only for ``device="cuda"``. Without a GPU, set ``NUMBA_ENABLE_CUDASIM=1`` before numba is
-imported to run the same kernels in numba's simulator (slow; for tests on small inputs).
+Importing this module imports ``numba.cuda``; the scorers import it only for ``device="cuda"``.
+Without a GPU, set ``NUMBA_ENABLE_CUDASIM=1`` before numba is imported to run the same kernel in
+numba's simulator (slow; for tests on small inputs): its kernels run as Python that calls the
+compiled CPU functions, so there the arrays stay on the host.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import cuda
+from numba import config, cuda
 
 from streamlabels.kernels import scoring_cuda as kernels
-from streamlabels.scoring.rows import Batch
+from streamlabels.kernels.hierarchy import Outputs, new_scratch
+from streamlabels.kernels.rows import Rows
 from streamlabels.scoring.snapshot import Snapshot
 
 __all__ = ["score"]
 
-TILE_BYTES = 1 << 28  # device scratch per tile: the slot matrix, routing and local scores
+TILE_BYTES = 1 << 28  # device scratch and outputs per tile of rows
 _THREADS = 128  # rows per block
-_MAX_GRID_Y = 65535  # CUDA's limit on blocks along y; the kernels stride over further slots
 
 
-def _tile_rows(snapshot: Snapshot, n_rows: int) -> int:
-    per_row = 8 * (snapshot.n_slots + snapshot.n_groups + 2 * snapshot.n_labels)
-    return max(1, min(n_rows, TILE_BYTES // per_row))
+def _tree(f, parts):
+    """``parts`` (a named tuple, possibly nested) with ``f`` applied to every array in it."""
+    if isinstance(parts, tuple):
+        return type(parts)(*(_tree(f, part) for part in parts))
+    return f(parts) if isinstance(parts, np.ndarray) else parts
 
 
-def score(snapshot: Snapshot, batch: Batch, want_proba: bool) -> np.ndarray:
-    """Scores (``want_proba``) or labels of every row of ``batch``, shape ``(n, n_labels)``.
+def _arrays(parts) -> list[np.ndarray]:
+    if isinstance(parts, tuple):
+        return [a for part in parts for a in _arrays(part)]
+    return [parts] if isinstance(parts, np.ndarray) else []
+
+
+def score(snapshot: Snapshot, rows: Rows, out: Outputs) -> None:
+    """Score the rows into ``out`` (host arrays), as :func:`streamlabels.scoring.score_many`.
 
     Raises ``RuntimeError`` when no CUDA device (nor the simulator) is available.
     """
@@ -36,52 +45,34 @@ def score(snapshot: Snapshot, batch: Batch, want_proba: bool) -> np.ndarray:
             "device='cuda' needs a CUDA GPU with numba-cuda (pip install 'streamlabels[gpu]'); "
             "set NUMBA_ENABLE_CUDASIM=1 before importing numba to use the simulator instead"
         )
-    s = snapshot
-    n, n_labels = batch.n_rows, s.n_labels
-    out = np.empty((n, n_labels), dtype=np.float64 if want_proba else np.bool_)
+    n = rows.indptr.shape[0] - 1
     if n == 0:
-        return out
-    learners = [
-        cuda.to_device(np.ascontiguousarray(a))
-        for a in (
-            s.slot_learner, s.out_ptr, s.n_cols, s.weight_ptr, s.col_ptr, s.weights, s.intercepts,
-            s.center, s.scale, s.constants,
-        )
-    ]
-    tables = [
-        cuda.to_device(np.ascontiguousarray(a))
-        for a in (s.route_ptr, s.route_slots, s.group_ptr, s.group_labels, s.label_slot,
-                  s.label_gate)
-    ]
-    tile = _tile_rows(s, n)
-    threads = min(_THREADS, tile)
+        return
+    on_host = config.ENABLE_CUDASIM
+    send = np.ascontiguousarray if on_host else cuda.to_device
+    model = _tree(lambda a: send(np.ascontiguousarray(a)), snapshot.model)
+    template = new_scratch(snapshot.model)  # one row's scratch, for shapes and dtypes
+    per_row = sum(a.nbytes for a in _arrays(template)) + 17 * snapshot.n_labels
+    tile = max(1, min(n, TILE_BYTES // max(per_row, 1)))
+    want_scores = out.scores.shape[0] > 0
     for start in range(0, n, tile):
         stop = min(n, start + tile)
         m = stop - start
-        slots = cuda.device_array((m, s.n_slots))
-        grid = ((m + threads - 1) // threads, min(s.n_slots, _MAX_GRID_Y))
-        if batch.dense:
-            kernels.slot_scores_dense[grid, (threads, 1)](
-                cuda.to_device(batch.X[start:stop]), *learners, slots
-            )
-        else:
-            a, b = batch.indptr[start], batch.indptr[stop]
-            kernels.slot_scores_csr[grid, (threads, 1)](
-                cuda.to_device(batch.indptr[start : stop + 1] - a),
-                cuda.to_device(batch.indices[a:b]),
-                cuda.to_device(batch.values[a:b]),
-                s.scaling == "standard",
-                cuda.to_device(np.ascontiguousarray(s.absent)),
-                *learners,
-                slots,
-            )
-        result = cuda.device_array((m, n_labels), dtype=out.dtype)
-        unused = cuda.device_array((m, 0), dtype=np.bool_ if want_proba else np.float64)
-        proba, labels = (result, unused) if want_proba else (unused, result)
-        kernels.combine[(m + threads - 1) // threads, threads](
-            slots, s.theta_route, s.group_nonempty, s.ensure_nonempty, *tables,
-            cuda.device_array((m, s.n_groups)), cuda.device_array((m, n_labels)), want_proba,
-            proba, labels,
+        a, b = rows.indptr[start], rows.indptr[stop]
+        part = Rows(rows.indptr[start : stop + 1] - a, rows.indices[a:b], rows.values[a:b])
+        scratch = _tree(lambda t: send(np.zeros(t.shape + (m,), dtype=t.dtype)), template)
+        result = Outputs(
+            np.zeros((m, snapshot.n_labels), dtype=bool),
+            np.zeros((m, snapshot.n_labels), dtype=bool),
+            np.zeros((m if want_scores else 0, snapshot.n_labels)),
         )
-        result.copy_to_host(out[start:stop])
-    return out
+        device_result = _tree(send, result)
+        threads = min(_THREADS, m)
+        kernels.score_rows[(m + threads - 1) // threads, threads](
+            _tree(send, part), model, scratch, device_result
+        )
+        for host, device in zip(result, device_result):
+            host[:] = device if on_host else device.copy_to_host()
+        out.labels[start:stop], out.own[start:stop] = result.labels, result.own
+        if want_scores:
+            out.scores[start:stop] = result.scores

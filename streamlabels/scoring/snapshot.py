@@ -1,182 +1,68 @@
-"""Frozen snapshots of a trained :class:`~streamlabels.IHOMER` as flat arrays.
+"""Frozen snapshots of a trained :class:`~streamlabels.IHOMER`: a read-only copy of the compiled
+layout the model itself runs on.
 
-A snapshot holds everything ``predict_one`` reads at one moment and nothing else, laid out so
-compiled kernels can walk it: every learner in use (the router, the trained group learners and,
-during a restructuring warm-up, the shadow router and shadow group learners) is stacked into a
-few arrays with offsets, and the hierarchy logic is reduced to *slots*. Learner ``i`` writes its
-outputs' probabilities into slots ``out_ptr[i]:out_ptr[i + 1]``; constant slots after those hold
-the untrained fallbacks (0.0 for an untrained router, the most frequent label set of an untrained
-group, 1.0 for a singleton group). A group's routing score is the max over its route slots (one
-slot normally; the old groups it maps to during a router warm-up), and a label's local score is
-its slot, gated by the shadow router's slot while its group warms up. The snapshot is also the
-unit a scoring service publishes: :meth:`Snapshot.to_state` gives plain values and numeric arrays
-for :func:`streamlabels.state.dumps`.
+The model scores and learns with one :class:`~streamlabels.kernels.hierarchy.Model` (its learners
+stacked in a bank, the active hierarchy, the shadow during a warm-up, the warm-up counters, the
+decision rule and layer). :func:`freeze` copies those arrays, cut to the columns learned, and
+makes them read-only; that is all a snapshot is, besides the names of its columns and labels. So
+a snapshot scores with the very kernel the model scores with
+(:func:`streamlabels.kernels.hierarchy.score_row`), on the CPU or a GPU, and there is no second
+encoding of the hierarchy to keep in step with the first. A snapshot is also the unit a scoring
+service publishes: :meth:`Snapshot.to_state` gives plain values and arrays for
+:func:`streamlabels.state.dumps`; :meth:`Snapshot.from_state` checks every index the kernels will
+follow, since they follow them without bounds checks.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from streamlabels.features import Row
-from streamlabels.kernels import experts as experts_kernel
-from streamlabels.kernels import knn, scoring_cpu
-from streamlabels.kernels import linear as linear_kernels
+from streamlabels.kernels import experts, knn
+from streamlabels.kernels.decision import Rule
+from streamlabels.kernels.hierarchy import Hierarchy, Model, WarmUp
+from streamlabels.kernels.linear import NONE, SGD, SPARSE, STANDARD, LinearBank
 
-__all__ = ["Snapshot", "export"]
+__all__ = ["Snapshot", "freeze"]
 
 FORMAT = "streamlabels.scoring.Snapshot"
-VERSION = 2  # 2: the decision layer (``experts``)
-_MODES = {
-    "none": linear_kernels.NONE,
-    "sparse": linear_kernels.SPARSE,
-    "standard": linear_kernels.STANDARD,
-}
-_META = (
-    "feature_names", "labels", "scaling", "theta_route", "group_nonempty", "ensure_nonempty",
-    "n_instances", "learner_names",
-)
-_INTS = (
-    "out_ptr", "n_cols", "weight_ptr", "col_ptr", "route_ptr", "route_slots", "group_ptr",
-    "group_labels", "label_slot", "label_gate",
-)
-_FLOATS = ("weights", "intercepts", "center", "scale", "constants")
-_EMPTY_ROW = Row({}, np.empty(0, dtype=np.int64), np.empty(0))
+VERSION = 3  # 3: the model's own compiled layout (2: slot tables)
+_MODES = {"none": NONE, "sparse": SPARSE, "standard": STANDARD}
 
 
 @dataclass(frozen=True, eq=False)
 class Snapshot:
-    """An IHOMER model frozen into read-only arrays (see the module docstring for the layout).
+    """An IHOMER model frozen into read-only arrays.
 
     Attributes
     ----------
     feature_names
-        Column ``j`` of a batch is feature ``feature_names[j]`` (the model's FeatureSpace order).
+        Column ``j`` of a batch is feature ``feature_names[j]`` (the model's feature order).
     labels
         Column ``l`` of a prediction is label ``labels[l]``.
     scaling
-        The linear learners' scaling mode; ``"standard"`` reads every column, absent ones as 0.0.
-    theta_route, group_nonempty, ensure_nonempty
-        The model's decision parameters.
+        The linear learners' scaling (``"standard"``, ``"sparse"`` or ``"none"``).
     n_instances
-        Instances the model had learned when it was exported.
-    learner_names
-        What each stacked learner is (``"router"``, ``"group 3"``, ``"shadow router"``, ...).
-    out_ptr, intercepts
-        Learner ``i`` owns output slots ``out_ptr[i]:out_ptr[i + 1]`` and their intercepts.
-    n_cols, weight_ptr, weights
-        Learner ``i`` reads columns ``0:n_cols[i]``; its weights are the row-major
-        ``(n_outputs_i, n_cols[i])`` block at ``weights[weight_ptr[i]:weight_ptr[i + 1]]``.
-    col_ptr, center, scale
-        Learner ``i`` scales column ``j`` as ``(x - center[c]) / scale[c]`` (0.0 where
-        ``scale[c]`` is 0), ``c = col_ptr[i] + j``.
-    constants
-        Values of the constant slots, which follow the output slots.
-    route_ptr, route_slots
-        Group ``k`` is routed by the max of slots ``route_slots[route_ptr[k]:route_ptr[k + 1]]``.
-    group_ptr, group_labels
-        Group ``k``'s label ids, in order, are ``group_labels[group_ptr[k]:group_ptr[k + 1]]``.
-    label_slot, label_gate
-        Label ``l``'s local score is slot ``label_slot[l]``, zeroed when ``label_gate[l] >= 0``
-        and that slot is below ``theta_route``.
-    experts
-        The decision layer's arrays (``decision="experts"``, as
-        :meth:`streamlabels.ihomer.experts.ExpertLayer.get_state` gives them), or None when the
-        routing rule decides.
+        Instances the model had learned when it was frozen.
+    model
+        The compiled layout (:class:`~streamlabels.kernels.hierarchy.Model`), every array a
+        read-only copy; its shadow is its active hierarchy when no warm-up is under way.
     """
 
     feature_names: list
     labels: list
     scaling: str
-    theta_route: float
-    group_nonempty: bool
-    ensure_nonempty: bool
     n_instances: int
-    learner_names: list
-    out_ptr: np.ndarray
-    n_cols: np.ndarray
-    weight_ptr: np.ndarray
-    weights: np.ndarray
-    intercepts: np.ndarray
-    col_ptr: np.ndarray
-    center: np.ndarray
-    scale: np.ndarray
-    constants: np.ndarray
-    route_ptr: np.ndarray
-    route_slots: np.ndarray
-    group_ptr: np.ndarray
-    group_labels: np.ndarray
-    label_slot: np.ndarray
-    label_gate: np.ndarray
-    experts: dict | None = None
+    model: Model
 
     def __post_init__(self) -> None:
-        for name in _INTS + _FLOATS:
-            array = np.array(getattr(self, name), dtype=np.int64 if name in _INTS else np.float64)
-            if array.ndim != 1:
-                raise ValueError(f"Snapshot.{name} must be 1-d, got shape {array.shape}")
-            array.setflags(write=False)
-            object.__setattr__(self, name, array)
-        for name in ("feature_names", "labels", "learner_names"):
-            object.__setattr__(self, name, list(getattr(self, name)))
+        object.__setattr__(self, "feature_names", list(self.feature_names))
+        object.__setattr__(self, "labels", list(self.labels))
         if self.scaling not in _MODES:
             raise ValueError(f"scaling must be one of {sorted(_MODES)}, got {self.scaling!r}")
-        self._check()
-        if self.experts is not None:
-            object.__setattr__(self, "experts", _checked_layer(self.experts, self.n_labels))
-
-    def _check(self) -> None:
-        """Refuse inconsistent arrays: the kernels index without bounds checks."""
-
-        def offsets(name: str, sizes: np.ndarray) -> None:
-            expected = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
-            if not np.array_equal(getattr(self, name), expected):
-                raise ValueError(f"Snapshot.{name} does not match the sizes it indexes")
-
-        def within(name: str, low: int, high: int) -> None:
-            array = getattr(self, name)
-            if array.size and (array.min() < low or array.max() >= high):
-                raise ValueError(f"Snapshot.{name} has entries outside [{low}, {high})")
-
-        n_learners = len(self.learner_names)
-        if self.out_ptr.shape != (n_learners + 1,) or self.n_cols.shape != (n_learners,):
-            raise ValueError("Snapshot.out_ptr and n_cols must have one entry per learner (+1)")
-        outputs = np.diff(self.out_ptr)
-        offsets("out_ptr", outputs)
-        offsets("weight_ptr", outputs * self.n_cols)
-        offsets("col_ptr", self.n_cols)
-        within("n_cols", 0, self.n_features + 1)
-        sizes = {
-            "intercepts": self.out_ptr[-1], "weights": self.weight_ptr[-1],
-            "center": self.col_ptr[-1], "scale": self.col_ptr[-1],
-            "group_labels": self.n_labels, "label_slot": self.n_labels,
-            "label_gate": self.n_labels, "route_slots": self.route_ptr[-1],
-        }
-        for name, size in sizes.items():
-            if getattr(self, name).shape[0] != size:
-                raise ValueError(f"Snapshot.{name} must have {size} entries")
-        if self.group_ptr.shape != self.route_ptr.shape or self.route_ptr.shape[0] < 2:
-            raise ValueError("Snapshot.route_ptr and group_ptr must have one entry per group (+1)")
-        for name in ("route_ptr", "group_ptr"):
-            steps = np.diff(getattr(self, name))
-            if getattr(self, name)[0] != 0 or steps.min() < 1:
-                raise ValueError(f"Snapshot.{name} must start at 0 and give every group an entry")
-        if not np.array_equal(np.sort(self.group_labels), np.arange(self.n_labels)):
-            raise ValueError("Snapshot.group_labels must list every label exactly once")
-        within("route_slots", 0, self.n_slots)
-        within("label_slot", 0, self.n_slots)
-        within("label_gate", -1, self.n_slots)
-
-    @functools.cached_property
-    def layer(self):
-        """The decision layer as the kernels take it (None without one)."""
-        if self.experts is None:
-            return None
-        fields = {name: self.experts[name] for name in experts_kernel.Layer._fields[:-1]}
-        return experts_kernel.Layer(**fields, window=knn.KnnWindow(**self.experts["window"]))
+        _check(self.model, self.n_labels, _MODES[self.scaling])
 
     @property
     def n_features(self) -> int:
@@ -188,234 +74,235 @@ class Snapshot:
 
     @property
     def n_groups(self) -> int:
-        return self.group_ptr.shape[0] - 1
-
-    @property
-    def n_slots(self) -> int:
-        """Output slots of all learners plus the constant slots."""
-        return int(self.out_ptr[-1]) + self.constants.shape[0]
-
-    @functools.cached_property
-    def slot_learner(self) -> np.ndarray:
-        """The learner that writes each output slot."""
-        return np.repeat(np.arange(len(self.learner_names)), np.diff(self.out_ptr))
-
-    @functools.cached_property
-    def absent(self) -> np.ndarray:
-        """Each learner column's scaled value for an absent feature (0.0), aligned with ``scale``.
-
-        Standard scaling reads every column; most are absent from a sparse row, and this saves
-        their division. It is the kernels' own expression, so it rounds identically.
-        """
-        out = np.zeros_like(self.center)
-        np.divide(0.0 - self.center, self.scale, out=out, where=self.scale != 0.0)
-        out.setflags(write=False)
-        return out
+        return self.model.active.offsets.shape[0] - 1
 
     @property
     def groups(self) -> list[list]:
         """The active label groups, as label names (as :attr:`streamlabels.IHOMER.groups`)."""
+        active = self.model.active
         return [
-            [self.labels[l] for l in self.group_labels[a:b]]
-            for a, b in zip(self.group_ptr[:-1], self.group_ptr[1:])
+            [self.labels[l] for l in active.members[a:b]]
+            for a, b in zip(active.offsets[:-1], active.offsets[1:])
         ]
+
+    @property
+    def warming_up(self) -> bool:
+        """Whether the previous hierarchy still takes part (a restructuring's warm-up)."""
+        return bool(self.model.warmup.left[0])
 
     def to_state(self) -> dict:
         """Plain values and numeric arrays, ready for :func:`streamlabels.state.dumps`."""
-        state = {"format": FORMAT, "version": VERSION}
-        for field in dataclasses.fields(self):
-            state[field.name] = getattr(self, field.name)
-        return state
+        model = self.model
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "feature_names": self.feature_names,
+            "labels": self.labels,
+            "scaling": self.scaling,
+            "n_instances": self.n_instances,
+            "bank": model.bank._asdict(),
+            "sgd": model.sgd._asdict(),
+            "rule": model.rule._asdict(),
+            "relevant_only": model.relevant_only,
+            "active": model.active._asdict(),
+            "shadow": None if model.shadow is model.active else model.shadow._asdict(),
+            "warmup": model.warmup._asdict(),
+            "layer": _layer_state(model.layer) if model.rule.use_layer else None,
+        }
 
     @classmethod
     def from_state(cls, state: dict) -> Snapshot:
-        """The snapshot :meth:`to_state` described; inconsistent arrays raise ``ValueError``."""
+        """The snapshot :meth:`to_state` described; anything inconsistent raises ``ValueError``."""
         if state.get("format") != FORMAT or state.get("version") != VERSION:
             raise ValueError(
                 f"not a version-{VERSION} snapshot state: format={state.get('format')!r}, "
                 f"version={state.get('version')!r}"
             )
-        names = [field.name for field in dataclasses.fields(cls)]
-        missing = [name for name in names if name not in state]
-        if missing:
-            raise ValueError(f"snapshot state lacks {missing}")
-        return cls(**{name: state[name] for name in names})
+        try:
+            active = _tuple(Hierarchy, state["active"])
+            rule, sgd = state["rule"], state["sgd"]
+            rule = Rule(float(rule["theta"]), bool(rule["group_nonempty"]),
+                        bool(rule["ensure_nonempty"]), bool(rule["use_layer"]))
+            sgd = SGD(int(sgd["mode"]), float(sgd["lr"]), float(sgd["l2"]),
+                      float(sgd["intercept_lr"]))
+            model = Model(
+                _tuple(LinearBank, state["bank"]), sgd, rule,
+                bool(state["relevant_only"]), active,
+                active if state["shadow"] is None else _tuple(Hierarchy, state["shadow"]),
+                _tuple(WarmUp, state["warmup"]),
+                _layer(state["layer"]) if rule.use_layer else experts.no_layer(),
+            )
+            return cls(state["feature_names"], state["labels"], state["scaling"],
+                       int(state["n_instances"]), model)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"snapshot state is incomplete: {type(exc).__name__}: {exc}") from exc
 
 
-def _checked_layer(state: dict, n_labels: int) -> dict:
-    """The decision layer's arrays, read-only, refused when inconsistent (its kernels index
-    without bounds checks)."""
-    try:
-        window = {name: np.array(state["window"][name]) for name in knn.KnnWindow._fields}
-        layer = {name: np.array(state[name]) for name in experts_kernel.Layer._fields[:-1]}
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"Snapshot.experts lacks {exc}") from exc
-    e, bins = experts_kernel.N_EXPERTS, experts_kernel.N_BINS
+def freeze(model: Model, feature_names, labels, scaling: str, n_instances: int) -> Snapshot:
+    """A :class:`Snapshot` of the compiled layout ``model``: every array copied (the bank cut to
+    the columns its learners have learned) and made read-only; ``model`` is not touched."""
+    bank = model.bank
+    width = int(bank.meta[:, 1].max(initial=0))
+    frozen_bank = LinearBank(
+        bank.rows.copy(), bank.weights[:, :width].copy(), bank.intercepts.copy(),
+        bank.counts[:, :width].copy(), bank.stat1[:, :width].copy(),
+        bank.stat2[:, :width].copy(), bank.meta.copy(),
+    )
+    active = _copied(model.active)
+    shadow = active if model.shadow is model.active else _copied(model.shadow)
+    layer = _layer(_layer_state(model.layer)) if model.rule.use_layer else experts.no_layer()
+    frozen = Model(frozen_bank, model.sgd, model.rule, bool(model.relevant_only), active, shadow,
+                   _copied(model.warmup), layer)
+    return Snapshot(feature_names, labels, scaling, int(n_instances), frozen)
+
+
+def _copied(parts):
+    """A named tuple of copies of ``parts``' arrays (scalars kept)."""
+    return type(parts)(*(v.copy() if isinstance(v, np.ndarray) else v for v in parts))
+
+
+_INT, _FLOAT, _BOOL = np.dtype(np.int64), np.dtype(np.float64), np.dtype(np.bool_)
+_DTYPES = {
+    LinearBank: {"weights": _FLOAT, "intercepts": _FLOAT, "stat1": _FLOAT, "stat2": _FLOAT},
+    Hierarchy: {},
+    WarmUp: {"warming": _BOOL},
+    knn.KnnWindow: {"values": _FLOAT, "labels": _BOOL, "stats": _FLOAT},
+}
+"""Each state array's dtype (int64 unless listed; the decision layer's are float64 but for
+``previous``), as the kernels were compiled for: a state that holds another is converted, so it
+cannot make the kernels compile anew or misread it."""
+
+
+def _tuple(kind, fields: dict):
+    """``kind`` (a named tuple of arrays, and ints for ``Hierarchy.router``) from a state's dict."""
+    values = {}
+    for name in kind._fields:
+        if kind is Hierarchy and name == "router":
+            values[name] = int(fields[name])
+        else:
+            values[name] = np.array(fields[name], dtype=_DTYPES[kind].get(name, _INT))
+    return kind(**values)
+
+
+def _layer_state(layer) -> dict:
+    """The decision layer's arrays with the kNN window cut as the model's checkpoints cut it
+    (:func:`streamlabels.kernels.knn.used`)."""
+    return {
+        **{name: getattr(layer, name) for name in experts.Layer._fields if name != "window"},
+        "window": knn.used(layer.window),
+    }
+
+
+def _layer(state: dict):
+    fields = {
+        name: np.array(state[name], dtype=_BOOL if name == "previous" else _FLOAT)
+        for name in experts.Layer._fields if name != "window"
+    }
+    return experts.Layer(**fields, window=_tuple(knn.KnnWindow, state["window"]))
+
+
+def _check(model: Model, n_labels: int, mode: int) -> None:
+    """Refuse inconsistent arrays: the kernels index without bounds checks."""
+    bank = model.bank
+    n_learners = bank.meta.shape[0]
+    outputs = _pointers("bank.rows", bank.rows, n_learners)
+    width = bank.counts.shape[1] if bank.counts.ndim == 2 else -1
     shapes = {
-        "prm": (experts_kernel.N_PARAMS,), "run": (3,), "weights": (n_labels, e),
+        "bank.weights": (bank.rows[-1], width), "bank.intercepts": (bank.rows[-1],),
+        "bank.counts": (n_learners, width), "bank.stat1": (n_learners, width),
+        "bank.stat2": (n_learners, width), "bank.meta": (n_learners, 2),
+    }
+    for name, shape in shapes.items():
+        if getattr(bank, name.split(".")[1]).shape != shape:
+            raise ValueError(f"Snapshot {name} must have shape {shape}")
+    if bank.meta.size and (bank.meta.min() < 0 or bank.meta[:, 1].max() > width):
+        raise ValueError("Snapshot bank.meta counts columns the bank does not hold")
+    if model.sgd.mode != mode:
+        raise ValueError("Snapshot sgd.mode does not match its scaling")
+    active, shadow = model.active, model.shadow
+    _check_hierarchy("active", active, n_labels, outputs, np.ones(_groups(active), dtype=bool))
+    _check_warmup(model.warmup, active, _groups(shadow))
+    warming = model.warmup.warming & (model.warmup.warm_left > 0)
+    read = np.zeros(_groups(shadow), dtype=bool)  # the shadow's groups its warm-up reads
+    read[shadow.group_of[active.members[np.repeat(warming, np.diff(active.offsets))]]] = True
+    _check_hierarchy("shadow", shadow, n_labels, outputs, read)
+    if model.rule.use_layer:
+        _check_layer(model.layer, n_labels)
+
+
+def _pointers(name: str, pointers: np.ndarray, n: int) -> np.ndarray:
+    """The sizes ``pointers`` (n + 1 offsets from 0, non-decreasing) delimit."""
+    if pointers.shape != (n + 1,) or pointers[0] != 0 or np.any(np.diff(pointers) < 0):
+        raise ValueError(f"Snapshot {name} must be {n + 1} non-decreasing offsets from 0")
+    return np.diff(pointers)
+
+
+def _groups(h: Hierarchy) -> int:
+    return h.offsets.shape[0] - 1
+
+
+def _check_hierarchy(name: str, h: Hierarchy, n_labels: int, outputs: np.ndarray,
+                     read: np.ndarray) -> None:
+    """Check one hierarchy against the bank's learner sizes; the groups in ``read`` are scored,
+    so each that has learned must have its learner."""
+    n_groups = _groups(h)
+    sizes = _pointers(f"{name}.offsets", h.offsets, n_groups)
+    if n_groups < 1 or sizes.min() < 1 or h.offsets[-1] != n_labels:
+        raise ValueError(f"Snapshot {name} must split the {n_labels} labels into groups")
+    if not np.array_equal(np.sort(h.members), np.arange(n_labels)) or h.group_of.shape != (
+        n_labels,
+    ) or not np.array_equal(h.group_of[h.members], np.repeat(np.arange(n_groups), sizes)):
+        raise ValueError(f"Snapshot {name}.members and group_of must list every label once")
+    if not 0 <= h.router < outputs.shape[0] or outputs[h.router] != n_groups:
+        raise ValueError(f"Snapshot {name}.router must be a learner with one output per group")
+    learners = h.locals_
+    owned = learners >= 0
+    if learners.shape != (n_groups,) or np.any(learners >= outputs.shape[0]) or np.any(
+        learners < -1
+    ) or not np.array_equal(outputs[learners[owned]], sizes[owned]):
+        raise ValueError(f"Snapshot {name}.locals_ must name learners as large as their groups")
+    if h.local_seen.shape != (n_groups,) or h.seen.shape != (1,):
+        raise ValueError(f"Snapshot {name}: local_seen and seen must count per group and router")
+    if np.any(read & ~owned & (h.local_seen > 0) & (sizes > 1)):
+        raise ValueError(f"Snapshot {name}: a trained group of several labels has no learner")
+
+
+def _check_warmup(warmup: WarmUp, active: Hierarchy, n_old: int) -> None:
+    n_groups = _groups(active)
+    if warmup.left.shape != (2,) or warmup.warming.shape != (n_groups,) or (
+        warmup.warm_left.shape != (n_groups,)
+    ):
+        raise ValueError("Snapshot warmup must have one entry per active group")
+    mapped = _pointers("warmup.map_offsets", warmup.map_offsets, n_groups)
+    groups = warmup.map_groups
+    if groups.shape != (warmup.map_offsets[-1],) or (
+        groups.size and (groups.min() < 0 or groups.max() >= n_old)
+    ):
+        raise ValueError("Snapshot warmup.map_groups must name groups of the shadow")
+    if warmup.left[0] and warmup.left[1] > 0 and mapped.min() < 1:
+        raise ValueError("Snapshot warmup: a routed group maps to no group of the shadow")
+
+
+def _check_layer(layer, n_labels: int) -> None:
+    """The decision layer's shapes, and the kNN window's entries within its columns."""
+    e, bins = experts.N_EXPERTS, experts.N_BINS
+    shapes = {
+        "prm": (experts.N_PARAMS,), "run": (3,), "weights": (n_labels, e),
         "previous": (n_labels,), "frequency": (n_labels,), "context": (n_labels, 4),
         "histogram": (2, bins),
     }
     for name, shape in shapes.items():
-        if layer[name].shape != shape:
-            raise ValueError(f"Snapshot.experts.{name} must have shape {shape}")
-    meta, ids, sizes = window["meta"], window["ids"], window["sizes"]
-    rows, width = ids.shape if ids.ndim == 2 else (-1, -1)
-    columns = window["stats"].shape[1] if window["stats"].ndim == 2 else -1
+        if getattr(layer, name).shape != shape:
+            raise ValueError(f"Snapshot layer.{name} must have shape {shape}")
+    w = layer.window
+    rows, width = w.ids.shape if w.ids.ndim == 2 else (-1, -1)
+    columns = w.stats.shape[1] if w.stats.ndim == 2 else -1
     if (
-        meta.shape != (5,) or rows < 1 or window["values"].shape != ids.shape
-        or sizes.shape != (rows,) or window["labels"].shape != (rows, n_labels)
-        or window["stats"].shape != (3, columns) or not 1 <= meta[knn.K]
-        or not 0 <= meta[knn.FILL] <= rows or not 0 <= meta[knn.POS] < rows
-        or not 0 <= meta[knn.NCOLS] <= columns or sizes.min() < 0 or sizes.max() > width
-        or ids[np.arange(width) < sizes[:, None]].max(initial=0) >= max(columns, 1)
+        w.meta.shape != (5,) or rows < 1 or w.values.shape != w.ids.shape
+        or w.sizes.shape != (rows,) or w.labels.shape != (rows, n_labels)
+        or w.stats.shape != (3, columns) or not 1 <= w.meta[knn.K]
+        or not 0 <= w.meta[knn.FILL] <= rows or not 0 <= w.meta[knn.POS] < rows
+        or not 0 <= w.meta[knn.NCOLS] <= columns or w.sizes.min() < 0 or w.sizes.max() > width
+        or w.ids[np.arange(width) < w.sizes[:, None]].max(initial=0) >= max(columns, 1)
     ):
-        raise ValueError("Snapshot.experts.window is inconsistent")
-    for array in (*layer.values(), *window.values()):
-        array.setflags(write=False)
-    return {**layer, "window": window}
-
-
-class _Stack:
-    """Collects learners and constants; constants get provisional negative slots until the
-    number of output slots is known."""
-
-    def __init__(self, scaling: str):
-        self.mode = _MODES[scaling]
-        self.names: list[str] = []
-        self.blocks: list[dict] = []
-        self.n_outputs = 0
-        self.constants: dict[float, int] = {}
-
-    def learner(self, learner, name: str) -> np.ndarray:
-        """Stack ``learner`` and return the slots of its outputs."""
-        state = learner.get_state()
-        width = state["weights"].shape[1]
-        center, scale = np.empty(width), np.empty(width)
-        scoring_cpu.column_scales(
-            self.mode, state["counts"], state["stat1"], state["stat2"], int(state["meta"][0]),
-            center, scale,
-        )
-        self.names.append(name)
-        self.blocks.append({**state, "center": center, "scale": scale})
-        first = self.n_outputs
-        self.n_outputs += state["n_outputs"]
-        return np.arange(first, self.n_outputs)
-
-    def constant(self, value: float) -> int:
-        index = self.constants.setdefault(float(value), len(self.constants))
-        return -1 - index
-
-    def router(self, hierarchy, name: str) -> np.ndarray:
-        """Slots of the hierarchy's router scores (zeros until it has learned)."""
-        if hierarchy.router_seen == 0:
-            return np.full(len(hierarchy.groups), self.constant(0.0))
-        return self.learner(hierarchy.router, name)
-
-    def group(self, hierarchy, k: int, name: str) -> np.ndarray:
-        """Slots of group ``k``'s within-group scores, a constant fallback until it has learned."""
-        if len(hierarchy.groups[k]) > 1 and hierarchy.local_seen[k] > 0:
-            return self.learner(hierarchy.locals[k], name)
-        return np.array([self.constant(v) for v in hierarchy.local_proba(k, _EMPTY_ROW)])
-
-    def resolve(self, slots: np.ndarray) -> np.ndarray:
-        """Provisional constant slots moved after the output slots."""
-        slots = np.asarray(slots, dtype=np.int64)
-        return np.where(slots < 0, self.n_outputs - 1 - slots, slots)
-
-
-def export(model) -> Snapshot:
-    """Freeze ``model`` (an ``IHOMER(learner="linear")``) into a :class:`Snapshot`; the model is
-    not touched. The model describes itself through its public ``scoring_view()``.
-
-    During a restructuring warm-up the snapshot includes the shadow router and the shadow
-    learners the warming groups read, so it predicts what ``predict_one`` predicts right now.
-
-    Raises
-    ------
-    TypeError
-        When ``model`` is not an IHOMER model, or one whose learners have no snapshot form
-        (``learner="tree"`` or a river classifier).
-
-    Examples
-    --------
-    >>> from streamlabels import IHOMER
-    >>> model = IHOMER(labels=["a", "b"])
-    >>> model.learn_one({"x": 1.0}, {"a": True, "b": False})
-    >>> snapshot = export(model)
-    >>> snapshot.feature_names, snapshot.labels, snapshot.learner_names
-    (['x'], ['a', 'b'], ['router', 'group 0'])
-    >>> export(IHOMER(labels=["a"], learner="tree"))
-    Traceback (most recent call last):
-    ...
-    TypeError: only IHOMER(learner='linear') models can be exported; this one uses tree
-    """
-    view = getattr(model, "scoring_view", None)
-    if view is None:
-        raise TypeError(f"export takes an IHOMER model, got {type(model).__name__}")
-    view = view()
-    transition = view["transition"]
-    active, shadow = transition.active, transition.shadow
-    shadow_routing = transition.shadow_routes()
-    warming = transition.warming()
-    rule = transition.rule
-
-    stack = _Stack(view["scaling"])
-    if shadow_routing:
-        old = stack.router(shadow, "shadow router")
-        routes = [old[olds] for olds in transition.shadow_map]
-    else:
-        routes = list(stack.router(active, "router")[:, None])
-    n_labels = len(view["labels"])
-    label_slot = np.zeros(n_labels, dtype=np.int64)
-    label_gate = np.zeros(n_labels, dtype=np.int64)
-    gated = np.zeros(n_labels, dtype=bool)
-    shadow_gates = None
-    shadow_groups: dict[int, np.ndarray] = {}
-    for k, group in enumerate(active.groups):
-        if k not in warming:
-            label_slot[list(group)] = stack.group(active, k, f"group {k}")
-            continue
-        if shadow_gates is None:
-            shadow_gates = old if shadow_routing else stack.router(shadow, "shadow router")
-        for label in group:
-            g = int(shadow.group_of[label])
-            if g not in shadow_groups:
-                shadow_groups[g] = stack.group(shadow, g, f"shadow group {g}")
-            label_slot[label] = shadow_groups[g][shadow.groups[g].index(label)]
-            label_gate[label] = shadow_gates[g]
-            gated[label] = True
-
-    blocks = stack.blocks
-
-    def stacked(key: str, dtype=np.float64) -> np.ndarray:
-        return np.concatenate([np.ravel(b[key]) for b in blocks] + [np.empty(0, dtype)])
-
-    outputs = np.array([b["n_outputs"] for b in blocks], dtype=np.int64)
-    widths = np.array([b["weights"].shape[1] for b in blocks], dtype=np.int64)
-    return Snapshot(
-        feature_names=view["feature_names"],
-        labels=view["labels"],
-        scaling=view["scaling"],
-        theta_route=float(rule.theta),
-        group_nonempty=bool(rule.group_nonempty),
-        ensure_nonempty=bool(rule.ensure_nonempty),
-        n_instances=int(view["n_instances"]),
-        learner_names=stack.names,
-        out_ptr=np.concatenate([[0], np.cumsum(outputs)]),
-        n_cols=widths,
-        weight_ptr=np.concatenate([[0], np.cumsum(outputs * widths)]),
-        weights=stacked("weights"),
-        intercepts=stacked("intercepts"),
-        col_ptr=np.concatenate([[0], np.cumsum(widths)]),
-        center=stacked("center"),
-        scale=stacked("scale"),
-        constants=np.array(list(stack.constants)),
-        route_ptr=np.concatenate([[0], np.cumsum([len(r) for r in routes])]),
-        route_slots=stack.resolve(np.concatenate(routes)),
-        group_ptr=np.concatenate([[0], np.cumsum([len(g) for g in active.groups])]),
-        group_labels=np.concatenate([np.asarray(g, dtype=np.int64) for g in active.groups]),
-        experts=None if view["experts"] is None else view["experts"].get_state(),
-        label_slot=stack.resolve(label_slot),
-        label_gate=np.where(gated, stack.resolve(label_gate), -1),
-    )
+        raise ValueError("Snapshot layer.window is inconsistent")
