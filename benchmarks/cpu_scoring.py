@@ -27,9 +27,9 @@ import numba
 import numpy as np
 
 from streamlabels import IHOMER
-from streamlabels.features import feature_dicts, label_dicts
 from streamlabels.scoring import export, predict_many, predict_proba_many, to_csr
 from streamlabels.streams import datasets
+from streamlabels.vocabulary import feature_dicts, label_dicts
 
 RESULTS = pathlib.Path(__file__).parent / "results" / "cpu_scoring.json"
 REPEATS = 3

@@ -37,13 +37,13 @@ import time
 
 import numba
 import numpy as np
+from cpu_scoring import best_of  # this folder is on sys.path when run as a script
 from numba import cuda
 
-from cpu_scoring import best_of  # this folder is on sys.path when run as a script
 from streamlabels import IHOMER, state
-from streamlabels.features import feature_dicts, label_dicts
 from streamlabels.scoring import Snapshot, export, predict_many, predict_proba_many, to_csr
 from streamlabels.streams import datasets
+from streamlabels.vocabulary import feature_dicts, label_dicts
 
 FULL = {"train": 20_000, "check": 20_000, "dense": 2_000, "loop": 1_000, "repeats": 3,
         "sizes": "1000,10000,100000,1000000", "cpu_max_rows": 100_000}

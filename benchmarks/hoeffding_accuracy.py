@@ -27,12 +27,12 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse as sp
 
+from streamlabels.cli.models import make_model
 from streamlabels.evaluate import prequential
 from streamlabels.evaluate.metrics import MultiLabelMetrics
-from streamlabels.features import Row
 from streamlabels.learners.hoeffding import MultiLabelHoeffdingTree
-from streamlabels.cli.models import make_model
 from streamlabels.streams import datasets
+from streamlabels.vocabulary import Row
 
 RESULTS = Path(__file__).parent / "results" / "hoeffding_accuracy.json"
 DEFAULT_DATASETS = "yeast,scene,emotions,medical,enron"

@@ -31,8 +31,8 @@ import numpy as np
 import river
 from river import linear_model, multioutput, preprocessing
 
-from streamlabels.features import FeatureSpace
 from streamlabels.learners.linear import LinearLearner
+from streamlabels.vocabulary import FeatureSpace
 
 DATASETS = pathlib.Path(os.environ.get("STREAMLABELS_DATASETS", "/work/shared/datasets"))
 RESULTS = pathlib.Path(__file__).parent / "results" / "linear_speed.json"
@@ -43,7 +43,7 @@ COMPILE_SNIPPET = """
 import time
 t0 = time.perf_counter()
 import numpy as np
-from streamlabels.features import FeatureSpace
+from streamlabels.vocabulary import FeatureSpace
 from streamlabels.learners.linear import LinearLearner
 t1 = time.perf_counter()
 row = FeatureSpace().row({"a": 1.0, "b": 2.0})

@@ -15,7 +15,6 @@ import numpy as np
 
 from service.checkpoint import CheckpointStore
 from service.config import ConfigError, ServiceConfig
-from service.rows import Columns
 from service.telemetry import Metrics
 from streamlabels import IHOMER, __version__
 
@@ -37,7 +36,6 @@ class LearnedModel:
             else None
         )
         self.model: IHOMER | None = None
-        self.columns = Columns()  # the columns of the batches given to learn_many
         self._learned_since_checkpoint = 0
         self._dirty = False
         self._last_checkpoint = time.monotonic()
@@ -88,11 +86,11 @@ class LearnedModel:
         """Instances learned so far: the ``model_version`` of what it predicts now."""
         return self.model.n_instances
 
-    def learn(self, X, Y: np.ndarray) -> None:
-        """``learn_one`` on each row of ``X`` (over :attr:`columns`) in turn, as compiled calls
-        (``learn_many``)."""
-        if X.shape[0]:
-            self.model.learn_many(X, Y, self.columns.names)
+    def learn(self, xs: list[dict], Y: np.ndarray) -> None:
+        """``learn_one`` on each feature dict of ``xs`` in turn, as compiled calls
+        (``learn_many``, over the model's own feature columns)."""
+        if xs:
+            self.model.learn_many(xs, Y)
 
     def served(self, n_learned: int) -> None:
         """A batch is done and ``n_learned`` of it learned: the offsets moved, a checkpoint may

@@ -7,10 +7,10 @@
     then, if the message is labelled, does the model learn it. So the predictions on a single
     partition equal ``streamlabels replay`` on the same order. A run of labelled messages is
     one compiled call (``IHOMER.score_learn_many``), a run of unlabelled ones one scoring pass.
-  - ``batch`` (the default): the batch becomes one sparse matrix (:mod:`service.rows`), scored
-    in one compiled pass, labels and scores together, by the model as it stood before the batch
-    (``IHOMER.score_many``); then its labelled rows are learned in offset order by one compiled
-    call (``learn_many``). With one message per batch this is ``strict``;
+  - ``batch`` (the default): the batch's feature dicts are scored in one compiled pass, labels
+    and scores together, by the model as it stood before the batch (``IHOMER.score_many``, over
+    the model's own feature columns); then its labelled rows are learned in offset order by one
+    compiled call (``learn_many``). With one message per batch this is ``strict``;
     within a larger batch, later messages do not benefit from the labels of earlier ones. Every
     prediction's ``model_version`` is the version that scored it.
 
@@ -38,7 +38,6 @@ import numpy as np
 from service.config import ServiceConfig
 from service.errors import ServiceError
 from service.learning import LearnedModel, truth_matrix
-from service.rows import Columns
 from service.snapshots import (
     SnapshotFollower,
     SnapshotPublisher,
@@ -132,19 +131,17 @@ class Single(_Learning):
         learned every labelled one before it, then learned if labelled. A run of labelled
         instances is one compiled call (``score_learn_many``), a run of unlabelled ones one
         scoring pass."""
-        columns, n_learned = self.learned.columns, 0
+        n_learned = 0
         for labelled, run in itertools.groupby(instances, key=lambda i: i.y is not None):
             run = list(run)
             version = self.model.n_instances
-            if not labelled:  # columns of their own: features seen here only are not learned
-                own = Columns()
-                X = own.csr([instance.x for instance in run])
-                flags, scores = self.model.score_many(X, own.names)
+            xs = [instance.x for instance in run]
+            if not labelled:
+                flags, scores = self.model.score_many(xs)
                 _send_each(run, flags, scores, itertools.repeat(version), send)
                 continue
-            X = columns.csr([instance.x for instance in run])
             truth = self.prequential.truth(run)
-            flags, scores = self.model.score_learn_many(X, truth, columns.names)
+            flags, scores = self.model.score_learn_many(xs, truth)
             _send_each(run, flags, scores, itertools.count(version), send)
             self.prequential.update(truth, flags)
             n_learned += len(run)
@@ -154,16 +151,14 @@ class Single(_Learning):
         """Score the batch once from the model before it, then learn its labelled rows once."""
         if not instances:
             return 0
-        columns = self.learned.columns
-        X = columns.csr([instance.x for instance in instances])
         version = self.model.n_instances
-        flags, scores = self.model.score_many(X, columns.names)
+        flags, scores = self.model.score_many([instance.x for instance in instances])
         _send_each(instances, flags, scores, itertools.repeat(version), send)
         rows = [k for k, instance in enumerate(instances) if instance.y is not None]
         if rows:
             truth = self.prequential.truth([instances[k] for k in rows])
             self.prequential.update(truth, flags[rows])
-            self.learned.learn(X if len(rows) == len(instances) else X[rows], truth)
+            self.learned.learn([instances[k].x for k in rows], truth)
         return len(rows)
 
     def due(self) -> bool:
@@ -210,8 +205,8 @@ class Trainer(_Learning):
     def serve(self, instances: list, send) -> tuple[int, int]:
         """Learn the labelled instances in offset order; unlabelled ones are for the scorers."""
         labelled = [instance for instance in instances if instance.y is not None]
-        X = self.learned.columns.csr([instance.x for instance in labelled])
-        self.learned.learn(X, truth_matrix(labelled, len(self.learned.labels)))
+        self.learned.learn([instance.x for instance in labelled],
+                           truth_matrix(labelled, len(self.learned.labels)))
         self.learned.served(len(labelled))
         self._learned_since_publish += len(labelled)
         return 0, len(labelled)

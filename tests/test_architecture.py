@@ -133,9 +133,41 @@ def _class_lengths() -> dict[str, int]:
     return lengths
 
 
+def _lengths_with_bases() -> dict[str, int]:
+    """Each class's lines together with those of its bases defined in the project (a mixin is
+    part of the class it is mixed into)."""
+    classes = {}
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                bases = [ast.unparse(base).rpartition(".")[2] for base in node.bases]
+                classes[f"{name}.{node.name}"] = (node.end_lineno - node.lineno + 1, bases)
+    by_short = {}
+    for qualified, (_, bases) in classes.items():
+        by_short.setdefault(qualified.rpartition(".")[2], []).append(qualified)
+
+    def total(qualified: str, seen: set) -> int:
+        lines, bases = classes[qualified]
+        for base in bases:
+            for other in by_short.get(base, []):
+                if other not in seen:
+                    seen.add(other)
+                    lines += total(other, seen)
+        return lines
+
+    return {name: total(name, {name}) for name in classes}
+
+
+def test_the_line_counter_adds_project_bases():
+    lengths = _lengths_with_bases()
+    assert lengths["streamlabels.learners.linear.LinearLearner"] > _class_lengths()[
+        "streamlabels.learners.linear.LinearLearner"
+    ]  # MultiOutputLearner, its project base, is counted in
+
+
 def test_no_class_is_a_house_of_its_own():
-    lengths = _class_lengths()
-    assert lengths["streamlabels.ihomer.model.IHOMER"] < 300
+    lengths = _lengths_with_bases()
+    assert lengths["streamlabels.ihomer.model.IHOMER"] <= 450
     assert {name: n for name, n in lengths.items() if n > 450} == {}
 
 

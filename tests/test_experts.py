@@ -195,8 +195,8 @@ def test_expert_weights_are_visible_per_label():
 def test_window_state_is_cut_to_its_longest_row_and_forgets_what_slots_held_before():
     """A restored layer continues with the same state as the layer it came from, although the
     restored window lacks the entries that evicted, longer rows left past each slot's row."""
-    from streamlabels.features import Row
     from streamlabels.ihomer.experts import ExpertLayer
+    from streamlabels.vocabulary import Row
 
     def layer():
         return ExpertLayer(2, ("model", "knn"), "hedge", "f-optimal", 1, 4, False)

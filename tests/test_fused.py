@@ -12,13 +12,13 @@ import pytest
 import scipy.sparse
 
 from streamlabels.evaluate import prequential
-from streamlabels.features import FeatureSpace, feature_dicts
 from streamlabels.ihomer import IHOMER
 from streamlabels.learners.linear import LinearLearner, stack
 from streamlabels.scoring.batch import SERIAL_ROWS
 from streamlabels.state import dumps, loads
 from streamlabels.streams import SyntheticStream, datasets
 from streamlabels.streams.arrays import ArrayStream
+from streamlabels.vocabulary import FeatureSpace, feature_dicts
 
 
 def _one_at_a_time(model: IHOMER, stream: ArrayStream, scores: np.ndarray | None = None):
@@ -28,7 +28,7 @@ def _one_at_a_time(model: IHOMER, stream: ArrayStream, scores: np.ndarray | None
     for i, (x, y) in enumerate(stream):
         answer = model.predict_one(x)
         predicted[i] = [answer.get(label, False) for label in stream.label_names]
-        if scores is not None and model._transition is not None:
+        if scores is not None and model._state.started:
             scores[i] = model.score_one(x)[1]
         model.learn_one(x, y)
     return predicted
@@ -227,7 +227,7 @@ def test_tree_learners_serve_ihomer_and_checkpoint_exactly():
     tail = ArrayStream(stream.X[700:], stream.Y[700:], stream.feature_names, stream.label_names)
     model = IHOMER(labels=stream.label_names, learner="tree", n_min=100)
     _one_at_a_time(model, head)
-    assert type(model._transition.active.router).__name__ == "MultiLabelHoeffdingTree"
+    assert type(model._state.transition.active.router).__name__ == "MultiLabelHoeffdingTree"
     labels, scores = model.score_many(tail.X[:30], tail.feature_names)  # no compiled path
     rows = [model.score_one(x) for x in feature_dicts(tail.X[:30], tail.feature_names)]
     np.testing.assert_array_equal(labels, [flags for flags, _ in rows])

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from streamlabels.drift import ADWIN
-from streamlabels.features import Row
 from streamlabels.kernels import adwin as _adwin
 from streamlabels.learners.hoeffding import MultiLabelHoeffdingTree
 from streamlabels.state import dumps, loads
 from streamlabels.streams import datasets
+from streamlabels.vocabulary import Row
 
 
 def dense(x: np.ndarray) -> Row:

@@ -23,19 +23,19 @@ def _trained(n=3_000, seed=5, **params):
 def test_prediction_is_union_of_routed_group_predictions():
     """docs/algorithm.md §7.4 (vi): the routing rule."""
     model, _ = _trained(restructure="cold", decision="routing")
-    assert model._transition.shadow is None and len(model.groups) > 1
+    assert model._state.transition.shadow is None and len(model.groups) > 1
     probe = SyntheticStream(n_instances=300, seed=99)
     routed_any = unrouted_any = False
     for x, _ in probe:
-        row = model._features.row(x, grow=False)
-        routing = model._transition.active.router_scores(row)
+        row = model._state.features.row(x, grow=False)
+        routing = model._state.transition.active.router_scores(row)
         expected = set()
-        for k, group in enumerate(model._transition.active.groups):
+        for k, group in enumerate(model._state.transition.active.groups):
             if routing[k] < model.theta_route:
                 unrouted_any = True
                 continue
             routed_any = True
-            local = model._transition.active.local_proba(k, row)
+            local = model._state.transition.active.local_proba(k, row)
             expected |= {model._labels[label] for label, p in zip(group, local) if p >= 0.5}
         predicted = {label for label, v in model.predict_one(x).items() if v}
         assert predicted == expected
@@ -45,11 +45,11 @@ def test_prediction_is_union_of_routed_group_predictions():
 def test_predict_proba_is_router_times_local_score():
     model, _ = _trained(restructure="cold", decision="routing")
     x, _ = next(iter(SyntheticStream(n_instances=1, seed=3)))
-    row = model._features.row(x, grow=False)
-    routing = model._transition.active.router_scores(row)
+    row = model._state.features.row(x, grow=False)
+    routing = model._state.transition.active.router_scores(row)
     proba = model.predict_proba_one(x)
-    for k, group in enumerate(model._transition.active.groups):
-        local = model._transition.active.local_proba(k, row)
+    for k, group in enumerate(model._state.transition.active.groups):
+        local = model._state.transition.active.local_proba(k, row)
         for label, p in zip(group, local):
             assert proba[model._labels[label]][True] == pytest.approx(routing[k] * p, abs=1e-15)
 
@@ -72,14 +72,14 @@ def test_labels_default_to_the_first_target_and_unknown_labels_are_refused():
 
 def test_split_warm_starts_from_the_old_group_learner():
     model, _ = _trained(n=400, restructure="warm", n_min=10_000)
-    old = model._transition.active
+    old = model._state.transition.active
     assert old.groups == [tuple(range(12))]
     split = [tuple(range(0, 5)), tuple(range(5, 12))]
-    model._restructure(split)
+    model._state.commit(split)
     for k, group in enumerate(split):
-        learner = model._transition.active.locals[k]
+        learner = model._state.transition.active.locals[k]
         np.testing.assert_array_equal(learner.weights, old.locals[0].weights[list(group)])
-    assert model._transition.shadow is old and model._transition.groups_left == {}
+    assert model._state.transition.shadow is old and model._state.transition.groups_left == {}
     assert model.events[-1]["kind"] == "commit"
 
 
@@ -87,17 +87,17 @@ def test_merged_group_is_predicted_by_the_shadow_while_it_warms_up():
     model, _ = _trained(
         n=400, restructure="warm", n_min=10_000, local_warmup=50, decision="routing"
     )
-    model._restructure([tuple(range(0, 6)), tuple(range(6, 12))])
-    model._restructure([tuple(range(0, 12))])
-    assert model._transition.groups_left == {0: 50}
+    model._state.commit([tuple(range(0, 6)), tuple(range(6, 12))])
+    model._state.commit([tuple(range(0, 12))])
+    assert model._state.transition.groups_left == {0: 50}
     x, _ = next(iter(SyntheticStream(n_instances=1, seed=3)))
-    expected = model._transition.shadow_labels(model._features.row(x, grow=False)) >= 0.5
-    routed = model._transition.routing(model._features.row(x, grow=False))[0] >= model.theta_route
+    expected = model._state.transition.shadow_labels(model._state.features.row(x, grow=False)) >= 0.5
+    routed = model._state.transition.routing(model._state.features.row(x, grow=False))[0] >= model.theta_route
     predicted = np.array(list(model.predict_one(x).values()))
     np.testing.assert_array_equal(predicted, expected & routed)
     for x, y in SyntheticStream(n_instances=400, seed=8):
         model.learn_one(x, y)
-    assert model._transition.shadow is None
+    assert model._state.transition.shadow is None
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -265,14 +265,14 @@ def test_commit_waits_for_a_stable_checkpoint():
     assert part.start(tree) == [(0, 1), (2, 3)]
     split_tree = LabelTree.from_nested(((0, 1), ((2,), (3,))))
     # The tree keeps flipping: nothing is committed.
-    assert part.at_checkpoint(split_tree, changed=True) is None
-    assert part.at_checkpoint(tree, changed=True) is None
-    assert part.at_checkpoint(split_tree, changed=True) is None
+    assert part.at_test_point(split_tree, changed=True) is None
+    assert part.at_test_point(tree, changed=True) is None
+    assert part.at_test_point(split_tree, changed=True) is None
     assert part.current == [(0, 1), (2, 3)]
     # One quiet checkpoint: adopt; nothing pending afterwards.
-    assert part.at_checkpoint(split_tree, changed=False) == [(0, 1), (2,), (3,)]
+    assert part.at_test_point(split_tree, changed=False) == [(0, 1), (2,), (3,)]
     assert part.current == [(0, 1), (2,), (3,)]
-    assert part.at_checkpoint(split_tree, changed=False) is None
+    assert part.at_test_point(split_tree, changed=False) is None
 
 
 def test_commit_variants():
@@ -280,18 +280,18 @@ def test_commit_variants():
     split = LabelTree.from_nested(((0, 1), ((2,), (3,))))
     eager = Partitioner(m_min=1, commit_after_stable=0)
     eager.start(flat)
-    assert eager.at_checkpoint(split, changed=True) == [(0, 1), (2,), (3,)]
+    assert eager.at_test_point(split, changed=True) == [(0, 1), (2,), (3,)]
     patient = Partitioner(m_min=1, commit_after_stable=2)
     patient.start(flat)
-    assert patient.at_checkpoint(split, changed=True) is None
-    assert patient.at_checkpoint(split, changed=False) is None
-    assert patient.at_checkpoint(split, changed=False) == [(0, 1), (2,), (3,)]
+    assert patient.at_test_point(split, changed=True) is None
+    assert patient.at_test_point(split, changed=False) is None
+    assert patient.at_test_point(split, changed=False) == [(0, 1), (2,), (3,)]
     # A flip that ends where it started recomputes the same partition: nothing to report.
     back = Partitioner(m_min=1)
     back.start(flat)
-    assert back.at_checkpoint(split, changed=True) is None
-    assert back.at_checkpoint(flat, changed=True) is None
-    assert back.at_checkpoint(flat, changed=False) is None
+    assert back.at_test_point(split, changed=True) is None
+    assert back.at_test_point(flat, changed=True) is None
+    assert back.at_test_point(flat, changed=False) is None
     assert back.current == [(0, 1), (2, 3)]
 
 
@@ -303,7 +303,7 @@ def test_commit_rule_on_a_live_tree():
     for t in range(600):
         events = tree.update([0, 1] if t % 2 else [2, 3])
         if tree.t % tree.n_min == 0:
-            commits.append((tree.t, part.at_checkpoint(tree, changed=bool(events))))
+            commits.append((tree.t, part.at_test_point(tree, changed=bool(events))))
     assert commits == [(100, None), (200, None), (300, [(0, 1), (2, 3)]), (400, None),
                        (500, None), (600, None)]
 
@@ -331,8 +331,8 @@ def test_auto_m_min_change_counts_as_a_change():
     part = Partitioner()
     assert part.start(tree) == [(0, 1), (2,), (3,)]
     part.observe_labelset_size(2)
-    assert part.at_checkpoint(tree, changed=False) is None  # m_min 1 -> 2: a change
-    assert part.at_checkpoint(tree, changed=False) == [(0, 1), (2, 3)]
+    assert part.at_test_point(tree, changed=False) is None  # m_min 1 -> 2: a change
+    assert part.at_test_point(tree, changed=False) == [(0, 1), (2, 3)]
 
 
 def test_partitioner_validation():
@@ -469,7 +469,7 @@ def test_yeast_stream_keeps_an_exact_partition_at_every_checkpoint(data_dir, mon
         n_events += len(events)
         if tree.t % tree.n_min == 0:
             assert is_partition(tree.leaves(), 14)
-            part.at_checkpoint(tree, changed=bool(events))
+            part.at_test_point(tree, changed=bool(events))
             assert is_partition(part.current, 14)
         else:
             assert events == []

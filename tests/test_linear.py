@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from river import linear_model, multioutput, preprocessing
 
-from streamlabels.features import FeatureSpace, Row
 from streamlabels.learners.linear import LinearLearner
 from streamlabels.streams import datasets
+from streamlabels.vocabulary import FeatureSpace, Row
 
 
 @pytest.fixture(scope="module")

@@ -70,7 +70,7 @@ def test_every_learning_path_leaves_poisoned_values_out_and_counts_them(yeast, f
     assert proba.iloc[-1].tolist() == one  # the scorer reads poisoned values as predict_one does
     state = model.get_state()
     assert state["features"]["n_nonfinite"] == n_bad
-    for learner_state in state["learners"]:
+    for learner_state in state["transition"]["learners"]:
         assert np.isfinite(learner_state["weights"]).all()
 
 

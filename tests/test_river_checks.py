@@ -77,8 +77,8 @@ def test_the_tree_alone_predicts_what_the_compiled_tree_predicts():
     some absent) give the same probabilities, split after split."""
     import numpy as np
 
-    from streamlabels.features import FeatureSpace
     from streamlabels.learners.hoeffding import MultiLabelHoeffdingTree
+    from streamlabels.vocabulary import FeatureSpace
 
     rng = np.random.default_rng(0)
     face = HoeffdingTreeMultiLabelClassifier(labels=["low", "high"], grace_period=50,

@@ -19,9 +19,9 @@ import scipy.sparse
 from river import tree
 
 from streamlabels import IHOMER, state
-from streamlabels.features import feature_dicts, label_dicts
 from streamlabels.scoring import Snapshot, export, predict_many, predict_proba_many, to_csr
 from streamlabels.streams import Drift, SyntheticStream, datasets
+from streamlabels.vocabulary import feature_dicts, label_dicts
 
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
@@ -116,9 +116,9 @@ def test_cpu_batch_equals_predict_one_during_a_shadow_warm_up():
     rows = [x for x, _ in _drifting()[5000:5200]]
     seen = set()
     for t, model in _warm_up_moments():
-        assert model._transition.shadow is not None, t
-        router_warming = model._transition.router_left > 0
-        groups_warming = any(left > 0 for left in model._transition.groups_left.values())
+        assert model._state.transition.shadow is not None, t
+        router_warming = model._state.transition.router_left > 0
+        groups_warming = any(left > 0 for left in model._state.transition.groups_left.values())
         seen.add((router_warming, groups_warming))
         snapshot = assert_batch_equals_one_at_a_time(model, rows)
         warmup = snapshot.model.warmup

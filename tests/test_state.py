@@ -200,7 +200,7 @@ def _check_restores(stream: list, checkpoints: dict, **params) -> list:
             blob = dumps(model.get_state())
             twins.append(IHOMER.from_state(loads(blob)))
             assert dumps(twins[-1].get_state()) == blob  # orders included
-        if model._transition is not None:
+        if model._state.started:
             want = model.predict_proba_one(x)
             for twin in twins:
                 assert twin.predict_proba_one(x) == want, f"instance {t}"
@@ -225,18 +225,18 @@ def test_restore_on_a_drifting_stream_continues_bit_for_bit():
     stream, _ = _synthetic()
 
     def shadow(model):
-        return model._transition.shadow is not None and model._transition.router_left > 0
+        return model._state.transition.shadow is not None and model._state.transition.router_left > 0
 
     def handed_over(model):
         return shadow(model) and _handed_over(model) != []
 
     def just_detected(model):
-        return model._structure.loss_detector.drift_detected
+        return model._state.structure.loss_detector.drift_detected
 
     model = _check_restores(
         stream,
         {
-            0: lambda m: m._transition is None,
+            0: lambda m: not m._state.started,
             700: shadow,
             1_100: handed_over,
             3_264: just_detected,
@@ -252,9 +252,9 @@ def test_restore_on_enron_continues_bit_for_bit(data_dir):
     model = _check_restores(
         stream,
         {
-            250: lambda m: m._transition.shadow is None,
-            800: lambda m: m._transition.shadow is not None,
-            1_000: lambda m: m._transition.shadow is not None,
+            250: lambda m: m._state.transition.shadow is None,
+            800: lambda m: m._state.transition.shadow is not None,
+            1_000: lambda m: m._state.transition.shadow is not None,
         },
         scaling="sparse",
         n_min=100,
@@ -276,10 +276,10 @@ def test_restored_model_has_not_shared_its_arrays():
 
 def _handed_over(model) -> list[int]:
     """Active groups whose learner was taken over from the shadow's unchanged group."""
-    shadow = model._transition.shadow
+    shadow = model._state.transition.shadow
     return [
         k
-        for k, group in enumerate(model._transition.active.groups)
+        for k, group in enumerate(model._state.transition.active.groups)
         if len(group) > 1 and group in shadow.groups and shadow.locals[shadow.groups.index(group)]
         is None
     ]
@@ -292,13 +292,13 @@ def test_shadow_does_not_train_the_learners_it_handed_over():
     for x, y in stream[:1_100]:
         model.learn_one(x, y)
     (k, *_), group = _handed_over(model), None
-    group = model._transition.active.groups[k]
-    learner = model._transition.active.locals[k]
+    group = model._state.transition.active.groups[k]
+    learner = model._state.transition.active.locals[k]
     alone = learner.subset(range(len(group)))
     for x, y in stream[1_100:1_300]:
         positives = [labels.index(label) for label, v in y.items() if v]
         if set(positives) & set(group):
-            alone.learn_one(model._features.row(x), np.array([label in positives for label in group]))
+            alone.learn_one(model._state.features.row(x), np.array([label in positives for label in group]))
         model.learn_one(x, y)
     np.testing.assert_array_equal(learner.weights, alone.weights)
 
@@ -322,10 +322,37 @@ def test_from_state_refuses_foreign_or_broken_states():
         IHOMER.from_state({"kind": "other"})
     with pytest.raises(StateError, match="version"):
         IHOMER.from_state({**state, "version": 99})
-    broken = {**state, "active": {**state["active"], "router": 10**6}}
+    transition = state["transition"]
+    broken = {**state, "transition": {**transition, "active": {**transition["active"],
+                                                                "router": 10**6}}}
     with pytest.raises(StateError, match="inconsistent"):
         IHOMER.from_state(broken)
     blob = bytearray(dumps(state))
     blob[len(blob) // 2] ^= 0x10
     with pytest.raises(StateError, match="checksum"):
         loads(bytes(blob))
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_a_format_3_checkpoint_loads_and_continues_as_the_release_that_wrote_it(data_dir):
+    """``fixtures/ihomer-format3.state`` was written by streamlabels 0.1 (main 048210d, format 3):
+    ``IHOMER(labels=<yeast's>, n_min=25, delta=0.5, router_warmup=100, local_warmup=60,
+    knn_window=100)`` after yeast's first 200 instances, in the middle of a shadow warm-up.
+    ``ihomer-format3-continued.npz`` holds what that release's ``score_one`` answered for
+    instances 200-599, each before learning it with ``learn_one``."""
+    state = loads((FIXTURES / "ihomer-format3.state").read_bytes())
+    assert state["version"] == 3
+    model = IHOMER.from_state(state)
+    assert model._state.transition.shadow is not None  # the warm-up goes on after loading
+    upgraded = IHOMER.from_state(loads(dumps(model.get_state())))
+    assert model.get_state()["version"] == 4
+    expected = np.load(FIXTURES / "ihomer-format3-continued.npz")
+    stream = list(datasets.load("yeast"))[200:600]
+    for i, (x, y) in enumerate(stream):
+        for restored in (model, upgraded):
+            labels, scores = restored.score_one(x)
+            np.testing.assert_array_equal(labels, expected["labels"][i])
+            np.testing.assert_array_equal(scores, expected["scores"][i])
+            restored.learn_one(x, y)

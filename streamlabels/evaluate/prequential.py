@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from streamlabels.evaluate.metrics import MultiLabelMetrics, RankingMetrics
-from streamlabels.features import dicts_to_csr
+from streamlabels.vocabulary import dicts_to_csr
 
 __all__ = ["PrequentialResult", "prequential"]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from streamlabels.features import Row
 from streamlabels.kernels import experts as kernel
 from streamlabels.kernels import knn
+from streamlabels.vocabulary import Row
 
 __all__ = ["ExpertLayer"]
 

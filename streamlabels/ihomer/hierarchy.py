@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from streamlabels.features import Row
 from streamlabels.learners.base import MultiOutputLearner
+from streamlabels.vocabulary import Row
 
 __all__ = ["Hierarchy"]
 

@@ -4,32 +4,30 @@ An online Jaccard label tree clusters the labels (:mod:`.structure`); its commit
 defines label groups. A router predicts which groups are relevant, each group's learner predicts
 the labels inside it, and the prediction is the union over routed groups (:mod:`.hierarchy`,
 decided by :mod:`streamlabels.kernels.decision`). When the committed partition changes, learners
-are restructured with warm starts and a shadow warm-up (:mod:`.transition`). This class is the
-river-facing coordinator of those parts.
+are restructured with warm starts and a shadow warm-up (:mod:`.transition`).
+
+:class:`IHOMER` is the river-facing face of one explicit state object,
+:class:`~streamlabels.ihomer.learned.LearnedState`: it holds the hyper-parameters and that
+object, and delegates to it (one instance), to :mod:`.batches` (many) and to :mod:`.persist`
+(saved state).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from river import base
 
-from streamlabels.features import FeatureSpace, Row
-from streamlabels.ihomer.batches import BatchMethods
-from streamlabels.ihomer.compiled import CompiledLayout
-from streamlabels.ihomer.experts import ExpertLayer
-from streamlabels.ihomer.hierarchy import Hierarchy
-from streamlabels.ihomer.introspection import Introspection
-from streamlabels.ihomer.persist import Checkpoints
-from streamlabels.ihomer.structure import LabelStructure
-from streamlabels.ihomer.transition import Transition
-from streamlabels.ihomer.vocabulary import LabelVocabulary
-from streamlabels.kernels.decision import Rule
-from streamlabels.learners.base import MultiOutputLearner
-from streamlabels.learners.hoeffding import MultiLabelHoeffdingTree
-from streamlabels.learners.linear import LinearLearner
-from streamlabels.learners.river import RiverLearner
+from streamlabels.ihomer import batches, persist
+from streamlabels.ihomer.learned import LearnedState
+from streamlabels.kernels.experts import EXPERT_NAMES
+from streamlabels.labeltree import group_id, render_text
+from streamlabels.scoring.snapshot import Snapshot, freeze
+from streamlabels.state import StateError
+from streamlabels.vocabulary import LabelVocabulary, feature_dicts
 
 __all__ = ["IHOMER"]
 
@@ -60,14 +58,14 @@ def _check_params(model) -> None:
         raise ValueError(f"max_events must be >= 0, got {model.max_events}")
     unknown = set(model.experts) - {"knn", "context", "prior"}
     if isinstance(model.experts, str) or unknown:
-        raise ValueError(f"experts must name some of 'knn', 'context', 'prior', got {model.experts!r}")
+        raise ValueError(
+            f"experts must name some of 'knn', 'context', 'prior', got {model.experts!r}"
+        )
     if model.knn_k < 1 or model.knn_window < 1:
         raise ValueError("knn_k and knn_window must be >= 1")
 
 
-class IHOMER(
-    BatchMethods, Introspection, Checkpoints, base.MultiLabelClassifier, base.MiniBatchClassifier
-):
+class IHOMER(base.MultiLabelClassifier, base.MiniBatchClassifier):
     """Incremental Hierarchy Of Multi-label classifiERs.
 
     Parameters
@@ -94,7 +92,7 @@ class IHOMER(
         SGD learning rate of the ``"linear"`` learner (0.007 came out of a sweep over 0.002-0.05
         on yeast, medical, enron and scene with "sparse" scaling; benchmarks/README.md).
     n_min
-        Instances between two checkpoints of the label tree.
+        Instances between two test points of the label tree.
     delta
         Error probability of the Hoeffding bound in the label tree's split and merge tests.
     tau
@@ -107,7 +105,7 @@ class IHOMER(
     m_max
         Largest group the coarsening creates by merging (None: no limit).
     commit_after_stable
-        Commit a new partition only after this many checkpoints without structural change.
+        Commit a new partition only after this many test points without structural change.
     decision
         ``"experts"``: each label's score is a Hedge-weighted mix of experts (the hierarchy's
         score, the kNN, the label context), cut by one learned F-optimal threshold
@@ -206,18 +204,9 @@ class IHOMER(
             if name not in ("self", "__class__"):
                 setattr(self, name, value)
         _check_params(self)
-        self._features = FeatureSpace(features, nonfinite)
-        self._dense_template: dict = {}  # river learners get every feature seen so far
-        self._t = 0
-        self._vocabulary: LabelVocabulary | None = None
-        self._structure: LabelStructure | None = None
-        self._transition: Transition | None = None
-        self._experts: ExpertLayer | None = None
-        # predict_one's (x, labels, row, experts' scores, final scores, the hierarchy's labels)
-        self._cache: tuple | None = None
-        self._compiled = CompiledLayout()  # the parts as the kernels' arrays
+        self._state = LearnedState(self._settings())
         if labels is not None:
-            self._start(list(labels))
+            self._state.start(list(labels))
 
     @classmethod
     def _unit_test_params(cls):
@@ -229,124 +218,255 @@ class IHOMER(
         yield {"n_min": 50, "learner": tree.HoeffdingTreeClassifier(), "restructure": "cold"}
         yield {"n_min": 30, "learner": linear_model.LogisticRegression(), "m_min": 1}
 
+    def _unit_test_skips(self) -> set[str]:
+        """river's many-vs-one probability check compares each cell of ``predict_proba_many``
+        with ``predict_proba_one``'s ``{True: p, False: 1 - p}`` of a single target; a
+        multi-label model's cell is one label's P(True), so that check cannot apply.
+        ``tests/test_ihomer.py`` checks the batch methods against the ``_one`` methods instead."""
+        return {"check_predict_proba_many_matches_predict_proba_one"}
+
     @property
     def _multiclass(self):
         return False
 
-    # -- parts ------------------------------------------------------------------------------
+    def _settings(self) -> dict:
+        """The hyper-parameters as given (river's ``_get_params`` describes estimators instead)."""
+        return {name: getattr(self, name) for name in inspect.signature(IHOMER).parameters}
 
-    def _start(self, labels: list) -> None:
-        self._vocabulary = LabelVocabulary(labels)
-        self._structure = LabelStructure(
-            labels, self.n_min, self.delta, self.tau, self.evidence, self.m_min, self.m_max,
-            self.commit_after_stable, self.global_drift, self.drift_delta, self.max_events,
-        )
-        rule = Rule(float(self.theta_route), bool(self.group_nonempty), bool(self.ensure_nonempty),
-                    self.decision == "experts")
-        self._transition = Transition(
-            self._hierarchy(self._structure.first_partition(), {}), self._hierarchy, rule,
-            self.restructure == "warm", self.router_warmup, self.local_warmup,
-        )
-        if self.decision == "experts":
-            self._experts = ExpertLayer(len(labels), self.experts, self.weighting, self.threshold,
-                                        self.knn_k, self.knn_window, self.scaling == "standard")
-
-    def _learner(self, n_outputs: int) -> MultiOutputLearner:
-        if self.learner == "tree":
-            return MultiLabelHoeffdingTree(n_outputs, seed=self.seed)
-        if isinstance(self.learner, str):
-            return LinearLearner(n_outputs, lr=self.lr, scaling=self.scaling)
-        return RiverLearner(self.learner, n_outputs)
-
-    def _hierarchy(self, groups, warm) -> Hierarchy:
-        return Hierarchy(groups, len(self._vocabulary), self._learner, warm=warm,
-                         relevant_only=self.local_training == "relevant")
-
-    def _row(self, x: dict, grow: bool) -> Row:
-        row = self._features.row(x, grow=grow)
-        if isinstance(self.learner, str):
-            return row
-        if grow:
-            for name in x:
-                self._dense_template.setdefault(name, 0.0)
-        dense = {**self._dense_template, **x} if len(x) < len(self._dense_template) else x
-        return Row(dense, row.indices, row.values)
+    @property
+    def _labels(self) -> list:
+        return self._state.labels.names if self._state.started else []
 
     # -- one instance -----------------------------------------------------------------------
 
     def predict_one(self, x: dict, **kwargs) -> dict:
-        if self._transition is None:
+        if not self._state.started:
             return {}
-        return dict(zip(self._labels, self._predict_row_of(x).tolist()))
-
-    def score_one(self, x: dict) -> tuple[np.ndarray, np.ndarray]:
-        """``predict_one`` and ``predict_proba_one``'s P(True) as arrays in label order, from one
-        scoring pass (a service publishes both for every message)."""
-        labels, _, scores = self._score(x)
-        return labels, scores
+        return dict(zip(self._labels, self._state.predict(x).tolist()))
 
     def predict_proba_one(self, x: dict, **kwargs) -> dict:
         """Each label's score: the experts' weighted mix (``decision="experts"``, cut at the
         learned threshold) or r_k(x) * P(label | x, group k relevant); not calibrated."""
-        if self._transition is None:
+        if not self._state.started:
             return {}
-        proba = self._score(x)[2].tolist()
+        proba = self._state.score(x)[2].tolist()
         return {label: {True: p, False: 1.0 - p} for label, p in zip(self._labels, proba)}
 
-    def _score(self, x: dict) -> tuple:
-        """Labels, experts' scores (None without experts) and final scores of ``x``, kept with
-        the hierarchy's own labels (the loss detector's) for a ``learn_one(x)`` right after (the
-        prequential loop's pattern)."""
-        row = self._row(x, grow=False)
-        routing, local = self._transition.scores(row, every_group=True)
-        model_scores = self._transition.label_scores(routing, local)
-        labels = own = self._transition.decide(routing, local)
-        experts, scores = None, model_scores
-        if self._experts is not None:
-            labels, experts, scores = self._experts.decide(model_scores, row)
-        self._cache = (x, labels, row, experts, scores, own)
-        return labels, experts, scores
+    def score_one(self, x: dict) -> tuple[np.ndarray, np.ndarray]:
+        """``predict_one`` and ``predict_proba_one``'s P(True) as arrays in label order, from one
+        scoring pass (a service publishes both for every message)."""
+        labels, _, scores = self._state.score(x)
+        return labels, scores
 
-    def _predict_row_of(self, x: dict) -> np.ndarray:
-        """The labels of ``x``, kept as :meth:`_score` keeps them (the routing rule asks only
-        the routed groups)."""
-        if self._experts is not None:
-            return self._score(x)[0]
-        row = self._row(x, grow=False)
-        labels = self._transition.predict(row)
-        self._cache = (x, labels, row, None, None, labels)
-        return labels
+    def learn_one(self, x: dict, y) -> None:
+        """Learn ``x`` with its labels ``y``: a dict ``{label: truth}`` (truths are bools, 0/1 or
+        ``'0'``/``'1'``/``'false'``/``'true'``) or a set or list of the positive labels."""
+        if not self._state.started:
+            self._state.start(LabelVocabulary.names_of([y]))
+        self._state.learn(x, y)
 
-    def learn_one(self, x: dict, y: dict) -> None:
-        if self._transition is None:
-            self._start(list(y))
-        positives = self._vocabulary.positives(y)
-        truth = np.zeros(len(self._vocabulary), dtype=bool)
-        truth[positives] = True
-        if self._cache is None or self._cache[0] is not x:
-            self._cache = None
-            if self._experts is not None or self.global_drift == "adwin_rebuild":
-                self._predict_row_of(x)
-        cached, self._cache = self._cache, None
-        loss = None
-        if self.global_drift == "adwin_rebuild":
-            loss = float(np.count_nonzero(cached[5] != truth)) / len(truth)
-        if cached and isinstance(self.learner, str) and len(cached[2].indices) == len(x):
-            row = cached[2]
-        else:
-            row = self._row(x, grow=True)  # the last check (non-finite values): nothing changed yet
-        self._t += 1
-        self._structure.track(self._t, positives, loss)
-        self._transition.learn(row, truth, positives)
-        if self._experts is not None:
-            self._experts.learn(truth, row, cached[3], cached[4])
-        self._checkpoint()
+    # -- batches ----------------------------------------------------------------------------
 
-    def _checkpoint(self) -> None:
-        partition = self._structure.checkpoint(self._t)
-        if partition is not None and partition != self._transition.active.groups:
-            self._restructure(partition)
+    def learn_many(self, X, Y, feature_names: Sequence | None = None) -> None:
+        """Learn the rows of ``X`` in order, as ``learn_one`` would: a DataFrame, a numpy or
+        scipy.sparse array, or a list of feature dicts. ``Y`` is a DataFrame of label columns, a
+        Series or list of targets (as ``learn_one`` takes them), or a bool array whose columns
+        follow the labels. ``feature_names`` names the columns of an array (default: positions).
+        """
+        batches.test_then_train(self._state, X, Y, feature_names, with_scores=False)
 
-    def _restructure(self, partition: list[tuple[int, ...]]) -> None:
-        self._transition.restructure(partition)
-        self._structure.record_commit(self._t, partition)
+    def predict_learn_many(self, X, Y, feature_names: Sequence | None = None):
+        """Test-then-train over a batch (read as :meth:`learn_many` reads it): what
+        ``predict_one(x)`` answered for each row before ``learn_one(x, y)``, the model left as
+        that loop leaves it, bit for bit. A bool DataFrame over the labels for a DataFrame
+        ``X``, else a bool array. With the linear learners each run of rows up to the label
+        tree's next test point is one compiled call.
+
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.random((500, 4))
+        >>> Y = np.column_stack([X[:, 0] > 0.5, X[:, 1] > 0.5, X[:, 0] + X[:, 1] > 1])
+        >>> model = IHOMER(labels=["a", "b", "c"], n_min=100)
+        >>> predicted = model.predict_learn_many(X, Y)
+        >>> predicted.shape, bool((predicted[250:] == Y[250:]).mean() > 0.8)
+        ((500, 3), True)
+        """
+        predicted, _ = batches.test_then_train(self._state, X, Y, feature_names, False)
+        return self._framed(X, predicted)
+
+    def score_learn_many(self, X, Y, feature_names: Sequence | None = None):
+        """:meth:`predict_learn_many`, returning ``score_one``'s labels and scores of each row
+        before it was learned (two arrays whose columns follow the labels).
+
+        >>> model, twin = IHOMER(labels=["a", "b"]), IHOMER(labels=["a", "b"])
+        >>> labels, scores = model.score_learn_many(np.eye(2), np.eye(2, dtype=bool))
+        >>> twin.learn_one({0: 1.0, 1: 0.0}, {"a": True, "b": False})
+        >>> bool(np.array_equal(scores[1], twin.score_one({0: 0.0, 1: 1.0})[1]))
+        True
+        """
+        return batches.test_then_train(self._state, X, Y, feature_names, with_scores=True)
+
+    def score_many(self, X, feature_names: Sequence | None = None):
+        """``score_one`` for every row of ``X`` (read as :meth:`predict_many` reads it) from the
+        model as it stands: the labels and the scores, two arrays whose columns follow the
+        labels. With the linear learners one compiled call on the live model (nothing to export),
+        or one per thread for more than 64 rows.
+
+        >>> model = IHOMER(labels=["a", "b"])
+        >>> model.learn_many(np.eye(2), np.eye(2, dtype=bool))
+        >>> labels, scores = model.score_many(np.array([[0.0, 1.0]]))
+        >>> bool(np.array_equal(scores[0], model.score_one({0: 0.0, 1: 1.0})[1]))
+        True
+        """
+        return batches.score_many(self._state, X, feature_names)
+
+    def predict_many(self, X, device: str = "cpu", feature_names: Sequence | None = None):
+        """``predict_one`` for every row: a bool DataFrame for a DataFrame, else a bool array.
+
+        A bare array is read by position only when the model learned positions from arrays as
+        wide; otherwise (named features, another width) it raises rather than mix up columns.
+        On the CPU the rows are scored as :meth:`score_many` scores them; with ``device="cuda"``
+        a :meth:`snapshot` is scored on a GPU (:mod:`streamlabels.scoring`).
+        """
+        return self._framed(X, self._batch(X, device, feature_names)[0])
+
+    def predict_proba_many(self, X, device: str = "cpu", feature_names: Sequence | None = None):
+        """``predict_proba_one``'s P(True) for every row, shaped as :meth:`predict_many`'s."""
+        return self._framed(X, self._batch(X, device, feature_names)[1])
+
+    def _batch(self, X, device: str, feature_names: Sequence | None):
+        if device == "cpu" or not self._state.started:
+            return self.score_many(X, feature_names)
+        from streamlabels import scoring
+
+        names = self._state.features.names_of(X, feature_names, fixed=True)
+        snapshot = self.snapshot()
+        return scoring.score_many(snapshot, scoring.to_csr(snapshot, feature_dicts(X, names)),
+                                  device=device)
+
+    def _framed(self, X, out: np.ndarray):
+        if isinstance(X, pd.DataFrame):
+            return pd.DataFrame(out, index=X.index, columns=self._labels)
+        return out
+
+    def snapshot(self) -> Snapshot:
+        """The model frozen for batch scoring on the CPU or a GPU (:mod:`streamlabels.scoring`):
+        a copy of the compiled layout it runs on, with its feature and label names.
+
+        Raises ``TypeError`` when ``learner`` is not ``"linear"`` (only linear learners have a
+        compiled layout), ``ValueError`` before the labels are known.
+        """
+        if self.learner != "linear":
+            kind = self.learner if isinstance(self.learner, str) else type(self.learner).__name__
+            raise TypeError(
+                f"only IHOMER(learner='linear') models can be exported; this one uses {kind}"
+            )
+        state = self._state
+        if not state.started:
+            raise ValueError(
+                "the model has no labels yet: learn from it or pass IHOMER(labels=...)"
+            )
+        model = state.compiled.model(state.transition, state.experts, len(state.features))
+        return freeze(model, state.features.names, self._labels, self.scaling, state.t)
+
+    # -- saved state ------------------------------------------------------------------------
+
+    def get_state(self) -> dict:
+        """Parameters and every learned quantity, nested by part, as plain values and arrays
+        (:mod:`streamlabels.ihomer.persist`); :func:`streamlabels.state.dumps` makes bytes of it.
+        ``IHOMER.from_state(model.get_state())`` continues exactly as ``model`` would.
+
+        >>> from streamlabels.state import dumps, loads
+        >>> from streamlabels.streams.synthetic import SyntheticStream
+        >>> stream = list(SyntheticStream(n_instances=600, seed=3))
+        >>> model = IHOMER(n_min=100)
+        >>> for x, y in stream[:300]:
+        ...     model.learn_one(x, y)
+        >>> twin = IHOMER.from_state(loads(dumps(model.get_state())))
+        >>> for x, y in stream[300:]:
+        ...     model.learn_one(x, y)
+        ...     twin.learn_one(x, y)
+        >>> x = stream[-1][0]
+        >>> twin.predict_proba_one(x) == model.predict_proba_one(x), twin.events == model.events
+        (True, True)
+
+        Raises ``StateError`` for a river classifier as ``learner`` (only pickle could save it).
+        """
+        return persist.saved(self._settings(), self._state.get_state())
+
+    @classmethod
+    def from_state(cls, state: dict) -> IHOMER:
+        """A model restored from :meth:`get_state`'s output (this release's format 4, or
+        format 3 of streamlabels 0.1). Raises ``StateError`` when ``state`` is not an IHOMER
+        state of a known version or is inconsistent; nothing is half-loaded."""
+        params, learned = persist.parts(state)
+        try:
+            model = cls(**{**params, "labels": None})
+            model.labels = params["labels"]
+            model._state = LearnedState.from_state(model._settings(), learned)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise StateError(f"inconsistent IHOMER state: {type(exc).__name__}: {exc}") from exc
+        return model
+
+    # -- what it has learned ----------------------------------------------------------------
+
+    @property
+    def groups(self) -> list[list]:
+        """The committed label groups, as label names."""
+        active = self._state.transition.active.groups if self._state.started else []
+        return [[self._labels[i] for i in g] for g in active]
+
+    @property
+    def group_ids(self) -> list[str]:
+        """Stable identities of the committed groups (derived from their label sets)."""
+        return [] if not self._state.started else [
+            group_id(g) for g in self._state.transition.active.groups
+        ]
+
+    @property
+    def tree(self):
+        """The online label tree (None before the labels are known)."""
+        return self._state.structure.tree if self._state.started else None
+
+    @property
+    def events(self) -> list[dict]:
+        """The latest ``max_events`` structure changes and drift detections: dicts with ``t``,
+        ``kind`` and details."""
+        return list(self._state.structure.events) if self._state.started else []
+
+    @property
+    def expert_weights(self) -> dict:
+        """Each label's weight on each expert in use (``decision="experts"``), e.g.
+        ``{"sports": {"model": 0.7, "knn": 0.2, "context": 0.1}}``; empty otherwise."""
+        layer = self._state.experts
+        if layer is None:
+            return {}
+        names = layer.in_use()
+        weights = layer.weights()[:, [EXPERT_NAMES.index(name) for name in names]].tolist()
+        return {label: dict(zip(names, row)) for label, row in zip(self._labels, weights)}
+
+    @property
+    def n_nonfinite(self) -> int:
+        """Non-finite feature values (NaN, inf) left out of learned rows as missing."""
+        return self._state.features.n_nonfinite
+
+    @property
+    def n_instances(self) -> int:
+        return self._state.t
+
+    def render_tree(self) -> str:
+        """The label tree as indented text."""
+        return render_text(self.tree, self._labels) if self.tree else "(no labels yet)"
+
+    def model_size(self) -> dict:
+        """Sizes a user watches: groups, learners, label-tree nodes and bytes of pair counts."""
+        state = self._state
+        if not state.started:
+            return {"groups": 0, "learners": 0, "tree_nodes": 0, "tree_bytes": 0}
+        active = state.transition.active
+        return {
+            "groups": len(active.groups),
+            "learners": 1 + sum(learner is not None for learner in active.locals),
+            "tree_nodes": self.tree.n_nodes,
+            "tree_bytes": self.tree.memory_bytes(),
+            "features": len(state.features) or len(state.dense_template),
+        }

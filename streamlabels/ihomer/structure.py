@@ -1,9 +1,9 @@
 """The label structure: which labels belong together, and when that changes.
 
 An online Jaccard label tree (:mod:`streamlabels.labeltree`) clusters the labels; a partitioner
-turns its leaves into learner groups and commits a new partition only after a quiet checkpoint;
+turns its leaves into learner groups and commits a new partition only after a quiet test point;
 an ADWIN on the model's own Hamming loss resets the tree when accuracy drops (the tree's own tests
-follow slow change only). None of this feeds back into the learners between two checkpoints,
+follow slow change only). None of this feeds back into the learners between two test points,
 which is what lets the compiled path train a whole run of rows first and update this afterwards.
 """
 
@@ -68,11 +68,11 @@ class LabelStructure:
             self.last_reset = t
             self.events.append({"t": t, "kind": "drift", "labels": []})
 
-    def checkpoint(self, t: int) -> list[tuple[int, ...]] | None:
-        """At a checkpoint instance, the partition to commit, if any; else None."""
+    def test_point(self, t: int) -> list[tuple[int, ...]] | None:
+        """At a test point instance, the partition to commit, if any; else None."""
         if t % self.n_min:
             return None
-        partition = self.partitioner.at_checkpoint(self.tree, self.changed)
+        partition = self.partitioner.at_test_point(self.tree, self.changed)
         self.changed = False
         return partition
 
@@ -80,7 +80,7 @@ class LabelStructure:
         self.events.append({"t": t, "kind": "commit", "groups": [self._names(g) for g in groups]})
 
     def get_state(self) -> dict:
-        """Plain values and arrays, under the keys IHOMER's checkpoint format has always used."""
+        """Plain values and arrays (IHOMER's saved state nests them under ``"structure"``)."""
         return {
             "tree": self.tree.get_state(),
             "partitioner": self.partitioner.get_state(),

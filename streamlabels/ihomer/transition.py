@@ -4,8 +4,12 @@ When the label partition changes, new learners know nothing. Rather than predict
 while, the previous hierarchy stays as a *shadow* (docs/algorithm.md §2.6): a new
 router is backed by the old one for ``router_warmup`` instances, and a group that is neither kept
 nor split off an old group is predicted by the shadow until it has seen ``local_warmup`` relevant
-instances. Split groups start from a copy of their old learner restricted to their labels. This
-module owns that life cycle and the scores it implies; the decision rule itself lives in
+instances. Split groups start from a copy of their old learner restricted to their labels.
+
+This module owns that life cycle, and the scores it implies as the clear reference the
+one-at-a-time path runs on: the compiled paths score with
+:func:`streamlabels.kernels.hierarchy.score_row`, held to this code bit for bit by the parity
+tests (tests/test_fused.py, tests/test_scoring.py). The decision rule itself lives in
 :mod:`streamlabels.kernels.decision`.
 """
 
@@ -15,9 +19,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from streamlabels.features import Row
 from streamlabels.ihomer.hierarchy import Hierarchy
 from streamlabels.kernels.decision import Rule, decide, label_scores
+from streamlabels.vocabulary import Row
 
 __all__ = ["Transition"]
 
@@ -171,38 +175,29 @@ class Transition:
         self.groups_left = {k: self.local_warmup for k in fresh}
         self.shadow_map = [np.unique(old.group_of[list(group)]) for group in groups]
 
-    # -- views for the compiled paths -------------------------------------------------------
+    # -- saved state ------------------------------------------------------------------------
 
-    def shadow_routes(self) -> bool:
-        """Whether the shadow router routes right now."""
-        return self.shadow is not None and self.router_left > 0
-
-    def warming(self) -> set[int]:
-        """The active groups whose labels the shadow predicts right now."""
-        if self.shadow is None:
-            return set()
-        return {k for k, left in self.groups_left.items() if left > 0}
-
-    # -- checkpoints ------------------------------------------------------------------------
-
-    def get_state(self, learners: list) -> dict:
-        """Hierarchies and warm-up counters; learners go to the shared table ``learners``."""
-        return {
+    def get_state(self) -> dict:
+        """Hierarchies, warm-up counters and the table of their learners, each learner once (the
+        hierarchies refer to it by index)."""
+        learners: list = []
+        state = {
             "active": self.active.get_state(learners),
             "shadow": None if self.shadow is None else self.shadow.get_state(learners),
-            "shadow_router_left": self.router_left,
-            "shadow_groups": list(self.groups_left),
-            "shadow_groups_left": list(self.groups_left.values()),
+            "router_left": self.router_left,
+            "warming": list(self.groups_left),
+            "warming_left": list(self.groups_left.values()),
             "shadow_map": [m.copy() for m in self.shadow_map],
         }
+        return {"learners": [learner.get_state() for learner in learners], **state}
 
-    def set_state(self, state: dict, learners: list) -> None:
-        """Take the hierarchies and counters of :meth:`get_state`'s output."""
+    def set_state(self, state: dict, learner_class) -> None:
+        """Take the hierarchies and counters of :meth:`get_state`'s output; ``learner_class``
+        restores the learners (``from_state``)."""
+        learners = [learner_class.from_state(s) for s in state["learners"]]
         self.active = Hierarchy.from_state(state["active"], learners)
         if state["shadow"] is not None:
             self.shadow = Hierarchy.from_state(state["shadow"], learners)
-        self.router_left = int(state["shadow_router_left"])
-        self.groups_left = dict(
-            zip(state["shadow_groups"], state["shadow_groups_left"], strict=True)
-        )
+        self.router_left = int(state["router_left"])
+        self.groups_left = dict(zip(state["warming"], state["warming_left"], strict=True))
         self.shadow_map = [np.asarray(m, dtype=np.int64) for m in state["shadow_map"]]

@@ -22,7 +22,8 @@ from numba import njit
 
 from streamlabels.kernels import experts
 from streamlabels.kernels.decision import decide, label_scores
-from streamlabels.kernels.linear import bank_learner, learn_row as learn_linear, predict_row
+from streamlabels.kernels.linear import bank_learner, predict_row
+from streamlabels.kernels.linear import learn_row as learn_linear
 
 Hierarchy = namedtuple(
     "Hierarchy", ["router", "group_of", "offsets", "members", "locals_", "local_seen", "seen"]

@@ -1,4 +1,4 @@
-"""Sparse co-occurrence counts of one label cluster, and the checkpoint coefficients built on them.
+"""Sparse co-occurrence counts of one label cluster, and the test point coefficients built on them.
 
 The Jaccard distance of two labels needs only three numbers: how often each fired and how often
 they fired together. A cluster therefore keeps ``c[i]`` per label, ``c2`` only for the pairs that
@@ -6,7 +6,7 @@ actually co-occurred, and ``c_any``, the number of instances in which any of its
 update touches the positive labels only, so it costs O(|Y|^2) whatever the size of the cluster
 (docs/algorithm.md §7.2).
 
-At a checkpoint the distances of the pairs that never co-occurred are all exactly 1, so the
+At a test point the distances of the pairs that never co-occurred are all exactly 1, so the
 coefficients (d0, d1, d2, avg and the pivot pair) follow from the stored pairs plus a count of the
 others: O(m log m + nnz) instead of O(m^2). :func:`dense_coefficients` is the O(m^2) definition,
 kept as the reference the sparse formulas are tested against.
@@ -192,7 +192,7 @@ class NodeCounts:
         return counts
 
     def coefficients(self, labels: Sequence[int]) -> Coefficients | None:
-        """Checkpoint coefficients of the cluster ``labels`` (sorted) from the sparse counts.
+        """Test-point coefficients of the cluster ``labels`` (sorted) from the sparse counts.
 
         Returns None when no pair is defined (fewer than two labels, or at most one label ever
         fired). Costs O(m log m + nnz) for m labels and nnz stored pairs (docs/algorithm.md §7.2).

@@ -1,9 +1,9 @@
 """From label-tree leaves to learner groups: coarsening, the commit rule and group identity.
 
 ODAC leaves are often too small to be worth a learner each (singletons, pairs), and they can flip
-between split and merged from one checkpoint to the next. :func:`coarsen` folds small leaves into
+between split and merged from one test point to the next. :func:`coarsen` folds small leaves into
 nearby groups following the hierarchy, and :class:`Partitioner` adopts a new partition only once
-the tree has held still for a checkpoint, so learners are not rebuilt on every flip
+the tree has held still for a test point, so learners are not rebuilt on every flip
 (docs/algorithm.md §2.1, "Size handling").
 """
 
@@ -104,9 +104,9 @@ def group_id(labels: Iterable[int]) -> str:
 class Partitioner:
     """The committed learner partition, and the rule deciding when to adopt the tree's new one.
 
-    The partition is recomputed from the tree only at a checkpoint without structural change,
+    The partition is recomputed from the tree only at a test point without structural change,
     and only after some change since the last commit: ``commit_after_stable`` such quiet
-    checkpoints must follow the last change (0 commits at once, as the prototype does). A
+    test points must follow the last change (0 commits at once, as the prototype does). A
     recomputed partition equal to the committed one is not reported, so a tree that split and
     merged back costs the learners nothing.
 
@@ -114,12 +114,12 @@ class Partitioner:
     ----------
     m_min
         Smallest group size, or ``"auto"``: the most frequent label-set size seen so far (at
-        least 1), re-evaluated at checkpoints.
+        least 1), re-evaluated at test points.
     m_max
         Largest size a group may reach by absorbing small leaves (None: no limit); at least
         ``2 * m_min - 1``. Under ``"auto"`` m_min is capped at ``(m_max + 1) // 2`` instead.
     commit_after_stable
-        Quiet checkpoints required after a change before committing.
+        Quiet test points required after a change before committing.
 
     Examples
     --------
@@ -129,11 +129,11 @@ class Partitioner:
     [(0, 1, 2, 3)]
     >>> for t in range(200):
     ...     events = tree.update([0, 1] if t % 2 else [2, 3])
-    >>> part.at_checkpoint(tree, changed=bool(events)) is None  # the split just happened
+    >>> part.at_test_point(tree, changed=bool(events)) is None  # the split just happened
     True
     >>> for t in range(100):
     ...     events = tree.update([0, 1] if t % 2 else [2, 3])
-    >>> part.at_checkpoint(tree, changed=bool(events))  # one quiet checkpoint later
+    >>> part.at_test_point(tree, changed=bool(events))  # one quiet test point later
     [(0, 1), (2, 3)]
     """
 
@@ -180,11 +180,11 @@ class Partitioner:
         self._quiet = 0
         return self.current
 
-    def at_checkpoint(self, tree: LabelTree, changed: bool) -> list[Group] | None:
-        """Apply the commit rule after a checkpoint; the new partition if one is adopted.
+    def at_test_point(self, tree: LabelTree, changed: bool) -> list[Group] | None:
+        """Apply the commit rule after a test point; the new partition if one is adopted.
 
         ``changed`` says whether the tree changed structurally (split, merge or reset) since the
-        previous checkpoint. A change of the automatic m_min counts as a change too.
+        previous test point. A change of the automatic m_min counts as a change too.
         """
         if self.current is None:
             self.start(tree)

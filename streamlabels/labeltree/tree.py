@@ -1,7 +1,7 @@
 """ODAC-J: an online divisive-agglomerative tree over the labels, with Jaccard distances.
 
 The active leaves of the tree always partition the label space. Every ``n_min`` instances a
-checkpoint pass tests each active leaf (docs/algorithm.md §2.1):
+test point pass tests each active leaf (docs/algorithm.md §2.1):
 
 * merge: a leaf whose diameter d1 now exceeds its parent's frozen diameter by more than the
   Hoeffding bound makes the parent a leaf again (the co-occurrence structure drifted back);
@@ -113,7 +113,7 @@ class LabelTree:
     n_labels
         Size of the label space; labels are the ids ``0 .. n_labels - 1``.
     n_min
-        Instances between checkpoints, and the least a leaf must have seen to be tested.
+        Instances between test points, and the least a leaf must have seen to be tested.
     delta
         Error probability of the Hoeffding bound (0.1 = 90 % confidence).
     tau
@@ -207,10 +207,10 @@ class LabelTree:
     # --- per-instance update -------------------------------------------------------------------
 
     def update(self, positives: Sequence[int]) -> list[TreeEvent]:
-        """Count one instance's positive labels; run the tests when a checkpoint is due.
+        """Count one instance's positive labels; run the tests when a test point is due.
 
         Only the leaves holding a positive label are touched, O(|Y|^2). Returns the structural
-        changes of this instance's checkpoint (an empty list between checkpoints).
+        changes of this instance's test point (an empty list between test points).
         """
         labels = sorted(set(map(int, positives)))  # also accepts numpy arrays and numpy ints
         if labels and (labels[0] < 0 or labels[-1] >= self.n_labels):
@@ -233,7 +233,7 @@ class LabelTree:
                 for leaf, own in by_leaf.items():
                     leaf.counts.update(own)  # type: ignore[union-attr]
         if self.t % self.n_min == 0:
-            return self._checkpoint()
+            return self._test_point()
         return []
 
     def reset(self) -> TreeEvent:
@@ -354,9 +354,9 @@ class LabelTree:
         tree.n_nodes = int(state["n_nodes"])
         return tree
 
-    # --- checkpoint ----------------------------------------------------------------------------
+    # --- test point ----------------------------------------------------------------------------
 
-    def _checkpoint(self) -> list[TreeEvent]:
+    def _test_point(self) -> list[TreeEvent]:
         """Merge test then split test for each active leaf of a pre-order snapshot.
 
         A leaf detached earlier in the pass (its parent merged) is skipped; a node created or

@@ -2,7 +2,7 @@
 
 iHOMER's router and its per-group learners are all "k binary outputs" learners: the router's
 outputs are the groups' meta-labels, a group learner's outputs are the group's labels. Learners are
-fed :class:`~streamlabels.features.Row` objects, so river learners can read the feature dict and
+fed :class:`~streamlabels.vocabulary.Row` objects, so river learners can read the feature dict and
 compiled learners the arrays, with the dict-to-array mapping done once per instance.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from streamlabels.features import Row
+from streamlabels.vocabulary import Row
 
 
 class MultiOutputLearner(abc.ABC):

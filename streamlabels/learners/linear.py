@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from streamlabels.features import Row
 from streamlabels.kernels import linear as kernels
 from streamlabels.kernels.rows import Rows
 from streamlabels.learners.base import MultiOutputLearner
+from streamlabels.vocabulary import Row
 
 _MODES = {"none": kernels.NONE, "sparse": kernels.SPARSE, "standard": kernels.STANDARD}
 _INITIAL_CAPACITY = 64  # columns; doubled as higher column ids appear
@@ -67,7 +67,7 @@ class LinearLearner(MultiOutputLearner):
     Examples
     --------
     >>> import numpy as np
-    >>> from streamlabels.features import FeatureSpace
+    >>> from streamlabels.vocabulary import FeatureSpace
     >>> fs = FeatureSpace()
     >>> model = LinearLearner(n_outputs=2, lr=0.5, intercept_lr=0.5)
     >>> for i in range(200):
@@ -156,7 +156,7 @@ class LinearLearner(MultiOutputLearner):
         return np.ascontiguousarray(y)
 
     def learn_one(self, row: Row, y: np.ndarray) -> None:
-        """Learn from one row (columns ascending, as :class:`~streamlabels.features.Row` has them).
+        """Learn from one row (columns ascending, as :class:`~streamlabels.vocabulary.Row` has them).
 
         ``y`` is a bool array of shape ``(n_outputs,)``.
         """

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 from river import base
 
-from streamlabels.features import Row
 from streamlabels.learners.base import MultiOutputLearner
+from streamlabels.vocabulary import Row
 
 __all__ = ["RiverLearner"]
 
@@ -25,7 +25,7 @@ class RiverLearner(MultiOutputLearner):
     trees and naive Bayes treat a missing key as "unknown", not as 0.0).
 
     >>> from river import linear_model
-    >>> from streamlabels.features import FeatureSpace
+    >>> from streamlabels.vocabulary import FeatureSpace
     >>> learner = RiverLearner(linear_model.LogisticRegression(), n_outputs=2)
     >>> row = FeatureSpace().row({"f": 1.0})
     >>> learner.predict_proba_one(row).tolist()

@@ -17,12 +17,12 @@ import numba
 import numpy as np
 import scipy.sparse
 
-from streamlabels.features import dicts_to_csr
 from streamlabels.kernels import scoring_cpu
 from streamlabels.kernels.hierarchy import Model, Outputs
 from streamlabels.kernels.rows import Rows
 from streamlabels.scoring.rows import batch_rows
 from streamlabels.scoring.snapshot import Snapshot
+from streamlabels.vocabulary import dicts_to_csr
 
 __all__ = ["predict_many", "predict_proba_many", "score_many", "score_model", "to_csr"]
 

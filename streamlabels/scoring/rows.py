@@ -18,7 +18,7 @@ def batch_rows(X, n_features: int) -> Rows:
     is listed, as a dense row is read), or a scipy sparse matrix with those columns (any format;
     converted to CSR with sorted, summed entries). A non-finite value is read as 0.0, which for
     scoring is the same as missing: the model's own rows leave such values out
-    (:class:`~streamlabels.features.FeatureSpace`).
+    (:class:`~streamlabels.vocabulary.FeatureSpace`).
 
     >>> batch_rows(np.array([[1.0, np.nan]]), 2)
     Rows(indptr=array([0, 2]), indices=array([0, 1]), values=array([1., 0.]))

@@ -15,7 +15,6 @@ follow, since they follow them without bounds checks.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np

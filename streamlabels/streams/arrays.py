@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import scipy.sparse
 
-from streamlabels.features import dicts_to_csr, feature_dicts
+from streamlabels.vocabulary import dicts_to_csr, feature_dicts
 
 __all__ = ["ArrayStream"]
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 import inspect
 from collections.abc import Sequence
 
-import numpy as np
 from river import base
 
-from streamlabels.features import FeatureSpace
 from streamlabels.learners.hoeffding.tree import MultiLabelHoeffdingTree
+from streamlabels.vocabulary import FeatureSpace, LabelVocabulary
 
 __all__ = ["HoeffdingTreeMultiLabelClassifier"]
 
@@ -76,8 +75,7 @@ class HoeffdingTreeMultiLabelClassifier(base.MultiLabelClassifier):
         MultiLabelHoeffdingTree(1, **self._tree_params())  # invalid parameters fail here, now
         self._features = FeatureSpace()
         self._tree: MultiLabelHoeffdingTree | None = None
-        self._names: list = []
-        self._ids: dict = {}
+        self._labels: LabelVocabulary | None = None
         if labels is not None:
             self._start(list(labels))
 
@@ -92,25 +90,15 @@ class HoeffdingTreeMultiLabelClassifier(base.MultiLabelClassifier):
         return {name: getattr(self, name) for name in names if name != "n_outputs"}
 
     def _start(self, labels: list) -> None:
-        if not labels or len(set(labels)) != len(labels):
-            raise ValueError("labels must be distinct and at least one")
-        self._names = labels
-        self._ids = {label: i for i, label in enumerate(labels)}
+        if not labels:
+            raise ValueError("labels must name at least one label")
+        self._labels = LabelVocabulary(labels)
         self._tree = MultiLabelHoeffdingTree(len(labels), **self._tree_params())
 
     def learn_one(self, x: dict, y: dict) -> None:
         if self._tree is None:
-            self._start(list(y))
-        truth = np.zeros(len(self._names), dtype=bool)
-        for label, value in y.items():
-            if value:
-                if label not in self._ids:
-                    raise ValueError(
-                        f"label {label!r} is not in the labels {self._names}; pass every label "
-                        "to labels="
-                    )
-                truth[self._ids[label]] = True
-        self._tree.learn_one(self._features.row(x), truth)
+            self._start(LabelVocabulary.names_of([y]))
+        self._tree.learn_one(self._features.row(x), self._labels.truth(y))
 
     def predict_proba_one(self, x: dict, **kwargs) -> dict:
         """Each label's probability at the leaf ``x`` reaches (no label is known before the
@@ -118,7 +106,7 @@ class HoeffdingTreeMultiLabelClassifier(base.MultiLabelClassifier):
         if self._tree is None:
             return {}
         proba = self._tree.predict_proba_one(self._features.row(x, grow=False)).tolist()
-        return {label: {True: p, False: 1.0 - p} for label, p in zip(self._names, proba)}
+        return {label: {True: p, False: 1.0 - p} for label, p in zip(self._labels.names, proba)}
 
     def predict_one(self, x: dict, **kwargs) -> dict:
         """The labels whose probability reaches 0.5 (every known label, True or False)."""

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from streamlabels.features import Row
 from streamlabels.kernels.hoeffding import tree as kernels
+from streamlabels.vocabulary import Row
 
 __all__ = ["DETECTOR_FIELDS", "NODE_FIELDS", "SLOT_FIELDS", "empty_nodes", "empty_slots", "reserve"]
 

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from streamlabels.features import Row
 from streamlabels.kernels import adwin as _adwin
 from streamlabels.kernels.hoeffding import tree as kernels
 from streamlabels.kernels.hoeffding.leaves import table_add
 from streamlabels.learners.base import MultiOutputLearner
 from streamlabels.learners.hoeffding import storage
+from streamlabels.vocabulary import Row
 
 _LEAF_MODELS = {
     "auto": kernels.AUTO,
@@ -121,7 +121,7 @@ class MultiLabelHoeffdingTree(MultiOutputLearner):
     Examples
     --------
     >>> import numpy as np
-    >>> from streamlabels.features import Row
+    >>> from streamlabels.vocabulary import Row
     >>> rng = np.random.default_rng(0)
     >>> tree = MultiLabelHoeffdingTree(2, grace_period=50, bootstrap=False)
     >>> for _ in range(600):

@@ -5,15 +5,17 @@ feature name to a column once (new names get new columns as they appear), so a d
 :class:`Row` of sorted column ids and float values without any per-learner work.
 
 Batch methods must give exactly what the ``_one`` methods give in order, so batches (pandas,
-numpy, scipy.sparse) go through one conversion, :func:`feature_dicts`: a DataFrame row keeps its
-column names; a numpy row is named by column position with every column present (as a dense
-ARFF row); a sparse row holds only its stored entries (as a sparse ARFF row).
+numpy, scipy.sparse, or a list of feature dicts, as a service polls them) go through one
+conversion, :func:`feature_dicts`: a DataFrame row keeps its column names; a numpy row is named
+by column position with every column present (as a dense ARFF row); a sparse row holds only its
+stored entries (as a sparse ARFF row); a dict is itself.
 :func:`dicts_to_csr` goes the other way without losing an entry, explicit zeros included, so a
 stream of dicts can feed a batch method.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -21,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse
 
-__all__ = ["FeatureSpace", "Row", "dicts_to_csr", "feature_dicts", "label_dicts"]
+__all__ = ["FeatureSpace", "Row", "dicts_to_csr", "feature_dicts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +147,11 @@ class FeatureSpace:
         [[0, 1, 3], [0, 1, 2], [2.0, 3.0, 1.0]]
         >>> fs.names
         ['b', 'a', 'c']
+        >>> [a.tolist() for a in fs.csr([{"c": 1.0, "e": 2.0}, {"b": 3.0}], grow=False)]
+        [[0, 1, 2], [2, 0], [1.0, 3.0]]
         """
+        if isinstance(X, list):
+            return self._dicts(X, grow)
         if isinstance(X, pd.DataFrame):
             names = list(X.columns) if names is None else names
             X = X.to_numpy(dtype=np.float64)
@@ -187,6 +193,33 @@ class FeatureSpace:
             indices, values = indices[order], values[order]
         return indptr, indices, values
 
+    def _dicts(self, xs: list[dict], grow: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`csr` of feature dicts: in one pass over the entries when every value is finite
+        (a service's batches), else row by row, as :meth:`row` leaves such values out."""
+        data = np.fromiter(itertools.chain.from_iterable(x.values() for x in xs), dtype=np.float64)
+        indptr = np.zeros(len(xs) + 1, dtype=np.int64)
+        if not np.isfinite(data).all():
+            rows = [self.row(x, grow) for x in xs]
+            np.cumsum([len(row.indices) for row in rows], out=indptr[1:])
+            return (indptr, np.concatenate([r.indices for r in rows] + [indptr[:0]]),
+                    np.concatenate([r.values for r in rows] + [data[:0]]))
+        get = self._columns.get
+        columns: list = []
+        for x in xs:
+            row = list(map(get, x))
+            if None in row:
+                row = [self.column(name) if grow else get(name, -1) for name in x]
+            columns += row
+        np.cumsum([len(x) for x in xs], out=indptr[1:])
+        indices = np.array(columns, dtype=np.int64)
+        rows = np.repeat(np.arange(len(xs), dtype=np.int64), np.diff(indptr))
+        keep = indices >= 0
+        if not keep.all():
+            rows, indices, data = rows[keep], indices[keep], data[keep]
+            np.cumsum(np.bincount(rows, minlength=len(xs)), out=indptr[1:])
+        order = np.lexsort((indices, rows))
+        return indptr, indices[order], data[order]
+
     def names_of(self, X, names: Sequence | None = None, fixed: bool = False) -> list | None:
         """The names of ``X``'s columns, checked against this space: ``names`` if given, a
         DataFrame's columns, else column positions (``None``).
@@ -211,6 +244,8 @@ class FeatureSpace:
         ValueError: X has 2 columns but the model learned 3 features by position: pass
         feature_names=[...] naming X's columns, or a DataFrame
         """
+        if isinstance(X, list):  # feature dicts name their own features
+            return None
         shape = X.shape if hasattr(X, "shape") else np.shape(X)
         width = shape[1] if len(shape) == 2 else None
         if names is not None:
@@ -270,7 +305,9 @@ def feature_dicts(X, names: Sequence | None = None) -> Iterator[dict]:
     >>> list(feature_dicts(scipy.sparse.csr_matrix([[0.0, 2.0]])))
     [{1: 2.0}]
     """
-    if isinstance(X, pd.DataFrame):
+    if isinstance(X, list):
+        yield from X
+    elif isinstance(X, pd.DataFrame):
         columns = list(X.columns if names is None else names)
         for values in X.itertuples(index=False, name=None):
             yield dict(zip(columns, map(float, values)))
@@ -290,26 +327,6 @@ def feature_dicts(X, names: Sequence | None = None) -> Iterator[dict]:
         columns = range(X.shape[1]) if names is None else names
         for values in X.tolist():
             yield dict(zip(columns, values))
-
-
-def label_dicts(Y, labels: Sequence | None) -> Iterator[dict]:
-    """One ``{label: bool}`` dict per row of ``Y`` (a DataFrame, or an array in ``labels`` order)."""
-    if isinstance(Y, pd.DataFrame):
-        columns = list(Y.columns)
-        for values in Y.itertuples(index=False, name=None):
-            yield {label: bool(v) for label, v in zip(columns, values)}
-        return
-    if scipy.sparse.issparse(Y):
-        Y = Y.toarray()
-    Y = np.asarray(Y)
-    if Y.ndim != 2:
-        raise ValueError(f"Y must be two-dimensional, got shape {Y.shape}")
-    if labels is None:
-        labels = range(Y.shape[1])
-    if len(labels) != Y.shape[1]:
-        raise ValueError(f"Y has {Y.shape[1]} columns but the model knows {len(labels)} labels")
-    for values in Y.astype(bool).tolist():
-        yield dict(zip(labels, values))
 
 
 def dicts_to_csr(
