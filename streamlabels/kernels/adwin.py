@@ -22,7 +22,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from streamlabels.kernels.jit import kernel
 
 # floats
 WIDTH = 0
@@ -45,7 +46,7 @@ def new_state(n: int, rows: int = ROWS, max_buckets: int = 5) -> tuple:
             np.zeros((n, rows, max_buckets + 1)), np.zeros((n, rows, max_buckets + 1)))
 
 
-@njit(cache=True)
+@kernel
 def reset(d, state):
     """Empty detector ``d`` (river's reset: one empty row, counters at 0)."""
     floats, ints, lengths = state[0], state[1], state[2]
@@ -55,7 +56,7 @@ def reset(d, state):
     lengths[d] = 0
 
 
-@njit(cache=True)
+@kernel(background=True)
 def estimation(d, state):
     """Mean of the window; 0.0 when it is empty."""
     floats = state[0]
@@ -64,7 +65,7 @@ def estimation(d, state):
     return floats[d, TOTAL] / floats[d, WIDTH]
 
 
-@njit(cache=True)
+@kernel
 def _pop_front(d, r, count, lengths, totals, variances):
     """Drop the ``count`` oldest buckets of row ``r``."""
     n = lengths[d, r]
@@ -74,7 +75,7 @@ def _pop_front(d, r, count, lengths, totals, variances):
     lengths[d, r] = n - count
 
 
-@njit(cache=True)
+@kernel
 def _delete_oldest(d, state):
     floats, ints, lengths, totals, variances = state
     last = ints[d, N_ROWS] - 1
@@ -92,7 +93,7 @@ def _delete_oldest(d, state):
         ints[d, N_ROWS] -= 1
 
 
-@njit(cache=True)
+@kernel
 def _compress(d, state):
     ints, lengths, totals, variances = state[1], state[2], state[3], state[4]
     max_buckets = totals.shape[2] - 1
@@ -120,7 +121,7 @@ def _compress(d, state):
         i += 1
 
 
-@njit(cache=True)
+@kernel
 def _insert(d, value, state):
     floats, lengths, totals, variances = state[0], state[2], state[3], state[4]
     k = lengths[d, 0]
@@ -138,7 +139,7 @@ def _insert(d, value, state):
     _compress(d, state)
 
 
-@njit(cache=True)
+@kernel
 def _cut(n0, n1, delta_mean, width, variance, delta, min_length):
     delta_prime = math.log(2.0 * math.log(width) / delta)
     m_recip = 1.0 / (n0 - min_length + 1.0) + 1.0 / (n1 - min_length + 1.0)
@@ -147,7 +148,7 @@ def _cut(n0, n1, delta_mean, width, variance, delta, min_length):
     return abs(delta_mean) > epsilon
 
 
-@njit(cache=True)
+@kernel
 def _detect(d, state, delta, clock, min_length, grace):
     floats, ints, lengths, totals = state[0], state[1], state[2], state[3]
     ints[d, TICK] += 1
@@ -187,7 +188,7 @@ def _detect(d, state, delta, clock, min_length, grace):
     return detected
 
 
-@njit(cache=True)
+@kernel(background=True)
 def update(d, x, state, delta, clock, min_length, grace):
     """Add ``x`` to detector ``d``; True when it detects a change (as ``ADWIN.update``).
 

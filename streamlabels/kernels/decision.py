@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from numba import njit
+from streamlabels.kernels.jit import kernel
 
 Rule = namedtuple("Rule", ["theta", "group_nonempty", "ensure_nonempty", "use_layer"])
 """The decision parameters: the routing threshold ``theta``; ``group_nonempty``: a routed group
@@ -22,7 +22,7 @@ predicts at least its best label; ``ensure_nonempty``: never predict the empty s
 ``use_layer``: the decision layer (:mod:`.experts`) decides from the label scores instead."""
 
 
-@njit(cache=True)
+@kernel(background=True)
 def decide(routing, local, group_ptr, group_labels, theta, group_nonempty, ensure_nonempty, labels):
     """Write the predicted labels into ``labels``.
 
@@ -64,7 +64,7 @@ def decide(routing, local, group_ptr, group_labels, theta, group_nonempty, ensur
         labels[best] = True
 
 
-@njit(cache=True)
+@kernel(background=True)
 def label_scores(routing, local, group_ptr, group_labels, out):
     """Write each label's score, its group's routing score times its score within the group."""
     for k in range(group_ptr.shape[0] - 1):

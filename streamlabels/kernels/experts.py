@@ -36,9 +36,9 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
 from streamlabels.kernels import knn
+from streamlabels.kernels.jit import kernel
 
 MODEL = 0
 KNN = 1
@@ -106,7 +106,7 @@ def no_layer() -> Layer:
     return new_layer(1, 0, ("model",), "uniform", "fixed", 1, 1, False)
 
 
-@njit(cache=True)
+@kernel(background=True)
 def new_scratch(layer: Layer) -> Scratch:
     """Scratch for deciding and learning rows with ``layer`` (compiled, so that parallel kernels
     make their own)."""
@@ -115,7 +115,7 @@ def new_scratch(layer: Layer) -> Scratch:
                    knn.new_scratch(layer.window))
 
 
-@njit(cache=True)
+@kernel(background=True)
 def decide_row(model_scores, xi, xv, layer, scratch, out):
     """Write the row's labels into ``out`` and its combined scores into ``scratch.scores``.
 
@@ -141,7 +141,7 @@ def decide_row(model_scores, xi, xv, layer, scratch, out):
         out[l] = s >= tau and s > 0.0
 
 
-@njit(cache=True)
+@kernel
 def _hedge(y, layer, ex):
     prm, w = layer.prm, layer.weights
     eta, share = prm[ETA], prm[SHARE]
@@ -159,7 +159,7 @@ def _hedge(y, layer, ex):
             w[l, e] = (1.0 - share) * w[l, e] / z + share * prm[ON + e] / n_on
 
 
-@njit(cache=True)
+@kernel
 def _threshold(y, layer, p):
     """Add the row's (score, truth) pairs to the decayed histogram, then move ``tau`` to the cut
     with the best micro-F1 on it."""
@@ -189,7 +189,7 @@ def _threshold(y, layer, p):
             layer.run[TAU] = b / n_bins
 
 
-@njit(cache=True)
+@kernel
 def _counts(y, layer):
     """Decayed counts: each row adds the increment, which grows by 1 / (1 - 1/horizon) per row
     (all counts rescaled when it gets large), so older rows weigh exponentially less."""
@@ -216,7 +216,7 @@ def _counts(y, layer):
         layer.previous[l] = y[l]
 
 
-@njit(cache=True)
+@kernel(background=True)
 def learn_row(y, xi, xv, layer, scratch):
     """Learn the truth ``y`` (bool per label) of the row :func:`decide_row` decided last: expert
     weights, threshold, context and frequency counts, previous label set and the kNN window."""

@@ -11,13 +11,12 @@ afterwards (:mod:`streamlabels.ihomer.compiled`).
 
 from __future__ import annotations
 
-from numba import njit
-
 from streamlabels.kernels.hierarchy import learn_row, new_scratch, score_row
+from streamlabels.kernels.jit import kernel
 from streamlabels.kernels.rows import row_of
 
 
-@njit(cache=True)
+@kernel
 def predict_learn_rows(rows, Y, model, out, learn):
     """Score each of the :class:`~streamlabels.kernels.rows.Rows` into the
     :class:`~streamlabels.kernels.hierarchy.Outputs` ``out``, then, with ``learn``, learn it from

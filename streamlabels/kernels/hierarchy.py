@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
 from streamlabels.kernels import experts
 from streamlabels.kernels.decision import decide, label_scores
+from streamlabels.kernels.jit import kernel
 from streamlabels.kernels.linear import bank_learner, predict_row
 from streamlabels.kernels.linear import learn_row as learn_linear
 
@@ -39,6 +39,7 @@ WarmUp = namedtuple("WarmUp", ["left", "warming", "warm_left", "map_offsets", "m
 """The shadow's warm-up, updated in place: ``left`` holds [shadow alive (0/1), router warm-up
 instances to go]; ``warming`` (n_groups,) marks the active groups that take their label scores
 from the shadow while ``warm_left`` (their relevant instances to go) is positive; the shadow's
+from streamlabels.kernels.jit import kernel
 groups holding the labels of active group ``k`` are
 ``map_groups[map_offsets[k]:map_offsets[k + 1]]``. When the warm-up ends, ``left[0]`` drops to 0
 and the shadow is no longer read."""
@@ -69,7 +70,7 @@ rule (the loss detector watches them); ``scores`` (``predict_proba_one``'s), a m
 when not wanted."""
 
 
-@njit(cache=True)
+@kernel
 def new_scratch(model):
     """Scratch for scoring and learning rows with ``model`` (compiled, so that parallel tasks make
     their own)."""
@@ -85,7 +86,7 @@ def new_scratch(model):
     )
 
 
-@njit(cache=True)
+@kernel
 def _router_scores(idx, vals, model, h, scratch, out):
     """P(group relevant | x) of hierarchy ``h``; zeros before its router has learned anything."""
     if h.seen[0] == 0:
@@ -95,7 +96,7 @@ def _router_scores(idx, vals, model, h, scratch, out):
     predict_row(idx, vals, state, model.sgd.mode, scratch.cols, scratch.xs, out)
 
 
-@njit(cache=True)
+@kernel
 def _local_scores(idx, vals, model, h, k, scratch, out):
     """Write group ``k``'s within-group label scores into ``out`` at the group's label ids: 1 for
     a single label (certain once routed), 0 from a learner that has learned nothing."""
@@ -115,7 +116,7 @@ def _local_scores(idx, vals, model, h, k, scratch, out):
         out[h.members[p]] = part[p - a]
 
 
-@njit(cache=True)
+@kernel
 def _shadow_labels(idx, vals, model, scratch):
     """Into ``scratch.from_shadow``: the shadow's label scores for the labels of warming groups.
 
@@ -137,7 +138,7 @@ def _shadow_labels(idx, vals, model, scratch):
             _local_scores(idx, vals, model, shadow, g, scratch, scratch.from_shadow)
 
 
-@njit(cache=True)
+@kernel
 def _routing(idx, vals, model, scratch):
     """Each active group's routing score; during a router warm-up, the max of the shadow router's
     scores over the old groups that hold its labels."""
@@ -154,7 +155,7 @@ def _routing(idx, vals, model, scratch):
             routing[k] = best
 
 
-@njit(cache=True)
+@kernel
 def score_row(idx, vals, model, scratch, every_group, out, i):
     """Score one row (column ids ``idx``, ascending, and ``vals``) into row ``i`` of the
     :class:`Outputs` ``out``: what ``predict_one`` and ``score_one`` answer.
@@ -197,7 +198,7 @@ def score_row(idx, vals, model, scratch, every_group, out, i):
             label_scores(routing, local, active.offsets, active.members, out.scores[i])
 
 
-@njit(cache=True)
+@kernel
 def _learn_hierarchy(idx, vals, y, model, h, scratch):
     """``Hierarchy.learn``: the router on the meta-labels (left in ``scratch.meta``), then each
     trained group's learner."""
@@ -223,7 +224,7 @@ def _learn_hierarchy(idx, vals, y, model, h, scratch):
         h.local_seen[k] += 1
 
 
-@njit(cache=True)
+@kernel
 def learn_row(idx, vals, y, model, scratch):
     """Learn the truth ``y`` (bool per label) of the row :func:`score_row` scored last: the active
     hierarchy, then, while it warms up, the shadow and the warm-up counters, then the layer."""

@@ -23,7 +23,8 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
+
+from streamlabels.kernels.jit import kernel
 
 POS = 0
 FILL = 1
@@ -47,7 +48,7 @@ def new_window(n_labels: int, n_columns: int, k: int, window: int, dense: bool,
     )
 
 
-@njit(cache=True)
+@kernel
 def new_scratch(window: KnnWindow) -> KnnScratch:
     """Scratch for queries on ``window`` (compiled, so that parallel kernels make their own)."""
     k = window.meta[K]
@@ -87,7 +88,7 @@ def used(window: KnnWindow) -> dict:
     }
 
 
-@njit(cache=True)
+@kernel
 def _load(xi, xv, w, query):
     """Scatter the row into ``query`` over the learned columns (standardised when dense);
     returns its squared norm."""
@@ -112,7 +113,7 @@ def _load(xi, xv, w, query):
     return norm2
 
 
-@njit(cache=True)
+@kernel
 def _clear(xi, w, query):
     if w.meta[DENSE]:
         query[: w.meta[NCOLS]] = 0.0
@@ -122,7 +123,7 @@ def _clear(xi, w, query):
                 query[xi[t]] = 0.0
 
 
-@njit(cache=True)
+@kernel
 def scores(xi, xv, w, scratch, out):
     """Write each label's share among the ``k`` nearest window rows into ``out`` (zeros while
     the window is empty). Ties go to the older slot."""
@@ -163,7 +164,7 @@ def scores(xi, xv, w, scratch, out):
         out[l] /= found
 
 
-@njit(cache=True)
+@kernel
 def insert(y, xi, xv, w, scratch):
     """Store a learnt row (unit norm) and its labels in place of the oldest."""
     query = scratch.query

@@ -21,8 +21,8 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
+from streamlabels.kernels.jit import kernel
 from streamlabels.kernels.rows import row_of
 from streamlabels.kernels.scaling import sparse_variance, welford_add
 
@@ -49,7 +49,7 @@ LinearBank = namedtuple(
 CLIP_GRADIENT = 1e12
 
 
-@njit(cache=True)
+@kernel
 def sigmoid(z):
     """Logistic function with river's saturation at |z| > 30 (exact 0 and 1 there)."""
     if z < -30.0:
@@ -59,7 +59,7 @@ def sigmoid(z):
     return 1.0 / (1.0 + math.exp(-z))
 
 
-@njit(cache=True)
+@kernel
 def log_loss_gradient(raw, positive):
     """d(log loss)/d(raw score), with river's branches at |z| > 18 and its clipping."""
     sign = 1.0 if positive else -1.0
@@ -73,7 +73,7 @@ def log_loss_gradient(raw, positive):
     return max(min(g, CLIP_GRADIENT), -CLIP_GRADIENT)
 
 
-@njit(cache=True)
+@kernel
 def _standard_columns(indices, values, state, n_cols, learn, cols, xs):
     """Densify the row over the columns seen so far, update the scaler if ``learn``, scale.
 
@@ -100,12 +100,12 @@ def _standard_columns(indices, values, state, n_cols, learn, cols, xs):
             variances[j] += ((v - old_mean) * (v - means[j]) - variances[j]) / c
         var = variances[j]
         cols[m] = j
-        xs[m] = (v - means[j]) / var**0.5 if var != 0.0 else 0.0
+        xs[m] = (v - means[j]) / math.sqrt(var) if var != 0.0 else 0.0
         m += 1
     return m
 
 
-@njit(cache=True)
+@kernel
 def _sparse_columns(indices, values, state, n_cols, mode, learn, cols, xs):
     """Scale the row's own entries (``SPARSE``) or take them raw (``NONE``).
 
@@ -130,7 +130,7 @@ def _sparse_columns(indices, values, state, n_cols, mode, learn, cols, xs):
     return m
 
 
-@njit(cache=True)
+@kernel
 def bank_learner(bank, j):
     """Learner ``j`` of a :class:`LinearBank`, as views of the bank's arrays."""
     a = bank.rows[j]
@@ -141,7 +141,7 @@ def bank_learner(bank, j):
     )
 
 
-@njit(cache=True)
+@kernel
 def scaled_row(indices, values, state, mode, learn, cols, xs):
     """Write the row as scaled ``(cols, xs)`` pairs and return how many; when ``learn``, the
     scaler learns the row first. ``cols`` and ``xs`` need room for the learner's column
@@ -157,7 +157,7 @@ def scaled_row(indices, values, state, mode, learn, cols, xs):
     return _sparse_columns(indices, values, state, meta[1], mode, learn, cols, xs)
 
 
-@njit(cache=True)
+@kernel(background=True)
 def predict_row(indices, values, state, mode, cols, xs, out):
     """Write P(output = 1) of every output for one row into ``out``; the state is not touched.
     ``cols`` and ``xs`` are scratch (:func:`scaled_row`)."""
@@ -170,7 +170,7 @@ def predict_row(indices, values, state, mode, cols, xs, out):
         out[k] = sigmoid(raw + state.intercepts[k])
 
 
-@njit(cache=True)
+@kernel(background=True)
 def learn_row(indices, values, y, state, sgd, cols, xs):
     """One SGD step on the log loss of every output, after the scaler learned the row.
 
@@ -195,7 +195,7 @@ def learn_row(indices, values, y, state, sgd, cols, xs):
                 weights[k, cols[t]] -= lr * (xs[t] * g)
 
 
-@njit(cache=True)
+@kernel
 def learn_batch(rows, Y, state, sgd):
     """``learn_row`` over the :class:`~streamlabels.kernels.rows.Rows` in order."""
     cols = np.empty(state.counts.shape[0], dtype=np.int64)
@@ -205,7 +205,7 @@ def learn_batch(rows, Y, state, sgd):
         learn_row(indices, values, Y[i], state, sgd, cols, xs)
 
 
-@njit(cache=True)
+@kernel
 def predict_batch(rows, state, mode):
     """``predict_row`` over the rows; returns an (n_rows, n_outputs) array."""
     n = rows.indptr.shape[0] - 1

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from numba import njit
+from streamlabels.kernels.jit import kernel
 
 Rows = namedtuple("Rows", ["indptr", "indices", "values"])
 """CSR arrays: row ``i``'s column ids and values are ``indices[indptr[i]:indptr[i + 1]]`` and
 ``values[...]`` (int64, int64, float64)."""
 
 
-@njit(cache=True)
+@kernel
 def row_of(rows, i):
     """Row ``i``'s column ids and values (views)."""
     a = rows.indptr[i]

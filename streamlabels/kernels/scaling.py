@@ -9,10 +9,10 @@ and the Hoeffding tree's leaf regressions all call these functions, so they roun
 
 from __future__ import annotations
 
-from numba import njit
+from streamlabels.kernels.jit import kernel
 
 
-@njit(cache=True)
+@kernel
 def welford_add(j, v, counts, means, m2s):
     """Add value ``v`` to the statistics of column ``j``."""
     c = counts[j] + 1
@@ -22,7 +22,7 @@ def welford_add(j, v, counts, means, m2s):
     m2s[j] += (v - old) * (v - means[j])
 
 
-@njit(cache=True)
+@kernel
 def sparse_variance(m2, mean, count, n):
     """Variance over ``n`` instances of a column whose ``count`` explicit entries have mean
     ``mean`` and sum of squared deviations ``m2``, the other instances being zeros."""

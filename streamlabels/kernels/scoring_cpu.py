@@ -9,13 +9,12 @@ score blocks of one batch at once: the kernel releases the GIL
 
 from __future__ import annotations
 
-from numba import njit
-
 from streamlabels.kernels.hierarchy import new_scratch, score_row
+from streamlabels.kernels.jit import kernel
 from streamlabels.kernels.rows import row_of
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def score_rows(rows, model, start, stop, out):
     """Score rows ``start .. stop - 1`` into the :class:`~streamlabels.kernels.hierarchy.Outputs`
     ``out``, with scratch of their own. Labels alone skip the learners of groups not routed."""

@@ -10,14 +10,15 @@ addresses. Under numba's CUDA simulator the same kernel runs as Python over host
 
 from __future__ import annotations
 
-from numba import cuda, njit
+from numba import cuda
 
 from streamlabels.kernels import experts, knn
 from streamlabels.kernels.hierarchy import Scratch, score_row
+from streamlabels.kernels.jit import kernel
 from streamlabels.kernels.rows import row_of
 
 
-@njit(cache=True)
+@kernel
 def thread_scratch(scratch, i):
     """Thread ``i``'s :class:`~streamlabels.kernels.hierarchy.Scratch`: column ``i`` of each
     array of the tile's scratch (the same fields, one more trailing dimension)."""
