@@ -222,6 +222,17 @@ def test_service_restores_the_previous_checkpoint_when_the_newest_is_corrupt(tmp
         Service(other).pipeline.learned.restore()
 
 
+def test_checkpoints_are_written_in_the_state_envelope_and_crash_leftovers_removed(tmp_path):
+    model, _ = _trained_model(60)
+    path = CheckpointStore(tmp_path).save(model, {("in", 0): 60}, {"labels": model.labels})
+    saved = loads(path.read_bytes())
+    assert (saved["kind"], saved["version"]) == ("streamlabels.service.checkpoint", 2)
+    assert "format" not in saved and "format_version" not in saved
+    leftover = tmp_path / ".checkpoint-000000000002.state.k3x9.tmp"  # a save killed mid-write
+    leftover.write_bytes(path.read_bytes()[:100])
+    store = CheckpointStore(tmp_path)
+    assert not leftover.exists() and store.paths() == [path]
+
 LEGACY_CHECKPOINT = Path(__file__).parent / "fixtures" / "service-checkpoint-v1.state"
 
 
