@@ -18,11 +18,13 @@ construction rather than by timing:
 ``after-rename``
     the rename is done, the folder not yet fsynced.
 
-The variable is read at each write, so a process can save normally and set it for a later write.
+A suffix ``@K`` moves the point to the K-th file the process writes (``before-rename@3``: two
+saves complete, the third is killed); without it, the next file written.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import tempfile
@@ -32,6 +34,7 @@ __all__ = ["FAULT_VARIABLE", "place", "remove_stale", "write_atomic"]
 
 FAULT_VARIABLE = "STREAMLABELS_FAULT_KILL_AT"
 _PHASES = ("before-rename", "after-rename")
+_files_written = itertools.count(1)  # numbers this process's writes, for the fault hook's @K
 
 
 def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> Path:
@@ -97,15 +100,20 @@ def _rename(source: Path, target: Path, fault: str) -> None:
 
 
 def _fault() -> str:
-    """The fault-injection point :data:`FAULT_VARIABLE` names, or ``""`` when it is unset."""
+    """The point of this write that :data:`FAULT_VARIABLE` names, or ``""`` (the normal case)."""
+    number = next(_files_written)
     fault = os.environ.get(FAULT_VARIABLE, "")
-    if fault and fault not in _PHASES and not (
-        fault.startswith("byte:") and fault.removeprefix("byte:").isdigit()
+    if not fault:
+        return ""
+    point, at, nth = fault.partition("@")
+    if (point not in _PHASES and not (point.startswith("byte:") and point[5:].isdigit())) or (
+        at and not nth.isdigit()
     ):
         raise ValueError(
-            f"{FAULT_VARIABLE}={fault!r}: expected byte:N, before-rename or after-rename"
+            f"{FAULT_VARIABLE}={fault!r}: expected byte:N, before-rename or after-rename, "
+            "optionally followed by @K"
         )
-    return fault
+    return point if not at or int(nth) == number else ""
 
 
 def _kill_self() -> None:

@@ -95,8 +95,26 @@ def test_the_fault_hook_kills_the_writer_at_the_point_it_names(
     assert remove_stale(tmp_path) == temporary
 
 
+def test_a_fault_point_at_the_kth_file_lets_the_earlier_files_complete(tmp_path):
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from streamlabels.files import write_atomic\n"
+            "for name in 'abc': write_atomic(sys.argv[1] + '/' + name, b'data')",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), FAULT_VARIABLE: "before-rename@2"},
+        capture_output=True,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()
+    assert [p.name.split(".")[1] for p in remove_stale(tmp_path)] == ["b"]
+    assert [p.name for p in tmp_path.iterdir()] == ["a"]
+
 def test_a_mistyped_fault_point_is_refused_rather_than_ignored(tmp_path, monkeypatch):
-    monkeypatch.setenv(FAULT_VARIABLE, "byte:-3")
-    with pytest.raises(ValueError, match="expected byte:N, before-rename or after-rename"):
-        write_atomic(tmp_path / "x", NEW)
+    for mistyped in ("byte:-3", "before_rename", "after-rename@", "byte:7@two"):
+        monkeypatch.setenv(FAULT_VARIABLE, mistyped)
+        with pytest.raises(ValueError, match="expected byte:N, before-rename or after-rename"):
+            write_atomic(tmp_path / "x", NEW)
     assert list(tmp_path.iterdir()) == []
