@@ -1,4 +1,4 @@
-"""Files that appear whole or not at all: every file streamlabels saves is put in place here.
+"""Files that appear whole or not at all: checkpoints, replay saves and cached datasets.
 
 A crash in the middle of saving must leave the previous file in use, never a torn one under the
 real name. So the bytes go to a temporary file in the target's folder, which is flushed and
@@ -12,7 +12,7 @@ construction rather than by timing:
 
 ``byte:N``
     :func:`write_atomic` has written the first ``N`` bytes of the temporary file (flushed to the
-    operating system, not fsynced);
+    operating system, not fsynced); :func:`place` moves finished files, so it ignores this one;
 ``before-rename``
     the temporary file is complete and fsynced, not yet renamed;
 ``after-rename``

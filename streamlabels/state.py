@@ -176,7 +176,6 @@ def _envelope_keys(state: dict) -> tuple[str, str]:
     return ("format", "format_version") if "format_version" in state else ("format", "version")
 
 
-
 def _loads(data: bytes) -> dict:
     minimum = _HEADER.size + _DIGEST
     if len(data) < minimum:
