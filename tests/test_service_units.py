@@ -242,7 +242,6 @@ def test_a_checkpoint_of_format_version_1_still_loads():
 
         from service.checkpoint import CheckpointStore
         from streamlabels import IHOMER
-from streamlabels.state import dumps, loads
         from streamlabels.streams import SyntheticStream
         stream = SyntheticStream(n_instances=60, n_features=4, n_labels=3, seed=1)
         model = IHOMER(labels=stream.label_names, n_min=25, knn_window=20)
