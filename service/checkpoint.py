@@ -3,12 +3,11 @@
 A checkpoint is one file holding the model's state *and* the input offsets it has learned up to
 (``{topic, partition: next offset}``), so a restart resumes exactly where the model's knowledge
 ends: messages after those offsets are predicted again (at-least-once) and learned once. The bytes
-come from :func:`streamlabels.state.dumps`, which adds the format version and a hash; a file that
+come from :func:`streamlabels.state.seal`, which adds the kind, the version and a hash; a file that
 fails the check is refused with a log message, and the previous checkpoint is used instead.
 
-Files are written to a temporary name in the same folder, fsynced, then renamed over, so a crash
-leaves either the old set of checkpoints or the new one, never a torn file under a real name. The
-newest ``keep`` are kept.
+Files are written by :func:`streamlabels.files.write_atomic`, so a crash leaves either the old set
+of checkpoints or the new one, never a torn file under a real name. The newest ``keep`` are kept.
 """
 
 from __future__ import annotations
@@ -21,14 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamlabels import IHOMER
-from streamlabels.state import StateError, dumps, loads
+from streamlabels.files import remove_stale, write_atomic
+from streamlabels.state import StateError, seal, unseal
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "Checkpoint", "CheckpointStore"]
+__all__ = ["KIND", "VERSION", "Checkpoint", "CheckpointStore"]
 
 log = logging.getLogger(__name__)
 
-FORMAT = "streamlabels.service.checkpoint"
-FORMAT_VERSION = 1
+KIND = "streamlabels.service.checkpoint"
+VERSION = 2  # 1 had the same body, its kind and version under the keys format and format_version
+_READS = (1, 2)
 _NAME = re.compile(r"^checkpoint-(\d{12})\.state$")
 
 
@@ -59,8 +60,7 @@ class CheckpointStore:
         self.directory = Path(directory)
         self.keep = keep
         self.directory.mkdir(parents=True, exist_ok=True)
-        for stale in self.directory.glob(".checkpoint-*.tmp"):
-            stale.unlink(missing_ok=True)
+        remove_stale(self.directory, "checkpoint-*.state")  # left by a crash inside a save
 
     def paths(self) -> list[Path]:
         """The checkpoint files, oldest first."""
@@ -73,9 +73,7 @@ class CheckpointStore:
         """Write a new checkpoint atomically, then delete the ones beyond ``keep``."""
         existing = self.paths()
         number = int(_NAME.match(existing[-1].name).group(1)) + 1 if existing else 1
-        state = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+        body = {
             "created": time.time(),
             "offsets": [
                 {"topic": topic, "partition": partition, "offset": offset}
@@ -84,25 +82,11 @@ class CheckpointStore:
             "metadata": metadata,
             "model": model.get_state(),
         }
-        data = dumps(state)
         path = self.directory / f"checkpoint-{number:012d}.state"
-        temporary = self.directory / f".checkpoint-{number:012d}.tmp"
-        with open(temporary, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-        self._sync_directory()
+        write_atomic(path, seal(KIND, VERSION, body))
         for old in self.paths()[: -self.keep]:
             old.unlink(missing_ok=True)
         return path
-
-    def _sync_directory(self) -> None:
-        fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
     def load_latest(self) -> Checkpoint | None:
         """The newest checkpoint that passes every check, or None when there is none.
@@ -126,25 +110,18 @@ class CheckpointStore:
         Raises
         ------
         StateError
-            The bytes are damaged, are not a service checkpoint of this version, or hold offsets,
-            metadata or a model state that do not fit together.
+            The bytes are damaged, are not a service checkpoint of a version this service reads,
+            or hold offsets, metadata or a model state that do not fit together.
         OSError
             The file cannot be read.
         """
-        state = loads(Path(path).read_bytes())
-        if state.get("format") != FORMAT:
-            raise StateError(f"not a service checkpoint (format {state.get('format')!r})")
-        if state.get("format_version") != FORMAT_VERSION:
-            raise StateError(
-                f"checkpoint format version {state.get('format_version')!r}; "
-                f"this service reads version {FORMAT_VERSION}"
-            )
+        _, body = unseal(Path(path).read_bytes(), KIND, _READS)
         try:
             offsets = {
-                (o["topic"], int(o["partition"])): int(o["offset"]) for o in state["offsets"]
+                (o["topic"], int(o["partition"])): int(o["offset"]) for o in body["offsets"]
             }
-            metadata = dict(state["metadata"])
-            model_state = state["model"]
+            metadata = dict(body["metadata"])
+            model_state = body["model"]
         except (KeyError, TypeError, ValueError, OverflowError) as error:
             raise StateError(f"malformed checkpoint: {type(error).__name__}: {error}") from None
         try:

@@ -12,6 +12,10 @@ array table (dtype, shape, offset, byte length). Values JSON cannot carry exactl
 object ``{"$": kind, ...}``: arrays, tuples, non-finite floats, and dicts that use the key ``"$"``
 themselves. Dict insertion order is kept, tuples come back as tuples, numpy scalars come back as
 the Python ``bool``, ``int`` or ``float`` of the same value.
+
+Every saved format (the IHOMER model state, service checkpoints, ``replay --save`` files) puts its
+body in one envelope, ``{"kind": ..., "version": ..., **body}`` (:func:`wrap`), and is read back
+through one check of both (:func:`unwrap`); :func:`seal` and :func:`unseal` do the same on bytes.
 """
 
 from __future__ import annotations
@@ -20,15 +24,17 @@ import hashlib
 import json
 import math
 import struct
+from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["FORMAT_VERSION", "StateError", "dumps", "loads"]
+__all__ = ["FORMAT_VERSION", "StateError", "dumps", "loads", "seal", "unseal", "unwrap", "wrap"]
 
 MAGIC = b"SLSTATE\x00"
 FORMAT_VERSION = 1
 _HEADER = struct.Struct("<8sIQQ")
 _DIGEST = 32
+_ENVELOPE = ("kind", "version")
 # Numeric and bool dtypes only: object arrays would need pickle, strings are not model state.
 _DTYPES = frozenset(
     np.dtype(code).newbyteorder("<").str
@@ -101,6 +107,73 @@ def loads(data: bytes) -> dict:
         raise
     except Exception as exc:  # a blob that passed the hash but is malformed: refuse it as a whole
         raise StateError(f"malformed streamlabels state: {type(exc).__name__}: {exc}") from exc
+
+
+def wrap(kind: str, version: int, body: dict) -> dict:
+    """``body`` in the envelope every saved format shares: ``{"kind": kind, "version": version,
+    **body}``. The kind says what the state is, the version which layout its body has, so a reader
+    can refuse a foreign or newer state before it looks inside (:func:`unwrap`).
+
+    >>> wrap("demo", 2, {"n": 5})
+    {'kind': 'demo', 'version': 2, 'n': 5}
+    """
+    taken = [key for key in _ENVELOPE if key in body]
+    if taken:
+        raise StateError(f"the body of a {kind} state cannot use the envelope's keys {taken}")
+    return {"kind": kind, "version": version, **body}
+
+
+def unwrap(state: dict, kind: str, versions: Iterable[int]) -> tuple[int, dict]:
+    """The version and body of a :func:`wrap` envelope, once its kind and version are checked.
+
+    States written before the envelope named the two ``format`` and ``format_version`` (service
+    checkpoints of version 1) or ``format`` and ``version`` (scoring snapshots); they are read
+    as if wrapped, so old files keep loading.
+
+    Raises
+    ------
+    StateError
+        ``state`` is not a dict, is of another kind, or has a version not in ``versions``; the
+        message names what was found and what is read.
+
+    >>> unwrap(wrap("demo", 2, {"n": 5}), "demo", (1, 2))
+    (2, {'n': 5})
+    >>> unwrap(wrap("demo", 3, {"n": 5}), "demo", (1, 2))
+    Traceback (most recent call last):
+    ...
+    streamlabels.state.StateError: demo state of version 3: this streamlabels reads versions 1, 2
+    """
+    readable = tuple(versions)
+    if not isinstance(state, dict):
+        raise StateError(f"not a {kind} state: found a {type(state).__name__}, not a dict")
+    keys = _envelope_keys(state)
+    found_kind, found_version = (state.get(key) for key in keys)
+    if not isinstance(found_kind, str) or found_kind != kind:
+        found = "it names no kind" if found_kind is None else f"its kind is {found_kind!r}"
+        raise StateError(f"not a {kind} state: {found}")
+    if type(found_version) is not int or found_version not in readable:
+        raise StateError(
+            f"{kind} state of version {found_version!r}: this streamlabels reads versions "
+            + ", ".join(map(str, readable))
+        )
+    return found_version, {key: value for key, value in state.items() if key not in keys}
+
+
+def seal(kind: str, version: int, body: dict) -> bytes:
+    """:func:`wrap` then :func:`dumps`: the bytes of a saved state of ``kind``."""
+    return dumps(wrap(kind, version, body))
+
+
+def unseal(data: bytes, kind: str, versions: Iterable[int]) -> tuple[int, dict]:
+    """:func:`loads` then :func:`unwrap`: the version and body of bytes from :func:`seal`."""
+    return unwrap(loads(data), kind, versions)
+
+
+def _envelope_keys(state: dict) -> tuple[str, str]:
+    """The keys holding a state's kind and version: the envelope's, or a legacy pair."""
+    if "kind" in state or "format" not in state:
+        return _ENVELOPE
+    return ("format", "format_version") if "format_version" in state else ("format", "version")
 
 
 def _loads(data: bytes) -> dict:

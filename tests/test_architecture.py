@@ -190,3 +190,42 @@ def test_the_package_declares_its_annotations_for_type_checkers():
     assert (ROOT / "streamlabels" / "py.typed").is_file()
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "py.typed" in config["tool"]["setuptools"]["package-data"]["streamlabels"]
+
+
+_MOVERS = {("os", "replace"), ("os", "rename"), ("os", "renames"), ("shutil", "move")}
+
+
+def _renames(source: str) -> list[int]:
+    """Lines of ``source`` that move a file over another name: ``os.replace``/``os.rename``/
+    ``os.renames``/``shutil.move`` (called or imported by name), ``Path.rename``, and
+    ``Path.replace`` (told from ``str.replace`` by its single argument)."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and any(
+            (node.module, alias.name) in _MOVERS for alias in node.names
+        ):
+            lines.append(node.lineno)
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        owner = node.func.value.id if isinstance(node.func.value, ast.Name) else None
+        one_argument = len(node.args) == 1 and not node.keywords
+        if (owner, node.func.attr) in _MOVERS or node.func.attr == "rename" or (
+            node.func.attr == "replace" and one_argument
+        ):
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_the_rename_finder_finds_planted_renames():
+    source = (
+        "import os\nos.replace(a, b)\npath.rename(c)\ntext.replace('a', 'b')\n"
+        "Path(d).replace(e)\nfrom os import rename\nnow.replace(year=1)\n"
+    )
+    assert _renames(source) == [2, 3, 5, 6]
+
+
+def test_one_module_owns_putting_files_in_place():
+    """A rename is how a saved file becomes whole at once (streamlabels/files.py); a second
+    place that renames would be a second, unchecked copy of that protocol."""
+    renaming = sorted(name for name, path in _modules().items() if _renames(path.read_text()))
+    assert renaming == ["streamlabels.files"]

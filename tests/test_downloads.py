@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from streamlabels.cli import main
+from streamlabels.files import FAULT_VARIABLE
 from streamlabels.streams import datasets
 from streamlabels.streams.arff import ArffStream
 from streamlabels.streams.assemble import AssemblyError, assemble
@@ -137,6 +140,24 @@ def test_a_killed_fetch_leaves_no_dataset_and_the_next_one_resumes(upstream, dat
     shared = ArffStream(data_dir / "yeast.arff.gz", labels)
     assert same_rows(ArffStream(path, labels), shared) == 2417
 
+
+def test_a_fetch_killed_before_its_dataset_is_in_place_leaves_none_and_the_next_one_finishes(
+    upstream, data_dir
+):
+    command = [sys.executable, "-m", "streamlabels.cli", "datasets", "fetch", "yeast"]
+    killed = subprocess.run(command, capture_output=True, env={
+        **os.environ, FAULT_VARIABLE: "before-rename",  # SIGKILL once assembled, before the rename
+    })
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    part = f".partial/{datasets.info('yeast').parts[0].sha256}.part"
+    assert cache_contents(upstream.cache) == [".partial", part, ".partial/yeast.arff.gz.assembled"]
+    asked = len(upstream.requests)
+    path = datasets.fetch("yeast")
+    assert len(upstream.requests) == asked, "the verified download was fetched again"
+    assert cache_contents(upstream.cache) == ["yeast.arff.gz"]
+    labels = list(datasets.info("yeast").label_names)
+    shared = ArffStream(data_dir / "yeast.arff.gz", labels)
+    assert same_rows(ArffStream(path, labels), shared) == 2417
 
 def test_offline_forbids_fetching(upstream, monkeypatch):
     monkeypatch.setenv("STREAMLABELS_OFFLINE", "1")

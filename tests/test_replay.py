@@ -10,6 +10,7 @@ from river import linear_model, metrics, multioutput, preprocessing
 from streamlabels.peers.baselines import DenseInputs, MajorityLabelSet, PreviousLabelSet
 from streamlabels.cli import main
 from streamlabels.evaluate import prequential
+from streamlabels.state import seal
 from streamlabels.streams import datasets
 
 
@@ -201,6 +202,7 @@ def test_replay_saved_then_resumed_equals_one_uninterrupted_run(data_dir, tmp_pa
     monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
     ckpt = tmp_path / "m.ckpt"
     whole = _replay_json(tmp_path, "whole", "yeast", "--window", "200")
+    (tmp_path / ".m.ckpt.x7k2.tmp").write_bytes(b"torn")  # left by a replay killed while saving
     first = _replay_json(tmp_path, "first", "yeast", "--window", "200", "--n", "900",
                          "--save", str(ckpt))
     rest = _replay_json(tmp_path, "rest", "yeast", "--window", "200", "--resume", str(ckpt))
@@ -242,6 +244,14 @@ def test_resume_refuses_a_damaged_or_foreign_checkpoint(data_dir, tmp_path, monk
     assert main(["replay", "flags", "--resume", str(ckpt), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "m.ckpt: cannot resume from it" in err and "checksum" in err
+    ckpt.write_bytes(seal("streamlabels.IHOMER", 3, {}))
+    assert main(["replay", "flags", "--resume", str(ckpt), "--quiet"]) == 2
+    assert "not a streamlabels.replay state: its kind is 'streamlabels.IHOMER'" in (
+        capsys.readouterr().err
+    )
+    ckpt.write_bytes(seal("streamlabels.replay", 2, {}))
+    assert main(["replay", "flags", "--resume", str(ckpt), "--quiet"]) == 2
+    assert "version 2: this streamlabels reads versions 1" in capsys.readouterr().err
     assert main(["replay", "flags", "--model", "prev-ls", "--save", str(ckpt), "--quiet"]) == 2
     assert "--save needs a model that can be checkpointed" in capsys.readouterr().err
 

@@ -8,6 +8,7 @@ import logging
 import threading
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import msgpack
 import pytest
@@ -19,6 +20,7 @@ from service.consumer import Service
 from service.roles import Single
 from service.telemetry import JsonFormatter, Metrics, TelemetryServer, configure_logging
 from streamlabels import IHOMER
+from streamlabels.state import dumps, loads
 from streamlabels.streams import ArffStream, SyntheticStream, datasets
 
 LABELS = ["a", "b", "c"]
@@ -219,6 +221,45 @@ def test_service_restores_the_previous_checkpoint_when_the_newest_is_corrupt(tmp
     with pytest.raises(ConfigError, match="trained on labels"):
         Service(other).pipeline.learned.restore()
 
+
+def test_checkpoints_are_written_in_the_state_envelope_and_crash_leftovers_removed(tmp_path):
+    model, _ = _trained_model(60)
+    path = CheckpointStore(tmp_path).save(model, {("in", 0): 60}, {"labels": model.labels})
+    saved = loads(path.read_bytes())
+    assert (saved["kind"], saved["version"]) == ("streamlabels.service.checkpoint", 2)
+    assert "format" not in saved and "format_version" not in saved
+    leftover = tmp_path / ".checkpoint-000000000002.state.k3x9.tmp"  # a save killed mid-write
+    leftover.write_bytes(path.read_bytes()[:100])
+    store = CheckpointStore(tmp_path)
+    assert not leftover.exists() and store.paths() == [path]
+
+LEGACY_CHECKPOINT = Path(__file__).parent / "fixtures" / "service-checkpoint-v1.state"
+
+
+def test_a_checkpoint_of_format_version_1_still_loads():
+    """A service checkpoint as the release before the state envelope wrote it (top-level
+    ``format`` / ``format_version: 1``). Made with the code at commit 048210d by::
+
+        from service.checkpoint import CheckpointStore
+        from streamlabels import IHOMER
+        from streamlabels.streams import SyntheticStream
+        stream = SyntheticStream(n_instances=60, n_features=4, n_labels=3, seed=1)
+        model = IHOMER(labels=stream.label_names, n_min=25, knn_window=20)
+        for x, y in stream:
+            model.predict_one(x); model.learn_one(x, y)
+        CheckpointStore("out").save(model, {("in", 0): 60},
+                                    {"labels": list(model.labels), "model_version": 60})
+
+    and copied from ``out/checkpoint-000000000001.state``.
+    """
+    blob = LEGACY_CHECKPOINT.read_bytes()
+    saved = loads(blob)
+    assert (saved["format"], saved["format_version"]) == ("streamlabels.service.checkpoint", 1)
+    restored = CheckpointStore.load(LEGACY_CHECKPOINT)
+    assert restored.offsets == {("in", 0): 60}
+    assert restored.metadata == {"labels": ["y0", "y1", "y2"], "model_version": 60}
+    assert restored.model.n_instances == 60
+    assert dumps(restored.model.get_state()) == dumps(saved["model"])
 
 # -- telemetry --------------------------------------------------------------------------------
 

@@ -1,9 +1,11 @@
 """Faults over time: SIGKILL soaks, kills inside checkpoint writes, broker restarts, long streams.
 
 The service promises that every message is predicted at least once and learned exactly once, and
-that a crash can only cost the work since the last checkpoint. These tests break it on purpose, at
-random points, and compare the end state with an uninterrupted run. Kill points are drawn from a
-seeded generator; waits are bounded polls for a condition, and nothing asserts on timing.
+that a crash can only cost the work since the last checkpoint. These tests break it on purpose and
+compare the end state with an uninterrupted run. Each kill point is reached by construction, not by
+timing: a kill inside a checkpoint write is the writer's own (the fault hook of
+:mod:`streamlabels.files`), other kills wait for what the service reports. What varies is drawn
+from a seeded generator; waits are bounded polls for a condition, and nothing asserts on timing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 import textwrap
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -27,7 +30,7 @@ pytest.register_assert_rewrite("service_fixtures")
 from kafka import KafkaConsumer, TopicPartition
 
 from service.broker import Broker
-from service.checkpoint import CheckpointStore
+from service.checkpoint import KIND, VERSION, CheckpointStore
 from service.codec import Codec
 from service.topics import TopicReader, create_topics, instance_messages, produce
 from service_fixtures import (
@@ -39,7 +42,8 @@ from service_fixtures import (
     stop_service,
 )
 from streamlabels import IHOMER
-from streamlabels.state import dumps
+from streamlabels.files import FAULT_VARIABLE
+from streamlabels.state import StateError, dumps, loads, unseal
 from streamlabels.streams import datasets
 
 pytest_plugins = ["service_fixtures"]
@@ -75,54 +79,90 @@ def _named_checkpoints_all_load(folder: Path) -> None:
 
 # -- crash soak -------------------------------------------------------------------------------
 
+KILL_POINTS = ("in_write", "mid_replay", "joined")
+PHASES = ("byte", "before-rename", "after-rename")
 
-def _crash_soak(broker, labels, data, tmp_path, cycles: int, seed: int) -> dict:
-    """Replay ``data`` through service processes killed ``cycles`` times; check the end state."""
+
+def _crash_soak(broker, labels, data, tmp_path, cycles: int, seed: int) -> Counter:
+    """Replay ``data`` through service processes killed ``cycles`` times; check the end state.
+
+    The kill points take turns, and each is reached by construction, with what it depends on
+    drawn from a seeded generator: inside the K-th checkpoint write of the process (the writer's
+    fault hook, mid-write at a drawn byte, before the rename or after it), once the process has
+    learned a drawn number of messages (its telemetry says so), and once it has been given its
+    partition (its log says so). The kinds of kill points reached are returned.
+    """
     rng = random.Random(seed)
     topics = fresh_topics(broker, f"soak{cycles}")
     codec = Codec(labels)
     produce(broker.bootstrap_servers, topics["input_topic"], instance_messages(data, codec))
     checkpoints = tmp_path / "checkpoints"
+    every, batch = 60, 40
     flags = service_flags(
         broker,
         topics,
         labels,
         scaling="standard",
-        batch_size=40,
+        batch_size=batch,
         checkpoint_dir=checkpoints,
-        checkpoint_every=60,
+        checkpoint_every=every,
         checkpoint_seconds="off",
-        metrics_port="off",
+        metrics_port=0,
     )
-    log = tmp_path / "serve.log"
     n = len(data)
-    kills = {"early": 0, "mid_replay": 0, "tmp_file_left": 0}
+    # Fewer bytes than any checkpoint holds: each wraps a model that has learned at least `every`
+    # messages, and model states stay within 5 % of each other (the long-stream tests below).
+    state_bytes = len(dumps(_uninterrupted(data[:every], labels).get_state())) * 9 // 10
+    kills: Counter = Counter()
     with TopicReader(broker.bootstrap_servers, topics["output_topic"]) as out:
         for cycle in range(cycles):
-            seen = len({r.key for r in out.records})
-            process = spawn_service(flags, log)
-            try:
-                if rng.random() < 0.25 or seen >= n:  # during start-up, restore or group join
-                    kills["early"] += 1
-                    time.sleep(rng.uniform(0.0, 2.0))
-                else:  # after a random amount of progress, plus a random sliver
-                    step = max(1, (n - seen) // max(1, cycles - cycle))
-                    target = min(n, seen + rng.randint(1, 2 * step))
-                    out.read_until(distinct_ids(target), timeout=180)
-                    time.sleep(rng.uniform(0.0, 0.2))
-                    kills["mid_replay"] += 1
-            finally:
-                process.kill()
-                process.wait()
+            log = tmp_path / f"serve-{cycle}.log"
+            latest = CheckpointStore(checkpoints).load_latest() if checkpoints.exists() else None
+            left = n - (latest.offsets[(topics["input_topic"], 0)] if latest else 0)
+            writes = min(3, left // (every + batch))  # checkpoint writes the process surely makes
+            point = KILL_POINTS[cycle % len(KILL_POINTS)]
+            if (point == "in_write" and writes == 0) or (point == "mid_replay" and left == 0):
+                point = "joined"
+            if point == "in_write":
+                phase = PHASES[sum(k.startswith("in_write") for k in kills.elements()) % 3]
+                # K >= 2 while nothing is saved yet, so that there is a previous checkpoint
+                nth = rng.randint(1 if latest else min(2, writes), writes)
+                fault = f"byte:{rng.randrange(state_bytes)}" if phase == "byte" else phase
+                before = _newest(checkpoints)
+                process = spawn_service(flags, log, **{FAULT_VARIABLE: f"{fault}@{nth}"})
+                try:
+                    process.wait(timeout=300)
+                except subprocess.TimeoutExpired:
+                    pytest.fail(f"{fault}@{nth}: the service never reached that write")
+                finally:
+                    process.kill()
+                    process.wait()
+                _check_killed_save(checkpoints, fault, before, completed=nth - 1)
+                point = f"in_write {phase}"
+            else:
+                process = spawn_service(flags, log)
+                try:
+                    if point == "mid_replay":
+                        learned = rng.randint(1, min(left, max(1, 2 * left // (cycles - cycle))))
+                        _wait_for(
+                            lambda: _metric(log, "streamlabels_learned_total") >= learned,
+                            f"the service to learn {learned} messages",
+                            180,
+                        )
+                    else:
+                        _wait_for(lambda: _assignments(log) > 0, "the service to join", 180)
+                finally:
+                    process.kill()
+                    process.wait()
             assert process.returncode == -signal.SIGKILL, log.read_text()[-3000:]
+            kills[point] += 1
             if checkpoints.exists():
-                kills["tmp_file_left"] += any(checkpoints.glob(".checkpoint-*.tmp"))
                 _named_checkpoints_all_load(checkpoints)
-        joined = _assignments(log)
+        log = tmp_path / "serve-final.log"
         process = spawn_service(flags, log)
         try:
             # in its poll loop before SIGTERM, which then drains and writes the final checkpoint
-            _wait_for(lambda: _assignments(log) > joined, "the final service to join", 180)
+            _wait_for(lambda: _assignments(log) > 0, "the final service to join", 180)
             records = out.read_until(distinct_ids(n), timeout=300)
         finally:
             assert stop_service(process) == 0, log.read_text()[-3000:]
@@ -139,7 +179,6 @@ def _crash_soak(broker, labels, data, tmp_path, cycles: int, seed: int) -> dict:
     assert final.offsets == {(topics["input_topic"], 0): n}
     assert final.metadata["model_version"] == n
     _assert_same_model(final.model, _uninterrupted(data, labels), data)
-    kills["duplicates"] = sum(len(p) - 1 for p in by_id.values())
     return kills
 
 
@@ -154,17 +193,17 @@ def test_three_sigkills_during_a_replay_lose_nothing_and_learn_nothing_twice(
 ):
     labels, data = yeast
     kills = _crash_soak(broker, labels, data[:600], tmp_path, cycles=3, seed=8)
-    assert kills["early"] + kills["mid_replay"] == 3
+    assert kills == {"in_write byte": 1, "mid_replay": 1, "joined": 1}
 
 
 @pytest.mark.slow
-def test_twenty_five_sigkills_at_random_points_then_the_model_equals_an_uninterrupted_run(
+def test_twenty_five_sigkills_at_drawn_points_then_the_model_equals_an_uninterrupted_run(
     broker, yeast, tmp_path
 ):
     labels, data = yeast
     kills = _crash_soak(broker, labels, data, tmp_path, cycles=25, seed=2024)
-    print("crash soak:", kills)
-    assert kills["early"] + kills["mid_replay"] == 25
+    print("crash soak:", dict(kills))
+    assert {f"in_write {phase}" for phase in PHASES} | {"mid_replay", "joined"} <= set(kills)
 
 
 # -- a kill while sends are in flight ---------------------------------------------------------
@@ -262,39 +301,70 @@ def _committed(broker, topics) -> int | None:
 
 _WRITER = textwrap.dedent(
     """
-    import os, sys, time
-    import service.checkpoint as checkpoint
+    import os, sys
+    from service.checkpoint import CheckpointStore
     from streamlabels import IHOMER
+    from streamlabels.files import FAULT_VARIABLE
+    from streamlabels.state import dumps
     from streamlabels.streams import SyntheticStream
-
-    fsync = os.fsync
-    def slow_fsync(fd):  # widen the window between the temporary file and the rename
-        time.sleep(0.01)
-        fsync(fd)
-    checkpoint.os.fsync = slow_fsync
 
     stream = SyntheticStream(n_instances=300, n_features=100, n_labels=8, seed=5)
     model = IHOMER(labels=stream.label_names, n_min=80)
     for x, y in stream:
         model.learn_one(x, y)
-    for _ in sys.stdin:  # one writer per line, forked so each starts at once
+    print(len(dumps(model.get_state())), flush=True)  # each checkpoint wraps these bytes
+    for line in sys.stdin:  # one writer per fault point, forked so each starts at once
         pid = os.fork()
         if pid == 0:
-            store = checkpoint.CheckpointStore(sys.argv[1], keep=2)
+            os.environ[FAULT_VARIABLE] = line.strip()
+            store = CheckpointStore(sys.argv[1], keep=2)
             latest = store.load_latest()
-            seq = latest.metadata["seq"] if latest else 0
-            while True:
-                seq += 1
+            first = latest.metadata["seq"] + 1 if latest else 1
+            for seq in range(first, first + 10):  # the fault point ends it in one of them
                 store.save(model, {("in", 0): seq}, {"seq": seq})
+            os._exit(3)
         print(pid, flush=True)
-        os.waitpid(pid, 0)
-        print("reaped", flush=True)
+        print(os.waitpid(pid, 0)[1], flush=True)
     """
 )
 
 
-def _kill_writers(folder: Path, kills: int, seed: int) -> int:
-    """SIGKILL ``kills`` checkpoint writers at random moments; check the folder after each."""
+def _newest(folder: Path) -> int:
+    """The number of the newest named checkpoint in ``folder``; 0 when there is none."""
+    names = sorted(p.name for p in folder.glob("checkpoint-*.state"))
+    return int(names[-1].removeprefix("checkpoint-").removesuffix(".state")) if names else 0
+
+
+def _check_killed_save(folder: Path, fault: str, before: int, completed: int) -> None:
+    """A process was killed at ``fault`` inside the save after its ``completed`` complete ones,
+    the newest checkpoint then being number ``before``. Killed before the rename, it leaves the
+    temporary file (torn mid-write, or whole) and the previous checkpoint in use; after it, the
+    new checkpoint. Either way the newest named checkpoint is whole and is the one restored."""
+    # the temporary files, read before a store clears them (as the lines below do)
+    leftovers = [p.read_bytes() for p in folder.glob(".checkpoint-*.tmp")]
+    renamed = fault == "after-rename"
+    assert _newest(folder) == before + completed + renamed, f"{fault}: wrong newest checkpoint"
+    _named_checkpoints_all_load(folder)
+    assert not list(folder.glob(".checkpoint-*.tmp")), "a store did not clear the leftovers"
+    store = CheckpointStore(folder)
+    latest = store.load_latest()
+    assert (latest.path if latest else None) == (store.paths() or [None])[-1]
+    if renamed:
+        assert leftovers == [], "a temporary file outlived its rename"
+        return
+    assert len(leftovers) == 1, f"{fault}: {len(leftovers)} temporary files"
+    if fault.startswith("byte:"):
+        assert len(leftovers[0]) == int(fault.removeprefix("byte:"))
+        with pytest.raises(StateError):
+            loads(leftovers[0])
+    else:  # whole and valid, but never renamed: not in use
+        unseal(leftovers[0], KIND, (VERSION,))
+
+
+def _kill_writers(folder: Path, kills: int, seed: int) -> Counter:
+    """Kill ``kills`` checkpoint writers inside a save each, at points drawn from a seeded
+    generator: the save (after 0 to 2 complete ones) and, taking turns, the phase (mid-write at
+    a drawn byte, complete before the rename, after the rename). The phases reached."""
     rng = random.Random(seed)
     folder.mkdir()
     writers = subprocess.Popen(
@@ -305,46 +375,45 @@ def _kill_writers(folder: Path, kills: int, seed: int) -> int:
         stdout=subprocess.PIPE,
         text=True,
     )
-    torn = previous = 0
+    landed: Counter = Counter()
     try:
-        for _ in range(kills):
-            writers.stdin.write("go\n")
+        state_bytes = int(writers.stdout.readline())
+        for i in range(kills):
+            phase = PHASES[i % len(PHASES)]
+            fault = f"byte:{rng.randrange(state_bytes)}" if phase == "byte" else phase
+            completed = rng.randint(0, 2)
+            before = _newest(folder)
+            writers.stdin.write(f"{fault}@{completed + 1}\n")
             writers.stdin.flush()
-            pid = int(writers.stdout.readline())
-            time.sleep(rng.uniform(0.005, 0.1))
-            os.kill(pid, signal.SIGKILL)
-            assert writers.stdout.readline().strip() == "reaped"
-            torn += any(folder.glob(".checkpoint-*.tmp"))
-            _named_checkpoints_all_load(folder)
-            store = CheckpointStore(folder, keep=2)  # clears the leftover temporary file
-            assert not list(folder.glob(".checkpoint-*.tmp"))
-            latest = store.load_latest()
-            if latest is None:  # killed before its first checkpoint was complete
-                assert previous == 0
-                continue
-            assert latest.path == store.paths()[-1], "the newest named checkpoint was refused"
-            assert latest.metadata["seq"] >= previous
-            assert latest.offsets == {("in", 0): latest.metadata["seq"]}
-            previous = latest.metadata["seq"]
+            int(writers.stdout.readline())  # the writer's pid
+            status = int(writers.stdout.readline())
+            assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, (
+                f"{fault}@{completed + 1}: the writer was not killed inside its save"
+            )
+            _check_killed_save(folder, fault, before, completed)
+            latest = CheckpointStore(folder).load_latest()
+            seq = latest.metadata["seq"] if latest else 0
+            assert seq == _newest(folder), "a save was lost or made twice"
+            assert latest is None or latest.offsets == {("in", 0): seq}
+            landed[phase] += 1
     finally:
         writers.kill()
         writers.wait()
         writers.stdin.close()
         writers.stdout.close()
-    assert previous > 0
-    return torn
+    return landed
 
 
 def test_sigkill_inside_checkpoint_writes_leaves_the_previous_checkpoint_in_use(tmp_path):
-    torn = _kill_writers(tmp_path / "checkpoints", kills=10, seed=17)
-    assert torn >= 3, "too few kills landed inside a write to test it"
+    landed = _kill_writers(tmp_path / "checkpoints", kills=9, seed=17)
+    assert landed == {phase: 3 for phase in PHASES}
 
 
 @pytest.mark.slow
 def test_two_hundred_kills_inside_checkpoint_writes(tmp_path):
-    torn = _kill_writers(tmp_path / "checkpoints", kills=200, seed=99)
-    print(f"checkpoint writers killed: 200, inside a write: {torn}")
-    assert torn >= 60
+    landed = _kill_writers(tmp_path / "checkpoints", kills=200, seed=99)
+    print("checkpoint writers killed inside a save:", dict(landed))
+    assert landed == {"byte": 67, "before-rename": 67, "after-rename": 66}
 
 
 # -- broker faults ----------------------------------------------------------------------------

@@ -15,7 +15,16 @@ from hypothesis.extra import numpy as hnp
 from river import linear_model
 
 from streamlabels.ihomer import IHOMER
-from streamlabels.state import FORMAT_VERSION, StateError, dumps, loads
+from streamlabels.state import (
+    FORMAT_VERSION,
+    StateError,
+    dumps,
+    loads,
+    seal,
+    unseal,
+    unwrap,
+    wrap,
+)
 from streamlabels.streams import Drift, SyntheticStream, datasets
 
 # -- the byte format ----------------------------------------------------------------------------
@@ -156,6 +165,56 @@ def test_refusals_say_why():
     with pytest.raises(StateError, match="checksum"):
         loads(bytes(blob))
 
+
+
+# -- the envelope every saved format shares ------------------------------------------------------
+
+
+def test_a_sealed_state_opens_to_its_version_and_body():
+    version, body = unseal(seal("test.thing", 4, SMALL), "test.thing", (3, 4))
+    assert version == 4 and _same(body, SMALL)
+    assert list(wrap("test.thing", 4, SMALL)) == ["kind", "version", *SMALL]
+
+
+@pytest.mark.parametrize(
+    ("state", "match"),
+    [
+        ({"kind": "test.other", "version": 1}, "not a test.thing state: its kind is 'test.other'"),
+        ({"version": 1, "n": 2}, "not a test.thing state: it names no kind"),
+        ([1, 2], "not a test.thing state: found a list"),
+        ({"kind": "test.thing", "version": 5}, "version 5: this streamlabels reads versions 1, 2"),
+        ({"kind": "test.thing"}, "version None: this streamlabels reads versions 1, 2"),
+        ({"kind": "test.thing", "version": True}, "version True"),
+        ({"kind": "test.thing", "version": 1.0}, "version 1.0"),
+        ({"kind": ["test.thing"], "version": 1}, "its kind is \\['test.thing'\\]"),
+    ],
+)
+def test_unwrap_refuses_another_kind_or_version_naming_what_it_found(state, match):
+    with pytest.raises(StateError, match=match):
+        unwrap(state, "test.thing", (1, 2))
+
+
+def test_unseal_refuses_damaged_bytes_before_it_reads_the_envelope():
+    blob = bytearray(seal("test.thing", 1, SMALL))
+    blob[-40] ^= 1
+    with pytest.raises(StateError, match="checksum"):
+        unseal(bytes(blob), "test.thing", (1,))
+
+
+def test_wrap_refuses_a_body_that_uses_the_envelopes_keys():
+    with pytest.raises(StateError, match="cannot use the envelope's keys \\['version'\\]"):
+        wrap("test.thing", 1, {"version": "mine"})
+
+
+def test_states_written_before_the_envelope_are_read_under_their_old_keys():
+    service_v1 = {"format": "test.thing", "format_version": 1, "offsets": []}
+    snapshot_v2 = {"format": "test.thing", "version": 2, "labels": ["a"]}
+    assert unwrap(service_v1, "test.thing", (1, 2)) == (1, {"offsets": []})
+    assert unwrap(snapshot_v2, "test.thing", (1, 2)) == (2, {"labels": ["a"]})
+    with pytest.raises(StateError, match="its kind is 'test.other'"):
+        unwrap({"format": "test.other", "format_version": 1}, "test.thing", (1,))
+    enveloped = {"kind": "test.thing", "version": 1, "format": "a body field"}
+    assert unwrap(enveloped, "test.thing", (1,)) == (1, {"format": "a body field"})
 
 PICKLING = re.compile(
     r"^\s*(from\s+(c?pickle|dill|cloudpickle|joblib|shelve)\b"

@@ -3,18 +3,19 @@
 A long replay can stop and go on: the file holds the model's checkpoint (``IHOMER.get_state``),
 the counters of the running metrics and what was replayed (stream, model name, order, labels),
 in the hash-checked :mod:`streamlabels.state` format. The model and the counts live in one blob
-so they cannot drift apart, and the file is written to a temporary name first and renamed, so
-a crash mid-write leaves the previous checkpoint whole. A resumed replay skips the instances
+so they cannot drift apart, and the file is written by :func:`streamlabels.files.write_atomic`,
+so a crash mid-write leaves the previous checkpoint whole. A resumed replay skips the instances
 the model has learned and adds up to the metrics of one uninterrupted run, bit for bit.
 """
 
 from __future__ import annotations
 
+import glob
 import os
-import tempfile
 from pathlib import Path
 
 from streamlabels import state
+from streamlabels.files import remove_stale, write_atomic
 
 __all__ = ["KIND", "VERSION", "check_savable", "load_run", "save_run"]
 
@@ -41,21 +42,12 @@ def check_savable(model, name: str) -> None:
 def save_run(path: str | os.PathLike, model, run: dict, counts: dict) -> None:
     """Write ``model`` (checked by :func:`check_savable`), the run's identity ``run`` (stream,
     model name, order, seed, labels) and the metrics' ``counts`` to ``path``, atomically."""
-    blob = state.dumps({
-        "kind": KIND, "version": VERSION, **{key: run[key] for key in _RUN_KEYS},
-        "model_state": model.get_state(), "counts": counts,
+    blob = state.seal(KIND, VERSION, {
+        **{key: run[key] for key in _RUN_KEYS}, "model_state": model.get_state(), "counts": counts,
     })
     path = Path(path)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide the checkpoint from others
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    remove_stale(path.parent, glob.escape(path.name))  # left by a replay killed while saving
+    write_atomic(path, blob)
 
 
 def load_run(path: str | os.PathLike, run: dict, model_class) -> tuple[object, dict]:
@@ -63,13 +55,9 @@ def load_run(path: str | os.PathLike, run: dict, model_class) -> tuple[object, d
     :func:`save_run`, refused with a clear error when the file is damaged, is not a replay
     checkpoint, or was made by another replay than ``run`` describes."""
     try:
-        saved = state.loads(Path(path).read_bytes())
+        _, saved = state.unseal(Path(path).read_bytes(), KIND, (VERSION,))
     except state.StateError as exc:
         raise state.StateError(f"{path}: cannot resume from it: {exc}") from exc
-    if saved.get("kind") != KIND or saved.get("version") != VERSION:
-        raise state.StateError(
-            f"{path}: not a `streamlabels replay --save` checkpoint of version {VERSION}"
-        )
     for key in _RUN_KEYS:
         if saved.get(key) != run[key]:
             shown = "its labels" if key == "labels" else repr(saved.get(key))

@@ -35,11 +35,11 @@ import difflib
 import functools
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from streamlabels.files import place
 from streamlabels.streams.arff import ArffData, ArffStream, LabelSpec, LabelSpecError, load_arff
 from streamlabels.streams.assemble import AssemblyError, assemble
 from streamlabels.streams.download import ChecksumError, DownloadError, Part, Progress
@@ -157,14 +157,12 @@ def _download(entry: DatasetInfo, cache: Path, progress: Progress | None) -> Pat
     try:
         for part in entry.parts:
             download_part(part, staging, _mirror(), progress)
-        fd, assembled = tempfile.mkstemp(dir=staging, prefix=f"{entry.file}.", suffix=".tmp")
-        os.close(fd)
+        assembled = staging / f"{entry.file}.assembled"  # a killed fetch's is overwritten
         try:
-            assemble(entry.assemble, paths, [part.url for part in entry.parts], Path(assembled))
-            os.chmod(assembled, 0o644)  # mkstemp's 0600 would hide a shared cache from others
-            os.replace(assembled, cache / entry.file)
+            assemble(entry.assemble, paths, [part.url for part in entry.parts], assembled)
+            place(assembled, cache / entry.file)
         finally:
-            Path(assembled).unlink(missing_ok=True)
+            assembled.unlink(missing_ok=True)
     except (ChecksumError, AssemblyError):
         for path in paths:
             path.unlink(missing_ok=True)
