@@ -377,7 +377,7 @@ def test_from_state_refuses_foreign_or_broken_states():
     for x, y in stream[:300]:
         model.learn_one(x, y)
     state = model.get_state()
-    with pytest.raises(StateError, match="not an IHOMER state"):
+    with pytest.raises(StateError, match="not a streamlabels.IHOMER state"):
         IHOMER.from_state({"kind": "other"})
     with pytest.raises(StateError, match="version"):
         IHOMER.from_state({**state, "version": 99})

@@ -391,7 +391,7 @@ class IHOMER(base.MultiLabelClassifier, base.MiniBatchClassifier):
 
         Raises ``StateError`` for a river classifier as ``learner`` (only pickle could save it).
         """
-        return persist.saved(self._settings(), self._state.get_state())
+        return persist.saved(self._settings(), self._state)
 
     @classmethod
     def from_state(cls, state: dict) -> IHOMER:

@@ -12,7 +12,7 @@ model is built from scratch.
 
 from __future__ import annotations
 
-from streamlabels.state import StateError
+from streamlabels.state import StateError, unwrap, wrap
 
 __all__ = ["KIND", "VERSION", "parts", "saved"]
 
@@ -21,8 +21,9 @@ VERSION = 4
 _READS = (3, 4)
 
 
-def saved(params: dict, learned: dict) -> dict:
-    """The saved state of a model with hyper-parameters ``params`` whose parts saved ``learned``."""
+def saved(params: dict, learned) -> dict:
+    """The saved state of a model with hyper-parameters ``params`` and learned parts ``learned``
+    (a :class:`~streamlabels.ihomer.learned.LearnedState`)."""
     if not isinstance(params["learner"], str):
         raise StateError(
             f"checkpoints need learner='linear' or 'tree': a river classifier "
@@ -32,31 +33,25 @@ def saved(params: dict, learned: dict) -> dict:
     params = dict(params)
     for name in ("labels", "features"):
         params[name] = None if params[name] is None else list(params[name])
-    return {"kind": KIND, "version": VERSION, "params": params, **learned}
+    return wrap(KIND, VERSION, {"params": params, **learned.get_state()})
 
 
 def parts(state: dict) -> tuple[dict, dict]:
     """The hyper-parameters and the parts' state of a saved state of a version this release
     reads (3 is brought to 4); anything else raises :class:`StateError`."""
-    if not isinstance(state, dict) or state.get("kind") != KIND:
-        raise StateError("not an IHOMER state (missing or wrong 'kind')")
-    if state.get("version") not in _READS:
-        raise StateError(
-            f"IHOMER state version {state.get('version')!r} is not supported (this version of "
-            f"streamlabels reads versions {', '.join(map(str, _READS))})"
-        )
+    version, body = unwrap(state, KIND, _READS)
     try:
-        if state["version"] == 3:
-            state = _from_version_3(state)
-        learned = {k: state[k] for k in ("features", "t", "labels", "structure", "transition",
-                                         "experts")}
-        return dict(state["params"]), learned
+        if version == 3:
+            body = _from_version_3(body)
+        learned = {k: body[k] for k in ("features", "t", "labels", "structure", "transition",
+                                        "experts")}
+        return dict(body["params"]), learned
     except (KeyError, TypeError) as exc:
         raise StateError(f"inconsistent IHOMER state: {type(exc).__name__}: {exc}") from exc
 
 
 def _from_version_3(old: dict) -> dict:
-    """A version-3 state (every key at the top level) as version 4 (nested by part)."""
+    """A version-3 body (every key at the top level) as a version-4 body (nested by part)."""
     started = old["tree"] is not None
     structure = {k: old[k] for k in ("tree", "partitioner", "loss_detector", "last_reset",
                                      "changed", "events")}
@@ -66,8 +61,7 @@ def _from_version_3(old: dict) -> dict:
         "warming_left": old["shadow_groups_left"], "shadow_map": old["shadow_map"],
     }
     return {
-        "kind": KIND, "version": 4, "params": old["params"], "features": old["features"],
-        "t": old["t"], "labels": list(old["labels"]) if started else None,
+        "params": old["params"], "features": old["features"], "t": old["t"], "labels": list(old["labels"]) if started else None,
         "structure": structure if started else None,
         "transition": transition if started else None, "experts": old["experts"],
     }

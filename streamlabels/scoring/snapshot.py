@@ -23,11 +23,12 @@ from streamlabels.kernels import experts, knn
 from streamlabels.kernels.decision import Rule
 from streamlabels.kernels.hierarchy import Hierarchy, Model, WarmUp
 from streamlabels.kernels.linear import NONE, SGD, SPARSE, STANDARD, LinearBank
+from streamlabels.state import StateError, unwrap, wrap
 
 __all__ = ["Snapshot", "freeze"]
 
-FORMAT = "streamlabels.scoring.Snapshot"
-VERSION = 3  # 3: the model's own compiled layout (2: slot tables)
+KIND = "streamlabels.scoring.Snapshot"
+VERSION = 3  # 3: the model's own compiled layout (2: slot tables, which this release cannot read)
 _MODES = {"none": NONE, "sparse": SPARSE, "standard": STANDARD}
 
 
@@ -92,9 +93,7 @@ class Snapshot:
     def to_state(self) -> dict:
         """Plain values and numeric arrays, ready for :func:`streamlabels.state.dumps`."""
         model = self.model
-        return {
-            "format": FORMAT,
-            "version": VERSION,
+        return wrap(KIND, VERSION, {
             "feature_names": self.feature_names,
             "labels": self.labels,
             "scaling": self.scaling,
@@ -107,17 +106,13 @@ class Snapshot:
             "shadow": None if model.shadow is model.active else model.shadow._asdict(),
             "warmup": model.warmup._asdict(),
             "layer": _layer_state(model.layer) if model.rule.use_layer else None,
-        }
+        })
 
     @classmethod
     def from_state(cls, state: dict) -> Snapshot:
         """The snapshot :meth:`to_state` described; anything inconsistent raises ``ValueError``."""
-        if state.get("format") != FORMAT or state.get("version") != VERSION:
-            raise ValueError(
-                f"not a version-{VERSION} snapshot state: format={state.get('format')!r}, "
-                f"version={state.get('version')!r}"
-            )
         try:
+            _, state = unwrap(state, KIND, (VERSION,))
             active = _tuple(Hierarchy, state["active"])
             rule, sgd = state["rule"], state["sgd"]
             rule = Rule(float(rule["theta"]), bool(rule["group_nonempty"]),
@@ -133,6 +128,8 @@ class Snapshot:
             )
             return cls(state["feature_names"], state["labels"], state["scaling"],
                        int(state["n_instances"]), model)
+        except StateError:
+            raise
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"snapshot state is incomplete: {type(exc).__name__}: {exc}") from exc
 
