@@ -32,10 +32,10 @@ from confluent_kafka import Consumer, Producer
 from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KafkaTopicPartition
 
-from service.broker import Broker
-from service.codec import Codec
-from service.topics import create_topics, instance_messages
 from streamlabels.streams import datasets
+from streamlabels_service.broker import Broker
+from streamlabels_service.codec import Codec
+from streamlabels_service.topics import create_topics, instance_messages
 
 RESULTS = Path(__file__).parent / "results" / "kafka_throughput.json"
 REPO = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """The service's subcommands of ``streamlabels``: ``serve`` and ``demo-kafka``.
 
-Only :mod:`service.config` is imported here, so the ``streamlabels`` command keeps
+Only :mod:`.config` is imported here, so the ``streamlabels`` command keeps
 working where the service extras (kafka-python, prometheus-client) are not installed.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 
-from service.config import add_arguments, config_from_args
+from .config import add_arguments, config_from_args
 
 __all__ = ["add_service_commands"]
 
@@ -31,9 +31,9 @@ EXAMPLES = {
 
 
 def _serve(args) -> int:
-    from service.consumer import Service
-    from service.errors import is_kafka_error
-    from service.telemetry import configure_logging
+    from .consumer import Service
+    from .errors import is_kafka_error
+    from .telemetry import configure_logging
 
     config = config_from_args(args)
     configure_logging(config.log_level, secrets=[config.sasl_plain_password or ""])
@@ -50,7 +50,7 @@ def _serve(args) -> int:
 
 
 def _demo(args) -> int:
-    from service.demo import run_demo
+    from .demo import run_demo
 
     run_demo(args.stream, n=args.n, rate=args.rate)
     return 0

@@ -1,6 +1,6 @@
 """``streamlabels demo-kafka``: the whole service on one machine, in one command.
 
-It starts the test broker (:mod:`service.broker`), replays a stream into an input topic, runs the
+It starts the test broker (:mod:`.broker`), replays a stream into an input topic, runs the
 service on it with checkpoints in a temporary folder, shows its live metrics, and stops everything
 cleanly once every message has been handled.
 """
@@ -91,11 +91,11 @@ def run_demo(stream_name: str | None = None, n: int = 3000, rate: float | None =
     from rich.console import Console
     from rich.live import Live
 
-    from service.broker import Broker
-    from service.codec import Codec
-    from service.config import ServiceConfig
-    from service.consumer import Service
-    from service.topics import create_topics, instance_messages, produce
+    from .broker import Broker
+    from .codec import Codec
+    from .config import ServiceConfig
+    from .consumer import Service
+    from .topics import create_topics, instance_messages, produce
 
     logging.getLogger().setLevel(logging.WARNING)
     stream, sparse = _open(stream_name, n)

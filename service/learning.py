@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from service.checkpoint import CheckpointStore
-from service.config import ConfigError, ServiceConfig
-from service.rows import Columns
-from service.telemetry import Metrics
+from .checkpoint import CheckpointStore
+from .config import ConfigError, ServiceConfig
+from .rows import Columns
+from .telemetry import Metrics
 from streamlabels import IHOMER, __version__
 
 __all__ = ["LearnedModel", "truth_matrix"]

@@ -1,4 +1,4 @@
-"""The service's roles: the pipelines a :class:`~service.session.Session` runs on its batches.
+"""The service's roles: the pipelines a :class:`~.session.Session` runs on its batches.
 
 - ``single`` (:class:`Single`, the default): one process predicts every valid instance, learns
   the labelled ones and checkpoints. How a batch is predicted depends on ``scoring``:
@@ -7,7 +7,7 @@
     then, if the message is labelled, does the model learn it. So the predictions on a single
     partition equal ``streamlabels replay`` on the same order. A run of labelled messages is
     one compiled call (``IHOMER.score_learn_many``), a run of unlabelled ones one scoring pass.
-  - ``batch`` (the default): the batch becomes one sparse matrix (:mod:`service.rows`), scored
+  - ``batch`` (the default): the batch becomes one sparse matrix (:mod:`.rows`), scored
     in one compiled pass, labels and scores together, by the model as it stood before the batch
     (``IHOMER.score_many``); then its labelled rows are learned in offset order by one compiled
     call (``learn_many``). With one message per batch this is ``strict``;
@@ -18,7 +18,7 @@
 - ``trainer`` (:class:`Trainer`): the single writer of a model. It reads the labelled instances in
   its own consumer group, learns them in order, checkpoints exactly as ``single`` does, and every
   ``snapshot_every`` instances or ``snapshot_seconds`` publishes a snapshot to the snapshot topic
-  (:mod:`service.snapshots`). It produces no predictions.
+  (:mod:`.snapshots`). It produces no predictions.
 - ``scorer`` (:class:`Scorer`): replicas in one consumer group split the input partitions. Each
   follows the snapshot topic on a background thread and scores every polled batch with the
   newest complete snapshot it holds (a swap happens between batches, with no pause). Scorers
@@ -35,17 +35,17 @@ import time
 
 import numpy as np
 
-from service.config import ServiceConfig
-from service.errors import ServiceError
-from service.learning import LearnedModel, truth_matrix
-from service.rows import Columns
-from service.snapshots import (
+from .config import ServiceConfig
+from .errors import ServiceError
+from .learning import LearnedModel, truth_matrix
+from .rows import Columns
+from .snapshots import (
     SnapshotFollower,
     SnapshotPublisher,
     create_snapshot_topic,
     read_snapshot_topic,
 )
-from service.telemetry import Metrics
+from .telemetry import Metrics
 from streamlabels.evaluate import MultiLabelMetrics
 from streamlabels.scoring import export, score_many, to_csr
 

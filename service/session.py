@@ -1,15 +1,15 @@
 """The Kafka session: poll -> decode -> the role's pipeline -> send -> commit what is acknowledged.
 
-A :class:`Session` owns everything Kafka: the clients (:mod:`service.clients`), the poll loop,
+A :class:`Session` owns everything Kafka: the clients (:mod:`.clients`), the poll loop,
 dead letters, commits, reconnecting after a failure, and a clean shutdown. What a batch is *for*
-belongs to the pipeline it runs (:mod:`service.roles`: predict and learn, learn only, or score
+belongs to the pipeline it runs (:mod:`.roles`: predict and learn, learn only, or score
 only), which sees decoded instances and a function that sends a prediction.
 
 Delivery and exactness:
 
 - The session never waits on the producer after a batch: the sends stay in flight and the next
   batch is polled. An input offset is committed only once every output record of its batch and
-  of all batches before it was acknowledged (:class:`~service.delivery.InFlight`), so every
+  of all batches before it was acknowledged (:class:`~.delivery.InFlight`), so every
   message gets its prediction at least once.
 - When the pipeline keeps a model and a checkpoint is due, the session first waits until every
   send is acknowledged, then commits, then the pipeline writes the model with the offsets it has
@@ -31,12 +31,12 @@ import threading
 import time
 from typing import Protocol
 
-from service.clients import open_clients
-from service.codec import Codec, InvalidMessage, dead_letter_headers
-from service.config import ServiceConfig
-from service.delivery import InFlight
-from service.errors import KafkaFailure, is_kafka_error
-from service.telemetry import Heartbeat, Metrics, TelemetryServer
+from .clients import open_clients
+from .codec import Codec, InvalidMessage, dead_letter_headers
+from .config import ServiceConfig
+from .delivery import InFlight
+from .errors import KafkaFailure, is_kafka_error
+from .telemetry import Heartbeat, Metrics, TelemetryServer
 from streamlabels import __version__
 
 __all__ = ["Pipeline", "Session"]

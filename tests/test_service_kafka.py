@@ -20,10 +20,6 @@ pytest.register_assert_rewrite("service_fixtures")
 
 from kafka import KafkaConsumer, TopicPartition
 
-from service.checkpoint import CheckpointStore
-from service.codec import Codec
-from service.consumer import Service
-from service.topics import TopicReader, instance_messages, produce
 from service_fixtures import InThread as _InThread
 from service_fixtures import distinct_ids as _distinct_ids
 from service_fixtures import fresh_topics as _topics
@@ -34,6 +30,10 @@ from service_fixtures import stop_service as _stop
 from streamlabels import IHOMER
 from streamlabels.evaluate import MultiLabelMetrics, prequential
 from streamlabels.streams import datasets
+from streamlabels_service.checkpoint import CheckpointStore
+from streamlabels_service.codec import Codec
+from streamlabels_service.consumer import Service
+from streamlabels_service.topics import TopicReader, instance_messages, produce
 
 pytest_plugins = ["service_fixtures"]
 
@@ -265,7 +265,7 @@ def test_sigterm_drains_commits_and_checkpoints_without_leaking_the_password(bro
 
 
 def test_the_demo_reports_its_steady_rate_apart_from_start_up(data_dir):
-    from service.demo import run_demo
+    from streamlabels_service.demo import run_demo
 
     result = run_demo("yeast", n=1500)  # more than one batch of 500
     assert result["messages_in"] == result["predictions_out"] == 1500
@@ -279,12 +279,12 @@ def test_kafka_python_reads_with_the_compiled_crc32c_and_says_so_when_it_cannot(
 ):
     from kafka.record import util
 
-    from service.clients import crc32c_is_compiled, open_clients
+    from streamlabels_service.clients import crc32c_is_compiled, open_clients
 
     assert crc32c_is_compiled(), "the crc32c package is in the service extras"
     monkeypatch.setattr(util, "crc32c_c", None)
     config = _config(broker, _topics(broker, "crc"), ["a"], client="kafka-python")
-    with caplog.at_level(logging.WARNING, logger="service.clients"):
+    with caplog.at_level(logging.WARNING, logger="streamlabels_service.clients"):
         consumer, producer = open_clients(config)
     consumer.close()
     producer.close()

@@ -26,10 +26,6 @@ pytest.register_assert_rewrite("service_fixtures")
 
 from kafka import KafkaConsumer, TopicPartition
 
-from service.broker import Broker
-from service.checkpoint import CheckpointStore
-from service.codec import Codec
-from service.topics import TopicReader, create_topics, instance_messages, produce
 from service_fixtures import (
     REPO,
     distinct_ids,
@@ -41,6 +37,10 @@ from service_fixtures import (
 from streamlabels import IHOMER
 from streamlabels.state import dumps
 from streamlabels.streams import datasets
+from streamlabels_service.broker import Broker
+from streamlabels_service.checkpoint import CheckpointStore
+from streamlabels_service.codec import Codec
+from streamlabels_service.topics import TopicReader, create_topics, instance_messages, produce
 
 pytest_plugins = ["service_fixtures"]
 
@@ -263,7 +263,7 @@ def _committed(broker, topics) -> int | None:
 _WRITER = textwrap.dedent(
     """
     import os, sys, time
-    import service.checkpoint as checkpoint
+    import streamlabels_service.checkpoint as checkpoint
     from streamlabels import IHOMER
     from streamlabels.streams import SyntheticStream
 
