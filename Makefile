@@ -6,7 +6,7 @@ export STREAMLABELS_DATA
 
 .PHONY: install demo test test-all skmf-env
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
