@@ -63,7 +63,7 @@ def open_clients(config: ServiceConfig, client_id: str = "streamlabels-service")
             linger_ms=config.linger_ms,
             batch_size=config.producer_batch_bytes,
             compression_type=None if config.compression == "none" else config.compression,
-            max_request_size=max(config.max_message_bytes, config.snapshot_chunk_bytes) + 65_536,
+            max_request_size=config.producer_max_bytes,
             **common,
         )
         consumer = KafkaConsumer(

@@ -58,8 +58,7 @@ def open_confluent_clients(config: ServiceConfig, client_id: str):
             "linger.ms": config.linger_ms,
             "batch.size": config.producer_batch_bytes,
             "compression.type": config.compression,
-            "message.max.bytes": max(config.max_message_bytes, config.snapshot_chunk_bytes)
-            + 65_536,
+            "message.max.bytes": config.producer_max_bytes,
         }
     )
     consumer = Consumer(

@@ -61,6 +61,16 @@ COMMIT_INTERVAL_S = 0.1
 """Least time between two commits in the loop: each is a request to the group coordinator, and
 committing after every small batch would cap the rate. A crash repeats at most this much more."""
 
+RECORD_FRAMING_BYTES = 512
+"""What a record's framing (batch header, lengths, offsets) may take of the producer's size
+limit, at most; the key, value and headers get the rest."""
+
+
+def _record_bytes(key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> int:
+    """The most a record of these parts counts against the producer's size limit."""
+    parts = len(key or b"") + len(value) + sum(len(k) + len(v) + 10 for k, v in headers)
+    return RECORD_FRAMING_BYTES + parts
+
 
 def _freeze_long_lived() -> None:
     """Collect, then move every object alive now (modules, the model, the clients) out of the
@@ -125,6 +135,7 @@ class Session:
         self.codec = Codec(
             labels, config.format, config.max_message_bytes, config.max_features, config.max_labels
         )
+        self._record_limit = config.producer_max_bytes
         self.heartbeat = Heartbeat()
         self.telemetry: TelemetryServer | None = None
         self.offsets: dict[tuple[str, int], int] = {}  # next offset of each partition's reads
@@ -333,12 +344,14 @@ class Session:
             raise KafkaFailure("sends still unacknowledged after a flush; not committing")
 
     def _dead_letter(self, record, error: InvalidMessage):
+        """The original record's key and value, with headers saying why and where from. A value
+        too large for the producer's record limit keeps the first bytes that fit, and the header
+        ``streamlabels.original_bytes`` gives its whole size."""
         headers = dead_letter_headers(error, record.topic, record.partition, record.offset)
         value = record.value
-        limit = self.config.max_message_bytes
-        if value is not None and len(value) > limit:
+        if value is not None and _record_bytes(record.key, value, headers) > self._record_limit:
             headers.append(("streamlabels.original_bytes", str(len(value)).encode()))
-            value = value[:limit]
+            value = value[: self._record_limit - _record_bytes(record.key, b"", headers)]
         log.warning(
             "dead letter",
             extra={
