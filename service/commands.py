@@ -33,6 +33,7 @@ EXAMPLES = {
     "demo-kafka": """examples:
   streamlabels demo-kafka                           # synthetic stream, 3000 instances
   STREAMLABELS_DATA=../shared/datasets streamlabels demo-kafka yeast
+  streamlabels demo-kafka yeast --scoring strict    # the micro-F1 of `streamlabels replay yeast`
 """,
 }
 
@@ -74,7 +75,7 @@ def _demo(args) -> int:
     require("streamlabels demo-kafka", "demo", needs)
     from .demo import run_demo
 
-    run_demo(args.stream, n=args.n, rate=args.rate)
+    run_demo(args.stream, n=args.n, rate=args.rate, scoring=args.scoring)
     return 0
 
 
@@ -102,4 +103,10 @@ def add_service_commands(commands) -> None:
     demo.add_argument("--n", type=int, default=3000, help="instances to replay (default: 3000)")
     demo.add_argument(
         "--rate", type=float, help="messages per second (default: as fast as possible)"
+    )
+    demo.add_argument(
+        "--scoring", choices=("batch", "strict"), default="batch",
+        help="batch (the service's default): a polled batch is predicted before it is learned; "
+        "strict: each message is predicted, then learned, as `streamlabels replay` does, for "
+        "the same micro-F1 (default: batch)",
     )

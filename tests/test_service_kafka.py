@@ -272,14 +272,22 @@ def test_sigterm_drains_commits_and_checkpoints_without_leaking_the_password(bro
         check.close(autocommit=False)
 
 
-def test_the_demo_reports_its_steady_rate_apart_from_start_up(data_dir):
+def test_the_demo_reports_its_steady_rate_apart_from_start_up(data_dir, capsys):
+    """In strict scoring it scores as ``streamlabels replay yeast --n 1500``, and says so."""
+    from streamlabels.cli.models import make_model
     from streamlabels_service.demo import run_demo
 
-    result = run_demo("yeast", n=1500)  # more than one batch of 500
+    result = run_demo("yeast", n=1500, scoring="strict")  # more than one batch of 500
     assert result["messages_in"] == result["predictions_out"] == 1500
     assert result["model_version"] == 1500
     assert result["startup_seconds"] > 0
     assert result["steady_messages_per_s"] > 0
+    stream = datasets.load("yeast")
+    model = make_model("ihomer", stream.feature_names, stream.label_names)
+    replayed = prequential(stream, model, stream.label_names, n=1500).metrics["micro_f1"]
+    assert result["micro_f1"] == pytest.approx(replayed, abs=1e-12)
+    printed = capsys.readouterr().out
+    assert "scoring: strict" in printed and "`streamlabels replay yeast --n 1500`" in printed
 
 
 def test_kafka_python_reads_with_the_compiled_crc32c_and_says_so_when_it_cannot(
