@@ -8,21 +8,23 @@ operations and every metric is derived from the counters on demand.
 Metrics and conventions (n instances, L labels, Y and Ŷ the true and predicted positive sets,
 tp/fp/fn counted per label; docs/algorithm.md §3.2):
 
-================= ================================================ ==========================
-key               definition                                       river / sklearn
-================= ================================================ ==========================
-subset_accuracy   mean of 1[Ŷ = Y]                                 ``ExactMatch`` /
-                                                                   ``accuracy_score``
-hamming_loss      Σ |Ŷ Δ Y| / (n L)                                1 - ``SampleAverage(``
-                                                                   ``Accuracy)`` /
-                                                                   ``hamming_loss``
-example_accuracy  mean of |Y ∩ Ŷ| / |Y ∪ Ŷ| (Jaccard)              ``SampleAverage(Jaccard)``
-example_precision mean of |Y ∩ Ŷ| / |Ŷ|                            ``SampleAverage(Precision)``
-example_recall    mean of |Y ∩ Ŷ| / |Y|                            ``SampleAverage(Recall)``
-example_f1        mean of 2 |Y ∩ Ŷ| / (|Y| + |Ŷ|)                  ``SampleAverage(F1)``
-micro_*           precision, recall, F1 of the pooled tp, fp, fn   ``MicroAverage(...)``
-macro_*           mean over all L labels of the per-label score    ``MacroAverage(...)``
-================= ================================================ ==========================
+===================== ======================================= ============================
+key                   definition                              river / sklearn
+===================== ======================================= ============================
+``subset_accuracy``   mean of ``1[Ŷ = Y]``                    ``ExactMatch`` /
+                                                              ``accuracy_score``
+``hamming_loss``      ``Σ |Ŷ Δ Y| / (n L)``                   1 - ``SampleAverage(``
+                                                              ``Accuracy)`` /
+                                                              ``hamming_loss``
+``example_accuracy``  mean of ``|Y ∩ Ŷ| / |Y ∪ Ŷ|`` (Jaccard) ``SampleAverage(Jaccard)``
+``example_precision`` mean of ``|Y ∩ Ŷ| / |Ŷ|``               ``SampleAverage(Precision)``
+``example_recall``    mean of ``|Y ∩ Ŷ| / |Y|``               ``SampleAverage(Recall)``
+``example_f1``        mean of ``2 |Y ∩ Ŷ| / (|Y| + |Ŷ|)``     ``SampleAverage(F1)``
+``micro_*``           precision, recall, F1 of the pooled     ``MicroAverage(...)``
+                      tp, fp, fn
+``macro_*``           mean over all L labels of the           ``MacroAverage(...)``
+                      per-label score
+===================== ======================================= ============================
 
 Zero denominators:
 
@@ -114,7 +116,7 @@ class MultiLabelMetrics:
     n_both_empty
         Instances with empty truth and empty prediction.
     hamming_errors
-        Σ |Ŷ Δ Y| over all instances.
+        ``Σ |Ŷ Δ Y|`` over all instances.
 
     Examples
     --------
