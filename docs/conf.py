@@ -43,9 +43,10 @@ def _notebook_figures() -> str:
         cells = json.loads(path.read_text())["cells"]
         first = "".join(cells[0]["source"]).split("\n\n")
         title, opening = first[0].lstrip("# ").strip(), first[1].strip()
-        figures = sorted(FIGURES.glob(f"{path.stem}-*.png"), key=lambda p: int(p.stem.split("-")[-1]))
-        shown = "\n\n".join(f"![{title}: figure {k}](figures/{f.name})" for k, f in
-                            enumerate(figures, 1))
+        count = len(list(FIGURES.glob(f"{path.stem}-*.png")))
+        shown = "\n\n".join(
+            f"![{title}: figure {k}](figures/{path.stem}-{k}.png)" for k in range(1, count + 1)
+        )
         sections.append(f"## {title}\n\n`notebooks/{path.name}`: {opening}\n\n{shown}\n")
     return "\n".join(sections)
 

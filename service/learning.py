@@ -13,11 +13,12 @@ import time
 
 import numpy as np
 
+from streamlabels import IHOMER, __version__
+
 from .checkpoint import CheckpointStore
 from .config import ConfigError, ServiceConfig
 from .rows import Columns
 from .telemetry import Metrics
-from streamlabels import IHOMER, __version__
 
 __all__ = ["LearnedModel", "truth_matrix"]
 

@@ -35,6 +35,9 @@ import time
 
 import numpy as np
 
+from streamlabels.evaluate import MultiLabelMetrics
+from streamlabels.scoring import export, score_many, to_csr
+
 from .config import ServiceConfig
 from .errors import ServiceError
 from .learning import LearnedModel, truth_matrix
@@ -46,8 +49,6 @@ from .snapshots import (
     read_snapshot_topic,
 )
 from .telemetry import Metrics
-from streamlabels.evaluate import MultiLabelMetrics
-from streamlabels.scoring import export, score_many, to_csr
 
 __all__ = ["Scorer", "Single", "Trainer"]
 

@@ -31,13 +31,14 @@ import threading
 import time
 from typing import Protocol
 
+from streamlabels import __version__
+
 from .clients import open_clients
 from .codec import Codec, InvalidMessage, dead_letter_headers
 from .config import ServiceConfig
 from .delivery import InFlight
 from .errors import KafkaFailure, is_kafka_error
 from .telemetry import Heartbeat, Metrics, TelemetryServer
-from streamlabels import __version__
 
 __all__ = ["Pipeline", "Session"]
 
@@ -351,7 +352,7 @@ class Session:
         value = record.value
         if value is not None and _record_bytes(record.key, value, headers) > self._record_limit:
             headers.append(("streamlabels.original_bytes", str(len(value)).encode()))
-            value = value[: self._record_limit - _record_bytes(record.key, b"", headers)]
+            value = value[: max(0, self._record_limit - _record_bytes(record.key, b"", headers))]
         log.warning(
             "dead letter",
             extra={

@@ -28,9 +28,10 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from .errors import KafkaFailure
 from streamlabels.scoring import Snapshot
 from streamlabels.state import StateError, dumps, loads
+
+from .errors import KafkaFailure
 
 __all__ = [
     "SnapshotAssembler",

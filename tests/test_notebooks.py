@@ -85,7 +85,8 @@ def test_notebook_runs_and_draws(path, kernel_manager_factory, request):
         for old in FIGURES.glob(f"{path.stem}-*.png"):
             old.unlink()
         for k, image in enumerate(images, 1):
-            (FIGURES / f"{path.stem}-{k}.png").write_bytes(base64.b64decode(image.data["image/png"]))
+            png = base64.b64decode(image.data["image/png"])
+            (FIGURES / f"{path.stem}-{k}.png").write_bytes(png)
     stored = len(list(FIGURES.glob(f"{path.stem}-*.png")))
     assert stored == len(images), (
         f"docs/figures/ holds {stored} figures of {path.name}, which draws {len(images)}: "

@@ -25,7 +25,8 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
         if path.is_file():
             shutil.copy2(path, source)
     for folder in INSTALLED_AS:
-        shutil.copytree(REPO / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
+        ignored = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(REPO / folder, source / folder, ignore=ignored)
     out = tmp_path_factory.mktemp("wheel")
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation",
