@@ -117,8 +117,9 @@ class OutputReader:
     """Reads a topic from its beginning on its own (no group), noting when each record arrives.
 
     kafka-python with a 5 ms fetch wait: on this broker librdkafka's fetches add about 50 ms.
-    Each poll waits no longer than a fetch, as the service's do (``service.session.poll_timeout_ms``:
-    a longer one can sleep 100 ms with records waiting).
+    Each poll waits no longer than a fetch, as the service's do
+    (``streamlabels_service.session.poll_timeout_ms``: a longer one can sleep 100 ms with records
+    waiting).
     """
 
     def __init__(self, servers: str, topic: str):
