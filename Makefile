@@ -4,9 +4,9 @@ PY := $(VENV)/bin/python
 STREAMLABELS_DATA ?= $(abspath ../shared/datasets)
 export STREAMLABELS_DATA
 
-.PHONY: install demo test test-all skmf-env
+.PHONY: install demo test test-all docs docs-figures skmf-env
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
@@ -22,6 +22,18 @@ test: install
 
 test-all: install
 	$(PY) -m pytest -q
+
+# The docs site, in build/docs/index.html. Strict: any warning (a broken link or reference, a
+# docstring reST error) fails it; -E re-reads every page, so none hides in a cached one.
+# tests/test_docs.py runs the same build.
+DOCS_OUT ?= build/docs
+docs: install
+	$(PY) -m sphinx -W --keep-going -E -q -b html docs $(DOCS_OUT)
+	@echo "docs: $(DOCS_OUT)/index.html"
+
+# The notebooks' figures the docs show, stored in docs/figures/ from a run of each notebook.
+docs-figures: install
+	$(PY) -m pytest -q tests/test_notebooks.py -k runs_and_draws --write-figures
 
 # scikit-multiflow 0.5.3 in an interpreter of its own (the main install never depends on it):
 # old numpy/scipy pins, and its shipped C sources regenerated with cython<3 for Python 3.11.

@@ -29,10 +29,10 @@ import numpy as np
 from confluent_kafka import Producer
 from kafka_throughput import OutputReader, new_topics, start_service, stop  # script folder
 
-from service.broker import Broker
-from service.codec import Codec
-from service.topics import create_topics
 from streamlabels.streams import datasets
+from streamlabels_service.broker import Broker
+from streamlabels_service.codec import Codec
+from streamlabels_service.topics import create_topics
 
 RESULTS = Path(__file__).parent / "results" / "kafka_latency.json"
 WARM_UP = 300

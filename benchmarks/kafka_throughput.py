@@ -32,10 +32,10 @@ from confluent_kafka import Consumer, Producer
 from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KafkaTopicPartition
 
-from service.broker import Broker
-from service.codec import Codec
-from service.topics import create_topics, instance_messages
 from streamlabels.streams import datasets
+from streamlabels_service.broker import Broker
+from streamlabels_service.codec import Codec
+from streamlabels_service.topics import create_topics, instance_messages
 
 RESULTS = Path(__file__).parent / "results" / "kafka_throughput.json"
 REPO = Path(__file__).resolve().parents[1]
@@ -117,8 +117,9 @@ class OutputReader:
     """Reads a topic from its beginning on its own (no group), noting when each record arrives.
 
     kafka-python with a 5 ms fetch wait: on this broker librdkafka's fetches add about 50 ms.
-    Each poll waits no longer than a fetch, as the service's do (``service.session.poll_timeout_ms``:
-    a longer one can sleep 100 ms with records waiting).
+    Each poll waits no longer than a fetch, as the service's do
+    (``streamlabels_service.session.poll_timeout_ms``: a longer one can sleep 100 ms with records
+    waiting).
     """
 
     def __init__(self, servers: str, topic: str):

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from service.broker import Broker
-from service.codec import Codec
-from service.topics import TopicReader, create_topics, instance_messages, produce
 from streamlabels.streams import datasets
+from streamlabels_service.broker import Broker
+from streamlabels_service.codec import Codec
+from streamlabels_service.topics import TopicReader, create_topics, instance_messages, produce
 
 RESULTS = Path(__file__).parent / "results" / "hardening.json"
 REPO = Path(__file__).resolve().parents[1]

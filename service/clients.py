@@ -2,7 +2,7 @@
 
 The session only ever polls records, commits offsets, seeks on assignment, reads high-water marks,
 and sends records whose acknowledgement it checks later. Keeping that surface this small lets a
-second client (:mod:`service.confluent`, selected by ``--client``) run under the same session and
+second client (:mod:`.confluent`, selected by ``--client``) run under the same session and
 the same tests.
 
 A **producer** has ``send(topic, key=..., value=..., headers=...)`` returning a delivery handle
@@ -22,7 +22,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from service.config import ServiceConfig
+from .config import ServiceConfig
 
 __all__ = ["KafkaPythonConsumer", "crc32c_is_compiled", "open_clients"]
 
@@ -44,7 +44,7 @@ def open_clients(config: ServiceConfig, client_id: str = "streamlabels-service")
     Raises ConnectionError when the brokers cannot be reached.
     """
     if config.client == "confluent-kafka":
-        from service.confluent import open_confluent_clients
+        from .confluent import open_confluent_clients
 
         return open_confluent_clients(config, client_id)
     if not crc32c_is_compiled():
@@ -63,7 +63,7 @@ def open_clients(config: ServiceConfig, client_id: str = "streamlabels-service")
             linger_ms=config.linger_ms,
             batch_size=config.producer_batch_bytes,
             compression_type=None if config.compression == "none" else config.compression,
-            max_request_size=max(config.max_message_bytes, config.snapshot_chunk_bytes) + 65_536,
+            max_request_size=config.producer_max_bytes,
             **common,
         )
         consumer = KafkaConsumer(

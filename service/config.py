@@ -172,7 +172,10 @@ class ServiceConfig:
         500_000, "largest snapshot chunk message, below the brokers' message size limit", cast=int
     )
     max_message_bytes: int = _setting(
-        1_048_576, "larger messages go to the dead-letter topic", cast=int
+        1_048_576,
+        "larger messages go to the dead-letter topic (whole, up to the producer's record limit: "
+        "the larger of this and --snapshot-chunk-bytes, plus 64 KiB)",
+        cast=int,
     )
     max_features: int = _setting(100_000, "messages with more features are refused", cast=int)
     max_labels: int | None = _setting(
@@ -250,6 +253,13 @@ class ServiceConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.labels is not None and (not self.labels or "" in self.labels):
             raise ConfigError(f"labels must be non-empty names, got {self.labels}")
+
+    @property
+    def producer_max_bytes(self) -> int:
+        """The largest record the service's producers send (kafka-python's ``max_request_size``,
+        librdkafka's ``message.max.bytes``): a snapshot chunk or a dead letter of a refused
+        message, with 64 KiB to spare for key, headers and framing."""
+        return max(self.max_message_bytes, self.snapshot_chunk_bytes) + 65_536
 
     def label_vocabulary(self) -> list[str]:
         """The labels, from ``labels`` or from the header of ``labels_from``."""

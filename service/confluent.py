@@ -1,4 +1,4 @@
-"""The session's client interface (:mod:`service.clients`) on confluent-kafka (librdkafka).
+"""The session's client interface (:mod:`.clients`) on confluent-kafka (librdkafka).
 
 Selected with ``--client confluent-kafka``. librdkafka does the protocol work in C threads, so a
 produced or consumed record costs the Python loop a fraction of what kafka-python's pure-Python
@@ -21,7 +21,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from service.config import ServiceConfig
+from .config import ServiceConfig
 
 __all__ = ["ConfluentConsumer", "ConfluentProducer", "open_confluent_clients"]
 
@@ -58,8 +58,7 @@ def open_confluent_clients(config: ServiceConfig, client_id: str):
             "linger.ms": config.linger_ms,
             "batch.size": config.producer_batch_bytes,
             "compression.type": config.compression,
-            "message.max.bytes": max(config.max_message_bytes, config.snapshot_chunk_bytes)
-            + 65_536,
+            "message.max.bytes": config.producer_max_bytes,
         }
     )
     consumer = Consumer(

@@ -1,12 +1,12 @@
-"""The Kafka consumer service of one role, assembled: a :class:`~service.session.Session` (all
-things Kafka) running the role's pipeline (:mod:`service.roles`)."""
+"""The Kafka consumer service of one role, assembled: a :class:`~.session.Session` (all
+things Kafka) running the role's pipeline (:mod:`.roles`)."""
 
 from __future__ import annotations
 
-from service.config import ServiceConfig
-from service.roles import Scorer, Single, Trainer
-from service.session import Session
-from service.telemetry import Metrics
+from .config import ServiceConfig
+from .roles import Scorer, Single, Trainer
+from .session import Session
+from .telemetry import Metrics
 
 __all__ = ["Service"]
 
@@ -14,14 +14,14 @@ ROLES = {"single": Single, "trainer": Trainer, "scorer": Scorer}
 
 
 class Service(Session):
-    """The service ``config`` describes (its ``role``); see :class:`~service.session.Session`.
+    """The service ``config`` describes (its ``role``); see :class:`~.session.Session`.
 
     Parameters
     ----------
     config
-        The settings (:class:`~service.config.ServiceConfig`).
+        The settings (:class:`~.config.ServiceConfig`).
     metrics
-        Where to count (default: a fresh :class:`~service.telemetry.Metrics`).
+        Where to count (default: a fresh :class:`~.telemetry.Metrics`).
     """
 
     def __init__(self, config: ServiceConfig, metrics: Metrics | None = None):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from service.errors import KafkaFailure
+from .errors import KafkaFailure
 
 __all__ = ["InFlight"]
 

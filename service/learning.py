@@ -13,10 +13,11 @@ import time
 
 import numpy as np
 
-from service.checkpoint import CheckpointStore
-from service.config import ConfigError, ServiceConfig
-from service.telemetry import Metrics
 from streamlabels import IHOMER, __version__
+
+from .checkpoint import CheckpointStore
+from .config import ConfigError, ServiceConfig
+from .telemetry import Metrics
 
 __all__ = ["LearnedModel", "truth_matrix"]
 

@@ -1,4 +1,4 @@
-"""The service's roles: the pipelines a :class:`~service.session.Session` runs on its batches.
+"""The service's roles: the pipelines a :class:`~.session.Session` runs on its batches.
 
 - ``single`` (:class:`Single`, the default): one process predicts every valid instance, learns
   the labelled ones and checkpoints. How a batch is predicted depends on ``scoring``:
@@ -18,7 +18,7 @@
 - ``trainer`` (:class:`Trainer`): the single writer of a model. It reads the labelled instances in
   its own consumer group, learns them in order, checkpoints exactly as ``single`` does, and every
   ``snapshot_every`` instances or ``snapshot_seconds`` publishes a snapshot to the snapshot topic
-  (:mod:`service.snapshots`). It produces no predictions.
+  (:mod:`.snapshots`). It produces no predictions.
 - ``scorer`` (:class:`Scorer`): replicas in one consumer group split the input partitions. Each
   follows the snapshot topic on a background thread and scores every polled batch with the
   newest complete snapshot it holds (a swap happens between batches, with no pause). Scorers
@@ -35,18 +35,19 @@ import time
 
 import numpy as np
 
-from service.config import ServiceConfig
-from service.errors import ServiceError
-from service.learning import LearnedModel, truth_matrix
-from service.snapshots import (
+from streamlabels.evaluate import MultiLabelMetrics
+from streamlabels.scoring import export, score_many, to_csr
+
+from .config import ServiceConfig
+from .errors import ServiceError
+from .learning import LearnedModel, truth_matrix
+from .snapshots import (
     SnapshotFollower,
     SnapshotPublisher,
     create_snapshot_topic,
     read_snapshot_topic,
 )
-from service.telemetry import Metrics
-from streamlabels.evaluate import MultiLabelMetrics
-from streamlabels.scoring import export, score_many, to_csr
+from .telemetry import Metrics
 
 __all__ = ["Scorer", "Single", "Trainer"]
 

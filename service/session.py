@@ -1,15 +1,15 @@
 """The Kafka session: poll -> decode -> the role's pipeline -> send -> commit what is acknowledged.
 
-A :class:`Session` owns everything Kafka: the clients (:mod:`service.clients`), the poll loop,
+A :class:`Session` owns everything Kafka: the clients (:mod:`.clients`), the poll loop,
 dead letters, commits, reconnecting after a failure, and a clean shutdown. What a batch is *for*
-belongs to the pipeline it runs (:mod:`service.roles`: predict and learn, learn only, or score
+belongs to the pipeline it runs (:mod:`.roles`: predict and learn, learn only, or score
 only), which sees decoded instances and a function that sends a prediction.
 
 Delivery and exactness:
 
 - The session never waits on the producer after a batch: the sends stay in flight and the next
   batch is polled. An input offset is committed only once every output record of its batch and
-  of all batches before it was acknowledged (:class:`~service.delivery.InFlight`), so every
+  of all batches before it was acknowledged (:class:`~.delivery.InFlight`), so every
   message gets its prediction at least once.
 - When the pipeline keeps a model and a checkpoint is due, the session first waits until every
   send is acknowledged, then commits, then the pipeline writes the model with the offsets it has
@@ -31,13 +31,14 @@ import threading
 import time
 from typing import Protocol
 
-from service.clients import open_clients
-from service.codec import Codec, InvalidMessage, dead_letter_headers
-from service.config import ServiceConfig
-from service.delivery import InFlight
-from service.errors import KafkaFailure, is_kafka_error
-from service.telemetry import Heartbeat, Metrics, TelemetryServer
 from streamlabels import __version__
+
+from .clients import open_clients
+from .codec import Codec, InvalidMessage, dead_letter_headers
+from .config import ServiceConfig
+from .delivery import InFlight
+from .errors import KafkaFailure, is_kafka_error
+from .telemetry import Heartbeat, Metrics, TelemetryServer
 
 __all__ = ["Pipeline", "Session"]
 
@@ -60,6 +61,16 @@ RECONNECT_DELAY_S = 2.0
 COMMIT_INTERVAL_S = 0.1
 """Least time between two commits in the loop: each is a request to the group coordinator, and
 committing after every small batch would cap the rate. A crash repeats at most this much more."""
+
+RECORD_FRAMING_BYTES = 512
+"""What a record's framing (batch header, lengths, offsets) may take of the producer's size
+limit, at most; the key, value and headers get the rest."""
+
+
+def _record_bytes(key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> int:
+    """The most a record of these parts counts against the producer's size limit."""
+    parts = len(key or b"") + len(value) + sum(len(k) + len(v) + 10 for k, v in headers)
+    return RECORD_FRAMING_BYTES + parts
 
 
 def _freeze_long_lived() -> None:
@@ -125,6 +136,7 @@ class Session:
         self.codec = Codec(
             labels, config.format, config.max_message_bytes, config.max_features, config.max_labels
         )
+        self._record_limit = config.producer_max_bytes
         self.heartbeat = Heartbeat()
         self.telemetry: TelemetryServer | None = None
         self.offsets: dict[tuple[str, int], int] = {}  # next offset of each partition's reads
@@ -333,12 +345,14 @@ class Session:
             raise KafkaFailure("sends still unacknowledged after a flush; not committing")
 
     def _dead_letter(self, record, error: InvalidMessage):
+        """The original record's key and value, with headers saying why and where from. A value
+        too large for the producer's record limit keeps the first bytes that fit, and the header
+        ``streamlabels.original_bytes`` gives its whole size."""
         headers = dead_letter_headers(error, record.topic, record.partition, record.offset)
         value = record.value
-        limit = self.config.max_message_bytes
-        if value is not None and len(value) > limit:
+        if value is not None and _record_bytes(record.key, value, headers) > self._record_limit:
             headers.append(("streamlabels.original_bytes", str(len(value)).encode()))
-            value = value[:limit]
+            value = value[: max(0, self._record_limit - _record_bytes(record.key, b"", headers))]
         log.warning(
             "dead letter",
             extra={

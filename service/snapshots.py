@@ -28,9 +28,10 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from service.errors import KafkaFailure
 from streamlabels.scoring import Snapshot
 from streamlabels.state import StateError, dumps, loads
+
+from .errors import KafkaFailure
 
 __all__ = [
     "SnapshotAssembler",
@@ -98,7 +99,7 @@ class SnapshotPublisher:
     Parameters
     ----------
     producer
-        A producer of :mod:`service.clients` (a ``KafkaProducer`` is one); :meth:`publish`
+        A producer of :mod:`.clients` (a ``KafkaProducer`` is one); :meth:`publish`
         flushes it.
     topic, model
         The snapshot topic and the model's name (the key prefix).

@@ -14,7 +14,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from service.codec import Codec
+from .codec import Codec
 
 __all__ = ["TopicReader", "create_topics", "instance_messages", "produce"]
 

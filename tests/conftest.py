@@ -16,3 +16,11 @@ def data_dir() -> Path:
         if folder and (Path(folder) / "yeast.arff.gz").exists():
             return Path(folder)
     pytest.skip("set STREAMLABELS_DATA to the folder of the benchmark datasets (make test does)")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--write-figures", action="store_true",
+        help="tests/test_notebooks.py stores the figures the notebooks draw in docs/figures/, "
+        "for the docs site (make docs-figures)",
+    )

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from service.broker import Broker, BrokerError
-from service.config import ServiceConfig
-from service.consumer import Service
-from service.topics import create_topics
+from streamlabels_service.broker import Broker, BrokerError
+from streamlabels_service.config import ServiceConfig
+from streamlabels_service.consumer import Service
+from streamlabels_service.topics import create_topics
 
 REPO = Path(__file__).resolve().parents[1]
 MAIN = "import sys; from streamlabels.cli import main; sys.exit(main())"  # the console script

@@ -26,15 +26,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.checkpoint import CheckpointStore
-from service.codec import REASONS, Codec, InvalidMessage, dead_letter_headers
-from service.config import ServiceConfig
-from service.consumer import Service
-from service.telemetry import Metrics, TelemetryServer, configure_logging
 from streamlabels import IHOMER
 from streamlabels.state import StateError, loads
 from streamlabels.streams import SyntheticStream, datasets
 from streamlabels.streams.arff import ArffError, ArffStream, LabelSpecError, load_arff, read_header
+from streamlabels_service.checkpoint import CheckpointStore
+from streamlabels_service.codec import REASONS, Codec, InvalidMessage, dead_letter_headers
+from streamlabels_service.config import ServiceConfig
+from streamlabels_service.consumer import Service
+from streamlabels_service.telemetry import Metrics, TelemetryServer, configure_logging
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = 200
@@ -461,7 +461,7 @@ def test_telemetry_binds_loopback_unless_configured(monkeypatch):
     def refuse_to_connect(self):
         raise Stop
 
-    monkeypatch.setattr("service.session.TelemetryServer", Recorder)
+    monkeypatch.setattr("streamlabels_service.session.TelemetryServer", Recorder)
     monkeypatch.setattr(Service, "_connect", refuse_to_connect)
     for flags, expected in [({}, "127.0.0.1"), ({"metrics_host": "0.0.0.0"}, "0.0.0.0")]:
         config = ServiceConfig.from_sources({"labels": "a,b", "metrics_port": "0", **flags}, {})
@@ -487,8 +487,9 @@ def test_security_settings_reach_both_kafka_clients_under_their_kafka_python_nam
         def subscribe(self, topics, listener=None):
             pass
 
-    monkeypatch.setattr("service.clients.KafkaProducer", type("Producer", (Client,), {}))
-    monkeypatch.setattr("service.clients.KafkaConsumer", type("Consumer", (Client,), {}))
+    clients = "streamlabels_service.clients"
+    monkeypatch.setattr(f"{clients}.KafkaProducer", type("Producer", (Client,), {}))
+    monkeypatch.setattr(f"{clients}.KafkaConsumer", type("Consumer", (Client,), {}))
     secret = "pw-" + os.urandom(6).hex()
     config = ServiceConfig.from_sources(
         {

@@ -14,6 +14,7 @@ from hypothesis.extra.numpy import arrays
 from river import linear_model, multioutput, preprocessing
 from river import metrics as rm
 
+from streamlabels import state
 from streamlabels.evaluate.metrics import MultiLabelMetrics, RankingMetrics
 from streamlabels.streams import datasets
 
@@ -172,6 +173,40 @@ def test_per_label_and_report():
     assert [r["label"] for r in m.per_label()] == [0, 1, 2]
     with pytest.raises(ValueError):
         m.per_label(["a"])
+
+
+def test_label_names_instead_of_a_count():
+    Y = np.array([[1, 0, 0], [1, 1, 0]], dtype=bool)
+    P = np.array([[1, 1, 0], [0, 1, 0]], dtype=bool)
+    named = MultiLabelMetrics(["a", "b", "c"])
+    named.update(Y, P)
+    counted = _metrics(Y, P)
+    assert (named.n_labels, named.label_names, counted.label_names) == (3, ["a", "b", "c"], None)
+    assert named.get() == counted.get()
+    assert named.per_label() == counted.per_label(["a", "b", "c"])
+    assert named.report() == counted.report(["a", "b", "c"])
+    assert [r["label"] for r in named.per_label(["x", "y", "z"])] == ["x", "y", "z"]
+    with pytest.raises(ValueError, match="shape"):
+        named.update(np.zeros(2, dtype=bool), np.zeros(2, dtype=bool))
+
+
+def test_label_names_survive_the_state_and_a_copy():
+    m = MultiLabelMetrics(("spam", "ham"))
+    m.update(np.array([True, False]), np.array([True, True]))
+    restored = MultiLabelMetrics.from_state(state.loads(state.dumps(m.get_state())))
+    assert restored.label_names == m.copy().label_names == ["spam", "ham"]
+    assert restored.get() == m.get()
+    saved_before_names = {k: v for k, v in m.get_state().items() if k != "label_names"}
+    assert MultiLabelMetrics.from_state(saved_before_names).label_names is None
+
+
+def test_label_names_are_distinct_names_not_a_string():
+    with pytest.raises(TypeError, match="string"):
+        MultiLabelMetrics("abc")
+    with pytest.raises(ValueError, match="distinct"):
+        MultiLabelMetrics(["a", "b", "a"])
+    with pytest.raises(ValueError, match=">= 1"):
+        MultiLabelMetrics([])
 
 
 # --- property tests vs sklearn ----------------------------------------------------------------

@@ -2,10 +2,15 @@
 
 The kernel is this interpreter (a kernel spec written for the test), never whatever a user's
 Jupyter set-up calls "python3", so the notebooks run against the checkout under test.
+
+The docs site shows the figures of a run, stored in docs/figures/ (the build does not run the
+notebooks): ``--write-figures`` (``make docs-figures``) stores them, and every run checks that
+as many are stored as the notebook draws.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from pathlib import Path
@@ -17,6 +22,7 @@ nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+FIGURES = NOTEBOOKS.parent / "docs" / "figures"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 NEEDS_DATA = {"01-quickstart.ipynb"}
 KERNEL = "streamlabels-test"
@@ -75,3 +81,14 @@ def test_notebook_runs_and_draws(path, kernel_manager_factory, request):
     assert not [out for out in outputs if out.output_type == "error"]
     images = [out for out in outputs if "image/png" in out.get("data", {})]
     assert images, f"{path.name} drew no figure"
+    if request.config.getoption("--write-figures"):
+        for old in FIGURES.glob(f"{path.stem}-*.png"):
+            old.unlink()
+        for k, image in enumerate(images, 1):
+            png = base64.b64decode(image.data["image/png"])
+            (FIGURES / f"{path.stem}-{k}.png").write_bytes(png)
+    stored = len(list(FIGURES.glob(f"{path.stem}-*.png")))
+    assert stored == len(images), (
+        f"docs/figures/ holds {stored} figures of {path.name}, which draws {len(images)}: "
+        "make docs-figures"
+    )

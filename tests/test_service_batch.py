@@ -18,13 +18,13 @@ pytest.register_assert_rewrite("service_fixtures")
 
 from service_fixtures import InThread, distinct_ids, fresh_topics, service_config
 
-from service.codec import Codec
-from service.config import ServiceConfig
-from service.consumer import Service
-from service.topics import TopicReader, instance_messages, produce
 from streamlabels import IHOMER
 from streamlabels.scoring import export, predict_many, predict_proba_many, score_many, to_csr
 from streamlabels.streams import datasets
+from streamlabels_service.codec import Codec
+from streamlabels_service.config import ServiceConfig
+from streamlabels_service.consumer import Service
+from streamlabels_service.topics import TopicReader, instance_messages, produce
 
 pytest_plugins = ["service_fixtures"]
 

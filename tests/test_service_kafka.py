@@ -20,10 +20,6 @@ pytest.register_assert_rewrite("service_fixtures")
 
 from kafka import KafkaConsumer, TopicPartition
 
-from service.checkpoint import CheckpointStore
-from service.codec import Codec
-from service.consumer import Service
-from service.topics import TopicReader, instance_messages, produce
 from service_fixtures import InThread as _InThread
 from service_fixtures import distinct_ids as _distinct_ids
 from service_fixtures import fresh_topics as _topics
@@ -34,6 +30,10 @@ from service_fixtures import stop_service as _stop
 from streamlabels import IHOMER
 from streamlabels.evaluate import MultiLabelMetrics, prequential
 from streamlabels.streams import datasets
+from streamlabels_service.checkpoint import CheckpointStore
+from streamlabels_service.codec import Codec
+from streamlabels_service.consumer import Service
+from streamlabels_service.topics import TopicReader, instance_messages, produce
 
 pytest_plugins = ["service_fixtures"]
 
@@ -87,6 +87,7 @@ def test_invalid_messages_go_to_the_dead_letter_topic_and_good_ones_are_served(b
     topics = _topics(broker, "dlq")
     codec = Codec(labels)
     oversized = codec.encode_instance("big", {f"f{i}": 1.0 for i in range(400)}, ["a"])
+    huge = b'{"id": "m8", "pad": "' + b"z" * 100_000 + b'"}'  # beyond the producer's limit
     messages = [
         (b"g0", codec.encode_instance("g0", {"f": 1.0}, ["a"]), None),
         (b"m1", b'{"id": "m1", "x": {"f": 1.0', "undecodable"),
@@ -96,23 +97,29 @@ def test_invalid_messages_go_to_the_dead_letter_topic_and_good_ones_are_served(b
         (b"m5", b'{"id": "m5", "x": {"f": 1.0}, "y": ["a", "zebra"]}', "unknown_label"),
         (b"m6", oversized, "too_large"),
         (b"m7", b'{"id": [1], "x": {}}', "bad_id"),
+        (b"m8", huge, "too_large"),
         (b"g1", codec.encode_instance("g1", {"f": 2.0}, ["b"]), None),
         (b"g2", codec.encode_instance("g2", {"f": 3.0}, None), None),
     ]
     produce(
         broker.bootstrap_servers, topics["input_topic"], [(k.decode(), v) for k, v, _ in messages]
     )
-    service = Service(_config(broker, topics, labels, max_message_bytes=2000, client=client))
+    config = _config(
+        broker, topics, labels, max_message_bytes=2000, snapshot_chunk_bytes=1000, client=client
+    )
+    limit = config.producer_max_bytes
+    assert len(oversized) > 2000 and len(oversized) < limit < len(huge)
+    service = Service(config)
     with _InThread(service):
         with TopicReader(broker.bootstrap_servers, topics["output_topic"]) as out:
             predictions = out.read_until(lambda r: len(r) >= 3, timeout=60)
         with TopicReader(broker.bootstrap_servers, topics["dead_letter_topic"]) as dlq:
-            dead = dlq.read_until(lambda r: len(r) >= 7, timeout=60)
+            dead = dlq.read_until(lambda r: len(r) >= 8, timeout=60)
 
     served = [json.loads(r.value) for r in predictions]
     assert [p["id"] for p in served] == ["g0", "g1", "g2"]
     assert [p["model_version"] for p in served] == [0, 1, 2]
-    assert len(dead) == 7
+    assert len(dead) == 8
     for record, (offset, (key, raw, reason)) in zip(
         dead, [(i, m) for i, m in enumerate(messages) if m[2] is not None]
     ):
@@ -125,14 +132,15 @@ def test_invalid_messages_go_to_the_dead_letter_topic_and_good_ones_are_served(b
             str(offset),
         )
         assert record.key == key
-        if reason == "too_large":
-            assert record.value == raw[:2000]
+        if raw is huge:  # as much as the producer's record limit holds, and the whole size
+            assert raw.startswith(record.value) and limit - 2048 < len(record.value) < limit
             assert headers["streamlabels.original_bytes"] == str(len(raw))
-        else:
+        else:  # the original bytes, the oversized message too
             assert record.value == raw
+            assert "streamlabels.original_bytes" not in headers
     value = service.metrics.registry.get_sample_value
     assert value("streamlabels_dead_letters_total", {"reason": "non_finite"}) == 2
-    assert value("streamlabels_dead_letters_total", {"reason": "too_large"}) == 1
+    assert value("streamlabels_dead_letters_total", {"reason": "too_large"}) == 2
     assert value("streamlabels_learned_total") == 2
 
 
@@ -264,14 +272,22 @@ def test_sigterm_drains_commits_and_checkpoints_without_leaking_the_password(bro
         check.close(autocommit=False)
 
 
-def test_the_demo_reports_its_steady_rate_apart_from_start_up(data_dir):
-    from service.demo import run_demo
+def test_the_demo_reports_its_steady_rate_apart_from_start_up(data_dir, capsys):
+    """In strict scoring it scores as ``streamlabels replay yeast --n 1500``, and says so."""
+    from streamlabels.cli.models import make_model
+    from streamlabels_service.demo import run_demo
 
-    result = run_demo("yeast", n=1500)  # more than one batch of 500
+    result = run_demo("yeast", n=1500, scoring="strict")  # more than one batch of 500
     assert result["messages_in"] == result["predictions_out"] == 1500
     assert result["model_version"] == 1500
     assert result["startup_seconds"] > 0
     assert result["steady_messages_per_s"] > 0
+    stream = datasets.load("yeast")
+    model = make_model("ihomer", stream.feature_names, stream.label_names)
+    replayed = prequential(stream, model, stream.label_names, n=1500).metrics["micro_f1"]
+    assert result["micro_f1"] == pytest.approx(replayed, abs=1e-12)
+    printed = capsys.readouterr().out
+    assert "scoring: strict" in printed and "`streamlabels replay yeast --n 1500`" in printed
 
 
 def test_kafka_python_reads_with_the_compiled_crc32c_and_says_so_when_it_cannot(
@@ -279,12 +295,12 @@ def test_kafka_python_reads_with_the_compiled_crc32c_and_says_so_when_it_cannot(
 ):
     from kafka.record import util
 
-    from service.clients import crc32c_is_compiled, open_clients
+    from streamlabels_service.clients import crc32c_is_compiled, open_clients
 
     assert crc32c_is_compiled(), "the crc32c package is in the service extras"
     monkeypatch.setattr(util, "crc32c_c", None)
     config = _config(broker, _topics(broker, "crc"), ["a"], client="kafka-python")
-    with caplog.at_level(logging.WARNING, logger="service.clients"):
+    with caplog.at_level(logging.WARNING, logger="streamlabels_service.clients"):
         consumer, producer = open_clients(config)
     consumer.close()
     producer.close()

@@ -26,20 +26,20 @@ from service_fixtures import (
     spawn_service,
 )
 
-from service.codec import Codec
-from service.consumer import Service
-from service.snapshots import (
+from streamlabels import IHOMER
+from streamlabels.scoring import Snapshot, export
+from streamlabels.state import dumps
+from streamlabels.streams import datasets
+from streamlabels_service.codec import Codec
+from streamlabels_service.consumer import Service
+from streamlabels_service.snapshots import (
     SnapshotAssembler,
     SnapshotPublisher,
     create_snapshot_topic,
     read_snapshot_topic,
     snapshot_messages,
 )
-from service.topics import TopicReader, create_topics, instance_messages, produce
-from streamlabels import IHOMER
-from streamlabels.scoring import Snapshot, export
-from streamlabels.state import dumps
-from streamlabels.streams import datasets
+from streamlabels_service.topics import TopicReader, create_topics, instance_messages, produce
 
 pytest_plugins = ["service_fixtures"]
 

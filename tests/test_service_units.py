@@ -13,15 +13,20 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from service.checkpoint import CheckpointStore
-from service.codec import Codec, InvalidMessage
-from service.config import ConfigError, ServiceConfig
-from service.consumer import Service
-from service.roles import Single
-from service.telemetry import JsonFormatter, Metrics, TelemetryServer, configure_logging
 from streamlabels import IHOMER
 from streamlabels.state import dumps, loads
 from streamlabels.streams import ArffStream, SyntheticStream, datasets
+from streamlabels_service.checkpoint import CheckpointStore
+from streamlabels_service.codec import Codec, InvalidMessage
+from streamlabels_service.config import ConfigError, ServiceConfig
+from streamlabels_service.consumer import Service
+from streamlabels_service.roles import Single
+from streamlabels_service.telemetry import (
+    JsonFormatter,
+    Metrics,
+    TelemetryServer,
+    configure_logging,
+)
 
 LABELS = ["a", "b", "c"]
 
@@ -191,7 +196,7 @@ def test_corrupt_newest_checkpoint_is_refused_and_the_previous_one_used(tmp_path
     data = bytearray(newest.read_bytes())
     data[len(data) // 2] ^= 0xFF
     newest.write_bytes(bytes(data))
-    with caplog.at_level(logging.ERROR, logger="service.checkpoint"):
+    with caplog.at_level(logging.ERROR, logger="streamlabels_service.checkpoint"):
         restored = store.load_latest()
     assert restored.offsets == {("in", 0): 120}
     refusals = [r for r in caplog.records if r.getMessage().startswith("checkpoint refused")]
@@ -293,7 +298,7 @@ def test_metrics_and_health_endpoints():
 def test_a_preset_fills_only_the_timing_settings_not_given():
     import argparse
 
-    from service.config import PRESETS, add_arguments, config_from_args
+    from streamlabels_service.config import PRESETS, add_arguments, config_from_args
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -310,8 +315,8 @@ def test_a_preset_fills_only_the_timing_settings_not_given():
 
 
 def test_a_poll_waits_no_longer_than_a_fetch():
-    from service.config import PRESETS
-    from service.session import POLL_TIMEOUT_MS, poll_timeout_ms
+    from streamlabels_service.config import PRESETS
+    from streamlabels_service.session import POLL_TIMEOUT_MS, poll_timeout_ms
 
     assert poll_timeout_ms(PRESETS["latency"]["fetch_max_wait_ms"]) == 10
     assert poll_timeout_ms(100) == 100

@@ -29,10 +29,6 @@ pytest.register_assert_rewrite("service_fixtures")
 
 from kafka import KafkaConsumer, TopicPartition
 
-from service.broker import Broker
-from service.checkpoint import KIND, VERSION, CheckpointStore
-from service.codec import Codec
-from service.topics import TopicReader, create_topics, instance_messages, produce
 from service_fixtures import (
     REPO,
     distinct_ids,
@@ -45,6 +41,10 @@ from streamlabels import IHOMER
 from streamlabels.files import FAULT_VARIABLE
 from streamlabels.state import StateError, dumps, loads, unseal
 from streamlabels.streams import datasets
+from streamlabels_service.broker import Broker
+from streamlabels_service.checkpoint import KIND, VERSION, CheckpointStore
+from streamlabels_service.codec import Codec
+from streamlabels_service.topics import TopicReader, create_topics, instance_messages, produce
 
 pytest_plugins = ["service_fixtures"]
 
@@ -302,7 +302,7 @@ def _committed(broker, topics) -> int | None:
 _WRITER = textwrap.dedent(
     """
     import os, sys
-    from service.checkpoint import CheckpointStore
+    from streamlabels_service.checkpoint import CheckpointStore
     from streamlabels import IHOMER
     from streamlabels.files import FAULT_VARIABLE
     from streamlabels.state import dumps

@@ -15,7 +15,8 @@ from pathlib import Path
 from streamlabels.cli.bench import add_parser as add_bench_parser
 from streamlabels.cli.commands import add_command, add_registered_commands
 from streamlabels.cli.fetch import add_parser as add_fetch_parser
-from streamlabels.cli.report import run_report
+from streamlabels.cli.report import VIZ, run_report
+from streamlabels.extras import MissingExtra, require
 
 __all__ = ["main"]
 
@@ -81,6 +82,8 @@ def _stream_length(stream, spec) -> int | None:
 
 def _replay(args) -> int:
     started = time.perf_counter()
+    if args.plot:
+        require("streamlabels replay --plot", "viz", VIZ)
     from rich.console import Console
 
     from streamlabels.cli.models import make_model
@@ -306,6 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
+    except MissingExtra as error:
+        if args.debug:
+            raise
+        print(error, file=sys.stderr)
+        return 2
     except (ValueError, KeyError, OSError) as error:
         if args.debug:
             raise

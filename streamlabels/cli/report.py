@@ -11,7 +11,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["comparison_rows", "run_report"]
+from streamlabels.extras import require
+
+__all__ = ["VIZ", "comparison_rows", "run_report"]
+
+VIZ = {"matplotlib": "matplotlib"}
+"""What drawing needs (the ``viz`` extra)."""
 
 
 def _kind(data, source: Path) -> str:
@@ -72,6 +77,7 @@ def _pictures(sources: list[Path], documents: list, kinds: list[str], metric: st
 def run_report(args) -> int:
     """Draw ``args.results`` into the folder ``args.out``, or into the one PNG ``args.out``
     names (the first picture: the histories of several replays, else the metric's bars)."""
+    require("streamlabels report", "viz", VIZ)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -8,21 +8,23 @@ operations and every metric is derived from the counters on demand.
 Metrics and conventions (n instances, L labels, Y and Ŷ the true and predicted positive sets,
 tp/fp/fn counted per label; docs/algorithm.md §3.2):
 
-================= ================================================ ==========================
-key               definition                                       river / sklearn
-================= ================================================ ==========================
-subset_accuracy   mean of 1[Ŷ = Y]                                 ``ExactMatch`` /
-                                                                   ``accuracy_score``
-hamming_loss      Σ |Ŷ Δ Y| / (n L)                                1 - ``SampleAverage(``
-                                                                   ``Accuracy)`` /
-                                                                   ``hamming_loss``
-example_accuracy  mean of |Y ∩ Ŷ| / |Y ∪ Ŷ| (Jaccard)              ``SampleAverage(Jaccard)``
-example_precision mean of |Y ∩ Ŷ| / |Ŷ|                            ``SampleAverage(Precision)``
-example_recall    mean of |Y ∩ Ŷ| / |Y|                            ``SampleAverage(Recall)``
-example_f1        mean of 2 |Y ∩ Ŷ| / (|Y| + |Ŷ|)                  ``SampleAverage(F1)``
-micro_*           precision, recall, F1 of the pooled tp, fp, fn   ``MicroAverage(...)``
-macro_*           mean over all L labels of the per-label score    ``MacroAverage(...)``
-================= ================================================ ==========================
+===================== ======================================= ============================
+key                   definition                              river / sklearn
+===================== ======================================= ============================
+``subset_accuracy``   mean of ``1[Ŷ = Y]``                    ``ExactMatch`` /
+                                                              ``accuracy_score``
+``hamming_loss``      ``Σ |Ŷ Δ Y| / (n L)``                   1 - ``SampleAverage(``
+                                                              ``Accuracy)`` /
+                                                              ``hamming_loss``
+``example_accuracy``  mean of ``|Y ∩ Ŷ| / |Y ∪ Ŷ|`` (Jaccard) ``SampleAverage(Jaccard)``
+``example_precision`` mean of ``|Y ∩ Ŷ| / |Ŷ|``               ``SampleAverage(Precision)``
+``example_recall``    mean of ``|Y ∩ Ŷ| / |Y|``               ``SampleAverage(Recall)``
+``example_f1``        mean of ``2 |Y ∩ Ŷ| / (|Y| + |Ŷ|)``     ``SampleAverage(F1)``
+``micro_*``           precision, recall, F1 of the pooled     ``MicroAverage(...)``
+                      tp, fp, fn
+``macro_*``           mean over all L labels of the           ``MacroAverage(...)``
+                      per-label score
+===================== ======================================= ============================
 
 Zero denominators:
 
@@ -45,7 +47,7 @@ Zero denominators:
 Examples
 --------
 >>> import numpy as np
->>> m = MultiLabelMetrics(n_labels=3)
+>>> m = MultiLabelMetrics(["sports", "politics", "music"])  # or a count: MultiLabelMetrics(3)
 >>> m.update(np.array([True, False, True]), np.array([True, True, False]))
 >>> m.update(np.array([False, False, False]), np.array([False, False, False]))
 >>> m.n
@@ -53,11 +55,13 @@ Examples
 >>> scores = m.get()
 >>> scores["subset_accuracy"], scores["example_accuracy"], scores["macro_f1"]
 (0.5, 0.666..., 0.333...)
+>>> [(row["label"], row["f1"]) for row in m.per_label()]
+[('sports', 1.0), ('politics', 0.0), ('music', 0.0)]
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 import scipy.stats
@@ -92,14 +96,19 @@ class MultiLabelMetrics:
 
     Parameters
     ----------
-    n_labels
-        L, the length of every truth and prediction vector.
+    labels
+        The label names, in the order of the vectors' columns, or just their count L. Names
+        label the rows of :meth:`per_label` and :meth:`report`.
     both_empty_score
         Example-based score of an instance whose truth and prediction are both empty. 1 (a perfect
         prediction, our default) or 0 (river's ``SampleAverage``).
 
     Attributes
     ----------
+    n_labels
+        L, the length of every truth and prediction vector.
+    label_names
+        The names given, or None when only a count was.
     n
         Number of instances scored.
     n_exact
@@ -107,7 +116,7 @@ class MultiLabelMetrics:
     n_both_empty
         Instances with empty truth and empty prediction.
     hamming_errors
-        Σ |Ŷ Δ Y| over all instances.
+        ``Σ |Ŷ Δ Y|`` over all instances.
 
     Examples
     --------
@@ -126,7 +135,9 @@ class MultiLabelMetrics:
     0.6667
     """
 
-    def __init__(self, n_labels: int, both_empty_score: float = 1.0) -> None:
+    def __init__(self, labels: int | Sequence[Hashable], both_empty_score: float = 1.0) -> None:
+        self.label_names = _label_names(labels)
+        n_labels = len(self.label_names) if self.label_names is not None else labels
         if n_labels < 1:
             raise ValueError(f"n_labels must be >= 1, got {n_labels}")
         self.n_labels = int(n_labels)
@@ -160,7 +171,8 @@ class MultiLabelMetrics:
         """The counters, as plain values and arrays (:mod:`streamlabels.state` stores them): a
         restored copy continues bit for bit, so a resumed run scores as an uninterrupted one."""
         return {
-            "n_labels": self.n_labels, "both_empty_score": self.both_empty_score, "n": self.n,
+            "n_labels": self.n_labels, "label_names": self.label_names,
+            "both_empty_score": self.both_empty_score, "n": self.n,
             "n_exact": self.n_exact, "n_both_empty": self.n_both_empty,
             "hamming_errors": self.hamming_errors, "tp": self._tp.copy(),
             "n_true": self._n_true.copy(), "n_pred": self._n_pred.copy(),
@@ -176,7 +188,10 @@ class MultiLabelMetrics:
         >>> MultiLabelMetrics.from_state(m.get_state()).get() == m.get()
         True
         """
-        metrics = cls(state["n_labels"], state["both_empty_score"])
+        names = state.get("label_names")  # absent from counts saved before names were kept
+        if names is not None and len(names) != state["n_labels"]:
+            raise ValueError(f"{len(names)} label names for {state['n_labels']} labels")
+        metrics = cls(state["n_labels"] if names is None else names, state["both_empty_score"])
         for name in ("n", "n_exact", "n_both_empty", "hamming_errors"):
             setattr(metrics, name, int(state[name]))
         for name in ("tp", "n_true", "n_pred"):
@@ -303,9 +318,10 @@ class MultiLabelMetrics:
     def per_label(self, label_names: Sequence[str] | None = None) -> list[dict]:
         """One dict per label: label, support, tp, fp, fn, precision, recall, f1 (0 on 0/0).
 
-        ``label_names`` defaults to the label indices.
+        ``label_names`` defaults to the names the metrics were built with, else the indices.
         """
-        names = list(range(self.n_labels)) if label_names is None else list(label_names)
+        names = label_names if label_names is not None else self.label_names
+        names = list(range(self.n_labels)) if names is None else list(names)
         if len(names) != self.n_labels:
             raise ValueError(f"got {len(names)} label names for {self.n_labels} labels")
         tp = self._tp
@@ -380,6 +396,18 @@ class MultiLabelMetrics:
             f"hamming_loss={s['hamming_loss']:.4f}, micro_f1={s['micro_f1']:.4f}, "
             f"macro_f1={s['macro_f1']:.4f})"
         )
+
+
+def _label_names(labels) -> list | None:
+    """The names in ``labels``, or None when it is a count."""
+    if isinstance(labels, (int, np.integer)):
+        return None
+    if isinstance(labels, (str, bytes)):
+        raise TypeError(f"labels must be a count or a sequence of names, got the string {labels!r}")
+    names = list(labels)
+    if len(set(names)) != len(names):
+        raise ValueError(f"label names must be distinct, got {names}")
+    return names
 
 
 _RANKING_KEYS = ("one_error", "coverage", "ranking_loss", "average_precision")

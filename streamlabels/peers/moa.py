@@ -26,6 +26,8 @@ from collections.abc import Sequence
 import numpy as np
 from river import base
 
+from streamlabels.extras import require
+
 __all__ = ["MOAMultilabelHoeffdingTree", "moa_unavailable_reason"]
 
 _JVM_LOGGERS: list = []
@@ -47,6 +49,7 @@ def moa_unavailable_reason() -> str | None:
 
 def _start_jvm() -> None:
     """Start capymoa's JVM (once per process) and quieten netlib's missing-native-BLAS warnings."""
+    require("the MOA peer", "moa", {"capymoa": "capymoa", "jpype": "jpype1"})
     reason = moa_unavailable_reason()
     if reason:
         raise RuntimeError(f"MOA peer unavailable: {reason}")
