@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from streamlabels.cli.commands import add_command
+from streamlabels.cli.commands import add_command, check_positive
 from streamlabels.cli.models import make_model
 from streamlabels.evaluate.metrics import MultiLabelMetrics
 from streamlabels.streams.arrays import ArrayStream
@@ -434,6 +434,7 @@ def _run_command(args) -> int:
 
     from streamlabels.streams import datasets
 
+    check_positive(n=args.n)
     models = parse_models(args.models)
     stream = datasets.load(args.stream)
     progress = Console(stderr=True, quiet=args.quiet)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from streamlabels.cli.bench import add_parser as add_bench_parser
-from streamlabels.cli.commands import add_command, add_registered_commands
+from streamlabels.cli.commands import add_command, add_registered_commands, check_positive
 from streamlabels.cli.fetch import add_parser as add_fetch_parser
 from streamlabels.cli.report import run_report
 
@@ -81,6 +81,7 @@ def _stream_length(stream, spec) -> int | None:
 
 def _replay(args) -> int:
     started = time.perf_counter()
+    check_positive(n=args.n, window=args.window)
     from rich.console import Console
 
     from streamlabels.cli.models import make_model

@@ -85,7 +85,10 @@ class Columns:
             except (KeyError, ValueError):
                 if value == "?":
                     return f"label {a.name!r} is missing ('?'); every label must be 0 or 1"
-                return f"label {a.name!r} has value {value!r}; expected 0 or 1"
+                return (
+                    f"label {a.name!r} has value {value!r}; expected 0 or 1 (if column {a.name!r} "
+                    "is a feature, the label specification picks the wrong attributes)"
+                )
         if value == "?":
             return None
         try:
