@@ -35,13 +35,15 @@ import time
 import tracemalloc
 from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from streamlabels.cli.commands import add_command, check_positive
-from streamlabels.cli.models import make_model
-from streamlabels.evaluate.metrics import MultiLabelMetrics
-from streamlabels.streams.arrays import ArrayStream
+from streamlabels.cli.models import check_models, make_model
+
+# numpy, the metrics and the arrays are imported by the functions that use them: the command line
+# imports this module to build its parser, and must start fast (`streamlabels models`).
+if TYPE_CHECKING:
+    from streamlabels.streams.arrays import ArrayStream
 
 __all__ = ["bench", "bench_model", "numba_cache_state", "parse_models"]
 
@@ -151,6 +153,10 @@ class _CompileClock:
 
 def _run(model, data: ArrayStream) -> dict:
     """The prequential loop with timing marks; returns seconds, marks, metrics and peak RSS."""
+    import numpy as np
+
+    from streamlabels.evaluate.metrics import MultiLabelMetrics
+
     metrics = MultiLabelMetrics(len(data.label_names))
     peak_rss = _rss_mb()
     first = warm = 0.0
@@ -212,6 +218,8 @@ def bench_model(
     trace_memory: bool = False,
 ) -> dict:
     """Build model ``name`` and run it test-then-train over ``data`` (the first ``cap`` rows)."""
+    from streamlabels.streams.arrays import ArrayStream
+
     labels = list(label_names)
     if cap:
         data = ArrayStream(data.X[:cap], data.Y[:cap], data.feature_names, data.label_names)
@@ -264,6 +272,8 @@ def load_instances(
 ) -> tuple[ArrayStream, str]:
     """The stream's instances in memory (the first ``n``; of a fixed permutation with
     ``shuffle``, the one ``streamlabels replay --shuffle`` uses) and the order in words."""
+    from streamlabels.streams.arrays import ArrayStream
+
     if shuffle is None:
         return ArrayStream.read(stream, n), "file"
     data = ArrayStream.read(stream).permuted(shuffle)
@@ -274,6 +284,7 @@ def load_instances(
 
 def _environment() -> dict:
     import numba
+    import numpy as np
     import river
 
     return {
@@ -436,6 +447,7 @@ def _run_command(args) -> int:
 
     check_positive(n=args.n)
     models = parse_models(args.models)
+    check_models(name for name, _ in models)
     stream = datasets.load(args.stream)
     progress = Console(stderr=True, quiet=args.quiet)
     progress.print(f"loading {args.stream} …")
