@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from streamlabels.peers import ModelEntry
 
-__all__ = ["IHOMER_VARIANTS", "catalogue", "check_models", "list_models", "make_model",
-           "model_names"]
+__all__ = ["IHOMER_VARIANTS", "catalogue", "check_models", "list_models", "make_model"]
 
 
 def _ihomer(description: str, params: Callable[[], dict] = dict) -> ModelEntry:
@@ -89,10 +88,6 @@ def catalogue() -> dict[str, ModelEntry]:
     from streamlabels.peers.baselines import BASELINES
 
     return {**IHOMER_VARIANTS, **BASELINES, **PEERS}
-
-
-def model_names() -> list[str]:
-    return list(catalogue())
 
 
 def _unknown(name: str, known: Iterable[str]) -> ValueError:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from streamlabels.peers.requirements import moa_unavailable_reason, skmf_unavailable_reason
 
-__all__ = ["PEERS", "SKMF_MODELS", "ModelEntry", "make_peer"]
+__all__ = ["PEERS", "SKMF_MODELS", "ModelEntry"]
 
 
 def _needs_nothing() -> None:
@@ -88,19 +88,3 @@ of every instance anyway, and on tmc2007-500 (500 features, first 2,000 instance
 at 184 instances/s against 142 for ``moa-mlht-sparse`` (``SparseInstance``), with identical
 predictions."""
 
-
-def make_peer(
-    name: str, feature_names: Sequence, label_names: Sequence, seed: int = 42, sparse: bool = False
-):
-    """Build the peer model called ``name`` for a stream with these features and labels.
-
-    Examples
-    --------
-    >>> make_peer("moa-ht", ["f"], ["a"])
-    Traceback (most recent call last):
-    ...
-    ValueError: unknown peer model 'moa-ht'; known: moa-mlht, moa-mlht-sparse, skmf-br-ht, ...
-    """
-    if name not in PEERS:
-        raise ValueError(f"unknown peer model {name!r}; known: {', '.join(PEERS)}")
-    return PEERS[name].build(list(feature_names), list(label_names), seed, sparse)
