@@ -51,6 +51,8 @@ def age():
 age_at_script = age()
 t0 = time.perf_counter()
 from streamlabels.cli.bench import bench_model, load_instances, numba_cache_state
+from streamlabels.evaluate.prequential import prequential  # bench imports its loop lazily
+from streamlabels.ihomer import IHOMER
 from streamlabels.streams import datasets
 import_s = time.perf_counter() - t0
 cache = numba_cache_state()

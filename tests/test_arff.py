@@ -475,3 +475,39 @@ def test_a_label_count_against_the_file_s_declaration_is_refused(tmp_path):
     write(tmp_path, "mul.xml", MULAN_XML)
     with pytest.raises(LabelSpecError, match=r"mul\.xml declares 2 labels.*labels=-1"):
         ArffStream(mulan, labels=-1)
+
+
+# Six labels last, as in emotions; two numeric features just before them.
+SIX_LABELS = (
+    "@relation six\n@attribute f1 numeric\n@attribute f2 numeric\n@attribute loud numeric\n"
+    "@attribute calm numeric\n"
+    + "".join(f"@attribute L{k} {{0,1}}\n" for k in range(6))
+    + "@data\n1.5,2,0,1,1,0,0,1,0,0\n3,4,1,0.25,0,1,1,0,0,1\n"
+)
+
+
+@pytest.mark.parametrize("sparse_rows", [False, True])
+def test_features_read_as_labels_are_refused_naming_file_line_and_column(tmp_path, sparse_rows):
+    """labels=-8 on a file with six labels also reads the features 'loud' and 'calm' as labels:
+    row 2 holds 0.25 in 'calm', which no label can hold. Streaming, batches and arrays refuse it
+    alike, naming the file, the line and the column."""
+    text = SIX_LABELS
+    if sparse_rows:
+        head, body = text.split("@data\n")
+        rows = [
+            "{" + ",".join(f"{i} {v}" for i, v in enumerate(r.split(",")) if v != "0") + "}"
+            for r in body.split()
+        ]
+        text = head + "@data\n" + "\n".join(rows) + "\n"
+    path = write(tmp_path, "six.arff", text)
+    assert ArffStream(path, labels=-6).n_labels == 6  # the right spec reads it
+    with pytest.raises(ArffError) as streamed:
+        list(ArffStream(path, labels=-8))
+    with pytest.raises(ArffError) as loaded:
+        load_arff(path, labels=-8)
+    with pytest.raises(ArffError) as blocks:
+        list(ArffStream(path, labels=-8).batches(5))
+    message = str(streamed.value)
+    assert message == str(loaded.value) == str(blocks.value)
+    assert message.startswith(f"{path}:14: label 'calm' has value '0.25'; expected 0 or 1")
+    assert "label specification" in message

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 
 import pytest
 
-from streamlabels.cli.bench import parse_models
+from streamlabels.cli.bench import bench_model, load_instances, parse_models
 from streamlabels.cli.models import make_model
 from streamlabels.cli import main
 from streamlabels.evaluate import prequential
@@ -44,6 +45,44 @@ def test_bench_writes_every_measure_and_matches_prequential(data_dir, tmp_path, 
     assert second["ratio_vs_first"]["instances_per_second"] == pytest.approx(
         second["instances_per_second"] / first["instances_per_second"]
     )
+
+
+@pytest.mark.parametrize(
+    "name, windows",
+    [
+        ("ihomer", [490, 990, 1190]),  # array blocks: windows keep to the stream's 500s
+        ("majority-ls", [500, 1000, 1190]),  # dicts: windows of 500 from where the leg starts
+    ],
+)
+def test_bench_times_the_loop_of_prequential(data_dir, monkeypatch, name, windows):
+    """One loop: bench's marks and metrics are those of prequential's three legs (the first
+    instance, the rest of the warm-up, the rest in windows of 500), resumed from each other."""
+    loop = importlib.import_module("streamlabels.evaluate.prequential")  # not the function
+    real, legs = loop.prequential, []
+
+    def recording(stream, model, labels, **options):
+        legs.append((options["n"], options["window"], real(stream, model, labels, **options)))
+        return legs[-1][2]
+
+    monkeypatch.setattr(loop, "prequential", recording)
+    stream = datasets.load("yeast")
+    data, _ = load_instances(stream, 1200)
+    result = bench_model(name, data, stream.feature_names, stream.label_names)
+
+    assert [(n, window) for n, window, _ in legs] == [(1, 1), (10, 9), (None, 500)]
+    first, warm, rest = (leg for _, _, leg in legs)
+    assert [leg.n_instances for leg in (first, warm, rest)] == [1, 9, 1190]
+    assert [point["n"] for point in rest.history] == windows
+    assert result["seconds"] == first.seconds + warm.seconds + rest.seconds
+    assert result["first_instance_s"] == first.seconds
+    assert result["steady_us_per_instance"] == pytest.approx(rest.seconds / 1190 * 1e6)
+    assert result["warmup_s"] == pytest.approx(first.seconds + warm.seconds - 10 * rest.seconds
+                                               / 1190)
+    assert result["metrics"] == rest.metrics
+    model = make_model(name, stream.feature_names, stream.label_names)
+    whole = real(itertools.islice(stream, 1200), model, stream.label_names).metrics
+    for key in REQUIRED_METRICS:
+        assert result["metrics"][key] == pytest.approx(whole[key], abs=1e-12), key
 
 
 def test_bench_rejects_unknown_models_in_one_line(data_dir, monkeypatch, capsys):

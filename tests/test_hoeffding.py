@@ -309,3 +309,40 @@ def test_without_drift_detection_no_detector_is_used():
     tree = learn(MultiLabelHoeffdingTree(3, drift_detection=False), X, Y)
     assert (tree.n_alternates_created, tree.n_alternates) == (0, 0)
     assert not tree._detectors[0].any()
+
+
+def test_the_hyper_parameters_and_their_defaults_are_written_once():
+    """Both signatures list exactly HoeffdingParams' fields, in its order, with its defaults
+    (river needs them explicit), and each kernel slot holds the parameter it is named after."""
+    import dataclasses
+    import inspect
+
+    from streamlabels.kernels.hoeffding import tree as kernels
+    from streamlabels.learners.hoeffding import HoeffdingTreeMultiLabelClassifier
+    from streamlabels.learners.hoeffding.params import DEFAULTS, HoeffdingParams
+
+    defaults = {f.name: f.default for f in dataclasses.fields(HoeffdingParams)}
+    for cls, own in ((MultiLabelHoeffdingTree, "n_outputs"),
+                     (HoeffdingTreeMultiLabelClassifier, "labels")):
+        signature = inspect.signature(cls).parameters
+        assert list(signature) == [own, *defaults], cls.__name__
+        assert {name: signature[name].default for name in defaults} == defaults, cls.__name__
+    tree = MultiLabelHoeffdingTree(3)
+    assert tree.get_params() == {"n_outputs": 3, **dataclasses.asdict(DEFAULTS)}
+    assert HoeffdingTreeMultiLabelClassifier()._get_params() == {"labels": None, **defaults}
+
+    # distinct values, so that a value in the wrong slot shows
+    params = HoeffdingParams(grace_period=11.0, delta=0.012, tau=0.013, leaf_model="lp-knn",
+                             max_depth=14, max_nodes=15, n_splits=16, min_branch_fraction=0.017,
+                             lr=0.018, knn_k=19, cardinality_th=20.0, entropy_th=0.21,
+                             drift_detection=False, drift_delta=0.022,
+                             switch_significance=0.023, drift_window_threshold=24.0)
+    slots = {kernels.GRACE: 11.0, kernels.DELTA: 0.012, kernels.TAU: 0.013,
+             kernels.LEAF_MODEL: kernels.LP_KNN, kernels.MAX_DEPTH: 14, kernels.MAX_NODES: 15,
+             kernels.N_SPLITS: 16, kernels.MIN_BRANCH: 0.017, kernels.LR: 0.018,
+             kernels.KNN_K: 19, kernels.CARDINALITY_TH: 20.0, kernels.ENTROPY_TH: 0.21,
+             kernels.DRIFT: 0.0, kernels.DRIFT_DELTA: 0.022, kernels.SWITCH_SIGNIFICANCE: 0.023,
+             kernels.DRIFT_WINDOW: 24.0}
+    vector = params.kernel_vector()
+    assert vector.shape == (kernels.N_PARAMS,) and len(slots) == kernels.N_PARAMS
+    assert {slot: vector[slot] for slot in slots} == slots

@@ -263,3 +263,44 @@ def test_save_refuses_ihomer_over_a_river_learner_before_replaying(data_dir, mon
     assert main(["replay", "flags", "--model", "ihomer-ht", "--save", str(ckpt), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "'ihomer-ht' cannot" in err and "pickle" in err and not ckpt.exists()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["replay", "yeast", "--n", "-5"], "--n must be a positive whole number, got -5"),
+        (["replay", "yeast", "--n", "0"], "--n must be a positive whole number, got 0"),
+        (["replay", "yeast", "--window", "0"], "--window must be a positive whole number, got 0"),
+        (["bench", "yeast", "--models", "ihomer", "--n", "-5"], "--n must be a positive whole"),
+        (["bench", "yeast", "--models", "ihomer", "--n", "0"], "--n must be a positive whole"),
+    ],
+)
+def test_counts_below_one_are_refused_in_one_line_before_any_work(argv, message, monkeypatch,
+                                                                   capsys):
+    def no_work(*args, **kwargs):
+        raise AssertionError("the stream was opened before the options were checked")
+
+    monkeypatch.setattr(datasets, "load", no_work)
+    assert main(argv + ["--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"streamlabels: error: {message}")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_replay_refuses_features_read_as_labels_naming_file_and_column(tmp_path, capsys):
+    """Six labels last, but --labels -8: the features 'loud' and 'calm' would be read as labels;
+    'calm' holds 0.25 on line 14."""
+    path = tmp_path / "six.arff"
+    path.write_text(
+        "@relation six\n@attribute f1 numeric\n@attribute f2 numeric\n@attribute loud numeric\n"
+        "@attribute calm numeric\n"
+        + "".join(f"@attribute L{k} {{0,1}}\n" for k in range(6))
+        + "@data\n1.5,2,0,1,1,0,0,1,0,0\n3,4,1,0.25,0,1,1,0,0,1\n"
+    )
+    assert main(["replay", str(path), "--labels", "-6", "--quiet"]) == 0
+    capsys.readouterr()
+    for model in ("ihomer", "br-nb"):  # array blocks, then dicts
+        assert main(["replay", str(path), "--labels", "-8", "--model", model, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert f"{path}:14: label 'calm' has value '0.25'" in err and "label specification" in err
+        assert err.count("\n") == 1

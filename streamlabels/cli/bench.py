@@ -2,11 +2,12 @@
 
 Every model sees the same instances: the stream is read into memory once, before any timing, so
 file reading and parsing are not measured (as arrays; a model that takes dicts gets them made
-before its clock starts). Each model is then run test-then-train, as
-:func:`streamlabels.evaluate.prequential` runs it (window by window for a model with
-``predict_learn_many``, else instance by instance), with the same metrics, and measured:
+before its clock starts). Each model then runs in :func:`streamlabels.evaluate.prequential`'s
+test-then-train loop, the one ``replay`` runs (window by window for a model with
+``predict_learn_many``, else instance by instance), with the same metrics, and is measured:
 
-- ``instances_per_second``: instances over the wall time of the loop (predict, score, learn).
+- ``instances_per_second``: instances over the wall time of that loop (predict, score, learn,
+  and the loop's own metric history, one point per window).
 - ``warmup_s``: one-off cost at the start, the time of the first ``WARMUP_INSTANCES`` instances
   minus that many times the steady per-instance time (the mean over the remaining instances).
   For numba models this is mostly compilation or cache loading; for MOA, JVM class loading and
@@ -15,9 +16,10 @@ before its clock starts). Each model is then run test-then-train, as
   ``numba:compile`` events (outermost only). Loading a kernel from numba's disk cache is no
   compilation; a kernel already compiled by an earlier model in the process costs nothing again,
   so the first numba model of a bench pays for the ones that share its kernels.
-- ``memory.peak_rss_delta_mb``: the resident set size, sampled every ``RSS_EVERY`` instances,
-  at its peak minus its value before the model was built. It includes the JVM and numba's
-  compiled code; memory freed by an earlier model and reused lowers the figure of a later one.
+- ``memory.peak_rss_delta_mb``: the resident set size, sampled after every window of the loop
+  (each of the first ``WARMUP_INSTANCES`` instances, then every ``BLOCK``), at its peak minus
+  its value before the model was built. It includes the JVM and numba's compiled code; memory
+  freed by an earlier model and reused lowers the figure of a later one.
   ``memory.tracemalloc_peak_mb`` (``--tracemalloc``) comes from a second, untimed run of a fresh
   model under :mod:`tracemalloc`: Python and numpy allocations only, never the JVM's heap.
 - ``model_size``: the model's ``model_size()``, where it has one.
@@ -35,19 +37,20 @@ import time
 import tracemalloc
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+from streamlabels.cli.commands import add_command, check_positive
+from streamlabels.cli.models import check_models, make_model
 
-from streamlabels.cli.commands import add_command
-from streamlabels.cli.models import make_model
-from streamlabels.evaluate.metrics import MultiLabelMetrics
-from streamlabels.streams.arrays import ArrayStream
+# numpy, the prequential loop and the arrays are imported by the functions that use them: the
+# command line imports this module to build its parser, and must start fast (`streamlabels models`).
+if TYPE_CHECKING:
+    from streamlabels.streams.arrays import ArrayStream
 
 __all__ = ["bench", "bench_model", "numba_cache_state", "parse_models"]
 
 WARMUP_INSTANCES = 10
-RSS_EVERY = 256
-BLOCK = 500  # rows per predict_learn_many call, as prequential's default window
+BLOCK = 500  # instances per window after the warm-up: prequential's default
 HEADLINE_METRICS = ("micro_f1", "macro_f1", "subset_accuracy", "hamming_loss")
 
 EXAMPLES = """examples:
@@ -149,53 +152,45 @@ class _CompileClock:
         self._event.unregister("numba:compile", self._listener)
 
 
-def _run(model, data: ArrayStream) -> dict:
-    """The prequential loop with timing marks; returns seconds, marks, metrics and peak RSS."""
-    metrics = MultiLabelMetrics(len(data.label_names))
+def _load_loop():
+    """:func:`~streamlabels.evaluate.prequential`, its modules and iHOMER's loaded (about 100 MB
+    with numba's): before any memory baseline, so that no model's figures include them."""
+    import streamlabels.ihomer  # noqa: F401
+    from streamlabels.evaluate.prequential import prequential
+
+    return prequential
+
+
+def _run(prequential, model, data: ArrayStream) -> dict:
+    """Run ``model`` test-then-train over ``data`` in the loop of ``prequential``
+    (:func:`streamlabels.evaluate.prequential`); returns seconds, timing marks, metrics and peak
+    RSS.
+
+    The loop runs in three legs, each resumed from the last one's metric counts (so the metrics
+    are those of one uninterrupted run): the first instance, the rest of the first
+    ``WARMUP_INSTANCES``, then the rest in windows of ``BLOCK``. The legs time the first instance
+    and the warm-up apart. The resident set size is sampled after every window.
+    """
+    # A model without the batch API takes dicts: made here, before its clock starts.
+    source = data if hasattr(model, "predict_learn_many") else list(data)
     peak_rss = _rss_mb()
-    first = warm = 0.0
-    if (
-        hasattr(model, "predict_learn_many")
-        and list(getattr(model, "labels", None) or []) == data.label_names
-    ):
-        # Blocks as prequential's windows, but the first instance and the rest of the warm-up
-        # alone, for the timing marks.
-        ends = [1, WARMUP_INSTANCES, *range(BLOCK, len(data), BLOCK), len(data)]
-        ends = sorted({end for end in ends if end <= len(data)})
-        start = time.perf_counter()
-        begin = 0
-        for end in ends:
-            X, Y = data.X[begin:end], data.Y[begin:end]
-            metrics.update(Y, model.predict_learn_many(X, Y, data.feature_names))
-            if end == 1:
-                first = time.perf_counter() - start
-            if end == WARMUP_INSTANCES:
-                warm = time.perf_counter() - start
-            peak_rss = max(peak_rss, _rss_mb())
-            begin = end
-    else:
-        instances = list(data)
-        position = {label: j for j, label in enumerate(data.label_names)}
-        start = time.perf_counter()
-        for i, ((x, y), truth) in enumerate(zip(instances, data.Y)):
-            guess = np.zeros(len(position), dtype=bool)
-            for label, value in model.predict_one(x).items():
-                if value:
-                    guess[position[label]] = True
-            metrics.update(truth, guess)
-            model.learn_one(x, y)
-            if i == 0:
-                first = time.perf_counter() - start
-            if i + 1 == WARMUP_INSTANCES:
-                warm = time.perf_counter() - start
-            if i % RSS_EVERY == 0:
-                peak_rss = max(peak_rss, _rss_mb())
-    seconds = time.perf_counter() - start
+
+    def sample(_point):
+        nonlocal peak_rss
+        peak_rss = max(peak_rss, _rss_mb())
+
+    legs = ((1, 1), (WARMUP_INSTANCES, WARMUP_INSTANCES - 1), (None, BLOCK))  # (end, window)
+    seconds, counts = [], None
+    for end, window in legs:
+        result = prequential(source, model, data.label_names, n=end, window=window,
+                             resume=counts, on_window=sample)
+        seconds.append(result.seconds)
+        counts = result.counts
     return {
-        "seconds": seconds,
-        "first": first,
-        "warm": warm,
-        "metrics": metrics.get(),
+        "seconds": sum(seconds),
+        "first": seconds[0],
+        "warm": seconds[0] + seconds[1],
+        "metrics": result.metrics,
         "peak_rss": max(peak_rss, _rss_mb()),
     }
 
@@ -212,6 +207,9 @@ def bench_model(
     trace_memory: bool = False,
 ) -> dict:
     """Build model ``name`` and run it test-then-train over ``data`` (the first ``cap`` rows)."""
+    from streamlabels.streams.arrays import ArrayStream
+
+    prequential = _load_loop()
     labels = list(label_names)
     if cap:
         data = ArrayStream(data.X[:cap], data.Y[:cap], data.feature_names, data.label_names)
@@ -221,7 +219,7 @@ def bench_model(
         started = time.perf_counter()
         model = make_model(name, feature_names, labels, seed=seed, sparse=sparse)
         setup = time.perf_counter() - started
-        run = _run(model, data)
+        run = _run(prequential, model, data)
     n = len(data)
     steady = None
     if n > WARMUP_INSTANCES:
@@ -252,7 +250,7 @@ def bench_model(
         tracemalloc.start()
         try:
             model = make_model(name, feature_names, labels, seed=seed, sparse=sparse)
-            _run(model, data)
+            _run(prequential, model, data)
             result["memory"]["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
         finally:
             tracemalloc.stop()
@@ -264,6 +262,8 @@ def load_instances(
 ) -> tuple[ArrayStream, str]:
     """The stream's instances in memory (the first ``n``; of a fixed permutation with
     ``shuffle``, the one ``streamlabels replay --shuffle`` uses) and the order in words."""
+    from streamlabels.streams.arrays import ArrayStream
+
     if shuffle is None:
         return ArrayStream.read(stream, n), "file"
     data = ArrayStream.read(stream).permuted(shuffle)
@@ -274,6 +274,7 @@ def load_instances(
 
 def _environment() -> dict:
     import numba
+    import numpy as np
     import river
 
     return {
@@ -304,6 +305,7 @@ def bench(
     ``on_model`` is called with each model's result as it finishes (progress displays use it).
     """
     cache = numba_cache_state()
+    _load_loop()  # before the data, so that the models' memory is measured on a settled heap
     started = time.perf_counter()
     data, order = load_instances(stream, n, shuffle)
     load_seconds = time.perf_counter() - started
@@ -347,12 +349,13 @@ def bench(
         "numba_cache": cache,
         "environment": _environment(),
         "definitions": {
-            "instances_per_second": "instances / wall time of the test-then-train loop",
+            "instances_per_second": "instances / wall time of prequential's test-then-train loop",
             "warmup_s": f"time of the first {WARMUP_INSTANCES} instances minus "
             f"{WARMUP_INSTANCES} x the mean per-instance time of the rest",
             "numba.compile_s": "time in numba compilations during the model's build and run",
-            "peak_rss_delta_mb": f"peak resident set size (sampled every {RSS_EVERY} "
-            "instances) minus the size before the model was built",
+            "peak_rss_delta_mb": "peak resident set size (sampled after each of the first "
+            f"{WARMUP_INSTANCES} instances, then every {BLOCK}) minus the size before the model "
+            "was built",
             "tracemalloc_peak_mb": "tracemalloc peak of a second, untimed run (no JVM heap)",
         },
         "models": results,
@@ -434,7 +437,9 @@ def _run_command(args) -> int:
 
     from streamlabels.streams import datasets
 
+    check_positive(n=args.n)
     models = parse_models(args.models)
+    check_models(name for name, _ in models)
     stream = datasets.load(args.stream)
     progress = Console(stderr=True, quiet=args.quiet)
     progress.print(f"loading {args.stream} …")

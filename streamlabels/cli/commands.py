@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from importlib.metadata import entry_points
 
-__all__ = ["ENTRY_POINT_GROUP", "add_command", "add_registered_commands"]
+__all__ = ["ENTRY_POINT_GROUP", "add_command", "add_registered_commands", "check_positive"]
 
 ENTRY_POINT_GROUP = "streamlabels.commands"
 
@@ -28,6 +28,21 @@ def add_command(commands, name: str, help: str, epilog: str, run, **kwargs):
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     parser.set_defaults(run=run)
     return parser
+
+
+def check_positive(**options: int | None) -> None:
+    """Refuse a count option (``--n``, ``--window``) below 1, naming it, before any work: a
+    negative count would otherwise run on nothing, or fail deep inside the run.
+
+    >>> check_positive(n=10, window=None)
+    >>> check_positive(n=-5)
+    Traceback (most recent call last):
+    ...
+    ValueError: --n must be a positive whole number, got -5
+    """
+    for name, value in options.items():
+        if value is not None and value < 1:
+            raise ValueError(f"--{name} must be a positive whole number, got {value}")
 
 
 def add_registered_commands(commands) -> None:

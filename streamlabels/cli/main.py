@@ -1,5 +1,5 @@
 """The ``streamlabels`` command: replay streams prequentially, list datasets, draw reports
-(:mod:`.report`), bench models (:mod:`.bench`).
+(:mod:`.report`), bench models (:mod:`.bench`), list the models (:mod:`.models`).
 
 Errors are one clear line; ``--debug`` shows the full traceback.
 """
@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 from streamlabels.cli.bench import add_parser as add_bench_parser
-from streamlabels.cli.commands import add_command, add_registered_commands
+from streamlabels.cli.commands import add_command, add_registered_commands, check_positive
 from streamlabels.cli.fetch import add_parser as add_fetch_parser
+from streamlabels.cli.models import check_models, list_models, make_model
 from streamlabels.cli.report import VIZ, run_report
 from streamlabels.extras import MissingExtra, require
 
@@ -39,6 +40,10 @@ EXAMPLES = {
   streamlabels report benchmarks/results/accuracy.json --metric subset_accuracy
   streamlabels report ihomer.json br-lr.json --out cmp.png   # two replays, one picture
   streamlabels report bench.json --out pictures/            # a bar per model of a bench
+""",
+    "models": """examples:
+  streamlabels models                               # every name --model / --models accept
+  streamlabels models | grep ' no '                 # the ones that need something installed
 """,
 }
 
@@ -82,11 +87,12 @@ def _stream_length(stream, spec) -> int | None:
 
 def _replay(args) -> int:
     started = time.perf_counter()
+    check_positive(n=args.n, window=args.window)
+    check_models([args.model])
     if args.plot:
         require("streamlabels replay --plot", "viz", VIZ)
     from rich.console import Console
 
-    from streamlabels.cli.models import make_model
     from streamlabels.evaluate.prequential import prequential
 
     console = Console(stderr=True, quiet=args.quiet)
@@ -301,6 +307,13 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     add_bench_parser(commands)
+    add_command(
+        commands,
+        "models",
+        "list every model name replay and bench accept, and whether it can run here",
+        EXAMPLES["models"],
+        list_models,
+    )
     add_registered_commands(commands)
     return parser
 

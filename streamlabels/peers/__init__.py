@@ -3,14 +3,38 @@ them on the same stream, scored by the same metrics, as ours.
 
 The wrappers import their library only when a model is built: importing this package never starts
 a JVM or the scikit-multiflow interpreter (``skmf-*`` models run there, see
-:mod:`streamlabels.peers.skmf`).
+:mod:`streamlabels.peers.skmf`), and whether each peer can run here is checked without importing
+it (:mod:`streamlabels.peers.requirements`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-__all__ = ["PEERS", "make_peer"]
+from streamlabels.peers.requirements import moa_unavailable_reason, skmf_unavailable_reason
+
+__all__ = ["PEERS", "SKMF_MODELS", "ModelEntry"]
+
+
+def _needs_nothing() -> None:
+    """Nothing is missing: the model needs only streamlabels' own install."""
+    return None
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model the command line builds by name.
+
+    ``build(feature_names, label_names, seed, sparse)`` makes a fresh model, importing its
+    library only then; ``missing()`` says why it cannot run here and what installs it, or None
+    when it can.
+    """
+
+    family: str
+    description: str
+    build: Callable[[list, list, int, bool], object]
+    missing: Callable[[], str | None] = _needs_nothing
 
 
 def _moa_mlht(sparse_rows: bool) -> Callable:
@@ -33,31 +57,34 @@ def _skmf(model: str) -> Callable:
     return build
 
 
-PEERS: dict[str, Callable] = {
-    "moa-mlht": _moa_mlht(False),
-    "moa-mlht-sparse": _moa_mlht(True),
-    **{f"skmf-{model}": _skmf(model) for model in ("br-ht", "br-nb", "lc-ht", "cc-sgd")},
+SKMF_MODELS = {
+    "br-ht": "binary relevance over Hoeffding trees (MultiOutputLearner)",
+    "br-nb": "binary relevance over naive Bayes (MultiOutputLearner)",
+    "lc-ht": "label combination Hoeffding tree (LabelCombinationHoeffdingTreeClassifier)",
+    "cc-sgd": "classifier chain over SGD logistic regressions (ClassifierChain)",
 }
-"""Builders ``(feature_names, label_names, seed, sparse) -> model``, by peer name.
+"""The scikit-multiflow models the worker builds, by the name after ``skmf-``."""
+
+_MOA_MLHT = "MOA's multi-label Hoeffding tree with pruned-sets leaves, in capymoa's JVM"
+
+PEERS: dict[str, ModelEntry] = {
+    "moa-mlht": ModelEntry(
+        "MOA peer", f"{_MOA_MLHT}; dense rows", _moa_mlht(False), moa_unavailable_reason
+    ),
+    "moa-mlht-sparse": ModelEntry(
+        "MOA peer", f"{_MOA_MLHT}; sparse rows", _moa_mlht(True), moa_unavailable_reason
+    ),
+    **{
+        f"skmf-{model}": ModelEntry(
+            "scikit-multiflow peer", description, _skmf(model), skmf_unavailable_reason
+        )
+        for model, description in SKMF_MODELS.items()
+    },
+}
+"""The peers by name.
 
 ``moa-mlht`` sends dense rows whatever the stream's form: MOA's tree reads every input attribute
 of every instance anyway, and on tmc2007-500 (500 features, first 2,000 instances) dense rows ran
 at 184 instances/s against 142 for ``moa-mlht-sparse`` (``SparseInstance``), with identical
 predictions."""
 
-
-def make_peer(
-    name: str, feature_names: Sequence, label_names: Sequence, seed: int = 42, sparse: bool = False
-):
-    """Build the peer model called ``name`` for a stream with these features and labels.
-
-    Examples
-    --------
-    >>> make_peer("moa-ht", ["f"], ["a"])
-    Traceback (most recent call last):
-    ...
-    ValueError: unknown peer model 'moa-ht'; known: moa-mlht, moa-mlht-sparse, skmf-br-ht, ...
-    """
-    if name not in PEERS:
-        raise ValueError(f"unknown peer model {name!r}; known: {', '.join(PEERS)}")
-    return PEERS[name](list(feature_names), list(label_names), seed, sparse)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import collections
 from collections.abc import Callable, Sequence
 
-from river import base, linear_model, multioutput, naive_bayes, neighbors, preprocessing, tree
+from river import base
+
+from streamlabels.peers import ModelEntry
 
 __all__ = ["BASELINES", "DenseInputs", "MajorityLabelSet", "PreviousLabelSet"]
 
@@ -64,6 +66,8 @@ class DenseInputs(base.Wrapper, base.MultiLabelClassifier):
 
     @classmethod
     def _unit_test_params(cls):
+        from river import linear_model, multioutput
+
         yield {"model": multioutput.PerOutputClassifier(linear_model.LogisticRegression())}
 
     def _dense(self, x: dict) -> dict:
@@ -150,36 +154,102 @@ class MajorityLabelSet(base.MultiLabelClassifier):
         return {label: label in self._best for label in self._labels}
 
 
+# river's model zoo takes seconds to import: each builder imports what it uses, when it is called,
+# so that listing the baselines (``streamlabels models``) stays instant.
+
+
 def _scaled_lr() -> base.Classifier:
+    from river import linear_model, preprocessing
+
     return preprocessing.StandardScaler() | linear_model.LogisticRegression()
 
 
-def _river(model: Callable[[Sequence], base.MultiLabelClassifier]):
-    def build(feature_names, label_names, seed):
-        return DenseInputs(model(label_names), feature_names, label_names)
+def _scaled_knn() -> base.Classifier:
+    from river import neighbors, preprocessing
+
+    return preprocessing.StandardScaler() | neighbors.KNNClassifier()
+
+
+def _hoeffding_tree() -> base.Classifier:
+    from river import tree
+
+    return tree.HoeffdingTreeClassifier()
+
+
+def _gaussian_nb() -> base.Classifier:
+    from river import naive_bayes
+
+    return naive_bayes.GaussianNB()
+
+
+def _per_label(learner: Callable[[], base.Classifier]) -> Callable:
+    """Binary relevance: a copy of ``learner`` per label."""
+
+    def build(feature_names, label_names, seed, sparse):
+        from river import multioutput
+
+        model = multioutput.PerOutputClassifier(learner())
+        return DenseInputs(model, feature_names, label_names)
 
     return build
 
 
-BASELINES: dict[str, Callable] = {
-    "br-lr": _river(lambda labels: multioutput.PerOutputClassifier(_scaled_lr())),
-    "br-ht": _river(
-        lambda labels: multioutput.PerOutputClassifier(tree.HoeffdingTreeClassifier())
-    ),
-    "br-nb": _river(lambda labels: multioutput.PerOutputClassifier(naive_bayes.GaussianNB())),
-    "br-knn": _river(
-        lambda labels: multioutput.PerOutputClassifier(
-            preprocessing.StandardScaler() | neighbors.KNNClassifier()
-        )
-    ),
-    "cc-lr": _river(
-        lambda labels: multioutput.ClassifierChain(_scaled_lr(), order=list(labels))
-    ),
-    "lp-ht": _river(
-        lambda labels: multioutput.MultiClassEncoder(tree.HoeffdingTreeClassifier())
-    ),
-    "prev-ls": lambda feature_names, label_names, seed: PreviousLabelSet(),
-    "majority-ls": lambda feature_names, label_names, seed: MajorityLabelSet(),
-}
-"""Builders ``(feature_names, label_names, seed) -> model``, by baseline name."""
+def _chain(learner: Callable[[], base.Classifier]) -> Callable:
+    """A classifier chain over ``learner``, in label order."""
 
+    def build(feature_names, label_names, seed, sparse):
+        from river import multioutput
+
+        model = multioutput.ClassifierChain(learner(), order=list(label_names))
+        return DenseInputs(model, feature_names, label_names)
+
+    return build
+
+
+def _label_powerset(learner: Callable[[], base.Classifier]) -> Callable:
+    """Label powerset: ``learner`` predicts the label set as one class."""
+
+    def build(feature_names, label_names, seed, sparse):
+        from river import multioutput
+
+        model = multioutput.MultiClassEncoder(learner())
+        return DenseInputs(model, feature_names, label_names)
+
+    return build
+
+
+_RIVER = "river baseline"
+_TRIVIAL = "trivial baseline"
+
+BASELINES: dict[str, ModelEntry] = {
+    "br-lr": ModelEntry(
+        _RIVER, "binary relevance: a standard-scaled logistic regression per label",
+        _per_label(_scaled_lr),
+    ),
+    "br-ht": ModelEntry(
+        _RIVER, "binary relevance: a Hoeffding tree per label", _per_label(_hoeffding_tree)
+    ),
+    "br-nb": ModelEntry(
+        _RIVER, "binary relevance: a Gaussian naive Bayes per label", _per_label(_gaussian_nb)
+    ),
+    "br-knn": ModelEntry(
+        _RIVER, "binary relevance: a standard-scaled kNN per label", _per_label(_scaled_knn)
+    ),
+    "cc-lr": ModelEntry(
+        _RIVER, "classifier chain of standard-scaled logistic regressions, in label order",
+        _chain(_scaled_lr),
+    ),
+    "lp-ht": ModelEntry(
+        _RIVER, "label powerset: one Hoeffding tree over label sets (MultiClassEncoder)",
+        _label_powerset(_hoeffding_tree),
+    ),
+    "prev-ls": ModelEntry(
+        _TRIVIAL, "repeats the previous instance's label set; never looks at the features",
+        lambda feature_names, label_names, seed, sparse: PreviousLabelSet(),
+    ),
+    "majority-ls": ModelEntry(
+        _TRIVIAL, "predicts the most frequent label set so far; never looks at the features",
+        lambda feature_names, label_names, seed, sparse: MajorityLabelSet(),
+    ),
+}
+"""The baselines by name (river's models are wrapped in :class:`DenseInputs`)."""

@@ -20,31 +20,17 @@ cover every label raises instead of being scored as negatives.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 
 import numpy as np
 from river import base
 
 from streamlabels.extras import require
+from streamlabels.peers.requirements import moa_unavailable_reason
 
 __all__ = ["MOAMultilabelHoeffdingTree", "moa_unavailable_reason"]
 
 _JVM_LOGGERS: list = []
-
-
-def moa_unavailable_reason() -> str | None:
-    """Why MOA cannot run here (no capymoa or jpype, or no Java), or None when it can."""
-    import importlib.util
-
-    for module in ("capymoa", "jpype"):
-        if importlib.util.find_spec(module) is None:
-            return f"{module} is not installed (pip install 'streamlabels[moa]')"
-    import os
-
-    if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
-        return "no Java runtime: neither JAVA_HOME nor java on PATH"
-    return None
 
 
 def _start_jvm() -> None:

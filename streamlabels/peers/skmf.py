@@ -14,7 +14,6 @@ current folder or in the streamlabels checkout.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import weakref
 from collections.abc import Sequence
@@ -23,40 +22,12 @@ from pathlib import Path
 import numpy as np
 from river import base
 
-__all__ = ["MODELS", "ScikitMultiflowModel", "SkmfUnavailableError", "skmf_python"]
+from streamlabels.peers import SKMF_MODELS
+from streamlabels.peers.requirements import SkmfUnavailableError, skmf_python
 
-MODELS = {
-    "br-ht": "binary relevance over Hoeffding trees (MultiOutputLearner)",
-    "br-nb": "binary relevance over naive Bayes (MultiOutputLearner)",
-    "lc-ht": "label combination Hoeffding tree (LabelCombinationHoeffdingTreeClassifier)",
-    "cc-sgd": "classifier chain over SGD logistic regressions (ClassifierChain)",
-}
-"""The scikit-multiflow models the worker builds, by the name after ``skmf-``."""
+__all__ = ["ScikitMultiflowModel", "SkmfUnavailableError", "skmf_python"]
 
 _WORKER = Path(__file__).with_name("skmf_worker.py")
-
-
-class SkmfUnavailableError(OSError):
-    """No interpreter with scikit-multiflow, or its worker failed."""
-
-
-def skmf_python() -> Path:
-    """The scikit-multiflow interpreter; raises with what to do when there is none."""
-    configured = os.environ.get("STREAMLABELS_SKMF_PYTHON", "").strip()
-    if configured:
-        candidates = [Path(configured)]
-    else:
-        checkout = Path(__file__).resolve().parents[2]
-        candidates = [Path.cwd() / ".skmf-venv/bin/python", checkout / ".skmf-venv/bin/python"]
-    for candidate in candidates:
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    raise SkmfUnavailableError(
-        "scikit-multiflow environment not found (looked for "
-        + ", ".join(str(c) for c in dict.fromkeys(candidates))
-        + "): run `make skmf-env` in the streamlabels checkout, or set STREAMLABELS_SKMF_PYTHON "
-        "to a Python that has scikit-multiflow 0.5.3"
-    )
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -76,7 +47,8 @@ class ScikitMultiflowModel(base.MultiLabelClassifier):
     Parameters
     ----------
     model
-        One of :data:`MODELS` (``"br-ht"``, ``"br-nb"``, ``"lc-ht"``, ``"cc-sgd"``).
+        One of :data:`streamlabels.peers.SKMF_MODELS` (``"br-ht"``, ``"br-nb"``, ``"lc-ht"``,
+        ``"cc-sgd"``).
     feature_names
         The stream's features, fixed up front (scikit-multiflow takes dense rows); others are
         ignored, missing ones are 0.
@@ -89,8 +61,8 @@ class ScikitMultiflowModel(base.MultiLabelClassifier):
     def __init__(
         self, model: str, feature_names: Sequence, label_names: Sequence, seed: int = 42
     ):
-        if model not in MODELS:
-            known = ", ".join(MODELS)
+        if model not in SKMF_MODELS:
+            known = ", ".join(SKMF_MODELS)
             raise ValueError(f"unknown scikit-multiflow model {model!r}; known: {known}")
         self.model = model
         self.feature_names = list(feature_names)

@@ -63,24 +63,16 @@ N_SWITCHES = 6
 N_PRUNED = 7
 N_META = 8
 
-# params
-GRACE = 0
-DELTA = 1
-TAU = 2
-N_SPLITS = 3
-MIN_BRANCH = 4
-MAX_DEPTH = 5
-MAX_NODES = 6
-LR = 7
-KNN_K = 8
-CARDINALITY_TH = 9
-ENTROPY_TH = 10
-LEAF_MODEL = 11
-DRIFT = 12
-DRIFT_DELTA = 13
-SWITCH_SIGNIFICANCE = 14
-DRIFT_WINDOW = 15
-N_PARAMS = 16
+# params: the hyper-parameter vector, slot by slot, by the names of the tree's hyper-parameters
+# (streamlabels.learners.hoeffding.params packs it by these names)
+PARAM_NAMES = (
+    "grace_period", "delta", "tau", "n_splits", "min_branch_fraction", "max_depth", "max_nodes",
+    "lr", "knn_k", "cardinality_th", "entropy_th", "leaf_model", "drift_detection", "drift_delta",
+    "switch_significance", "drift_window_threshold",
+)
+N_PARAMS = len(PARAM_NAMES)
+(GRACE, DELTA, TAU, N_SPLITS, MIN_BRANCH, MAX_DEPTH, MAX_NODES, LR, KNN_K, CARDINALITY_TH,
+ ENTROPY_TH, LEAF_MODEL, DRIFT, DRIFT_DELTA, SWITCH_SIGNIFICANCE, DRIFT_WINDOW) = range(N_PARAMS)
 
 # ADWIN settings of every node's detector: river's defaults (HAT uses ``ADWIN()``)
 ADWIN_CLOCK = 32

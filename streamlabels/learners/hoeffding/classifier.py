@@ -7,11 +7,11 @@ like any river model (``river.checks.check_estimator`` passes).
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 
 from river import base
 
+from streamlabels.learners.hoeffding.params import DEFAULTS, HoeffdingParams, names
 from streamlabels.learners.hoeffding.tree import MultiLabelHoeffdingTree
 from streamlabels.vocabulary import FeatureSpace, LabelVocabulary
 
@@ -26,10 +26,11 @@ class HoeffdingTreeMultiLabelClassifier(base.MultiLabelClassifier):
     labels
         The label vocabulary. Default: the keys of the first ``y`` given to ``learn_one``.
     grace_period, delta, tau, leaf_model, max_depth, max_nodes, n_splits
-        As in :class:`~streamlabels.learners.hoeffding.MultiLabelHoeffdingTree`, with its
-        defaults; so are the remaining parameters (min_branch_fraction, lr, knn_k, knn_window,
-        cardinality_th, entropy_th, labelset_capacity, bootstrap, seed, drift_detection,
-        drift_delta, switch_significance, drift_window_threshold).
+        Hyper-parameters of the tree, meaning and default as in
+        :class:`~streamlabels.learners.hoeffding.params.HoeffdingParams`; so are the remaining
+        parameters (min_branch_fraction, lr, knn_k, knn_window, cardinality_th, entropy_th,
+        labelset_capacity, bootstrap, seed, drift_detection, drift_delta, switch_significance,
+        drift_window_threshold).
 
     Examples
     --------
@@ -48,31 +49,31 @@ class HoeffdingTreeMultiLabelClassifier(base.MultiLabelClassifier):
     def __init__(
         self,
         labels: Sequence | None = None,
-        grace_period: float = 200,
-        delta: float = 1.6587784772850855e-7,
-        tau: float = 0.05,
-        leaf_model: str = "auto",
-        max_depth: int = 20,
-        max_nodes: int = 255,
-        n_splits: int = 10,
-        min_branch_fraction: float = 0.01,
-        lr: float = 0.01,
-        knn_k: int = 4,
-        knn_window: int = 170,
-        cardinality_th: float = 750,
-        entropy_th: float = 0.3,
-        labelset_capacity: int = 256,
-        bootstrap: bool = True,
-        seed: int = 0,
-        drift_detection: bool = True,
-        drift_delta: float = 0.002,
-        switch_significance: float = 0.05,
-        drift_window_threshold: float = 300,
+        grace_period: float = DEFAULTS.grace_period,
+        delta: float = DEFAULTS.delta,
+        tau: float = DEFAULTS.tau,
+        leaf_model: str = DEFAULTS.leaf_model,
+        max_depth: int = DEFAULTS.max_depth,
+        max_nodes: int = DEFAULTS.max_nodes,
+        n_splits: int = DEFAULTS.n_splits,
+        min_branch_fraction: float = DEFAULTS.min_branch_fraction,
+        lr: float = DEFAULTS.lr,
+        knn_k: int = DEFAULTS.knn_k,
+        knn_window: int = DEFAULTS.knn_window,
+        cardinality_th: float = DEFAULTS.cardinality_th,
+        entropy_th: float = DEFAULTS.entropy_th,
+        labelset_capacity: int = DEFAULTS.labelset_capacity,
+        bootstrap: bool = DEFAULTS.bootstrap,
+        seed: int = DEFAULTS.seed,
+        drift_detection: bool = DEFAULTS.drift_detection,
+        drift_delta: float = DEFAULTS.drift_delta,
+        switch_significance: float = DEFAULTS.switch_significance,
+        drift_window_threshold: float = DEFAULTS.drift_window_threshold,
     ):
         for name, value in locals().items():
             if name not in ("self", "__class__"):
                 setattr(self, name, value)
-        MultiLabelHoeffdingTree(1, **self._tree_params())  # invalid parameters fail here, now
+        HoeffdingParams(**self._tree_params())  # invalid parameters fail here, now
         self._features = FeatureSpace()
         self._tree: MultiLabelHoeffdingTree | None = None
         self._labels: LabelVocabulary | None = None
@@ -86,8 +87,7 @@ class HoeffdingTreeMultiLabelClassifier(base.MultiLabelClassifier):
                "drift_detection": False}
 
     def _tree_params(self) -> dict:
-        names = inspect.signature(MultiLabelHoeffdingTree).parameters
-        return {name: getattr(self, name) for name in names if name != "n_outputs"}
+        return {name: getattr(self, name) for name in names()}
 
     def _start(self, labels: list) -> None:
         if not labels:

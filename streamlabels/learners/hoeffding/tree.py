@@ -17,18 +17,8 @@ from streamlabels.kernels.hoeffding import tree as kernels
 from streamlabels.kernels.hoeffding.leaves import table_add
 from streamlabels.learners.base import MultiOutputLearner
 from streamlabels.learners.hoeffding import storage
+from streamlabels.learners.hoeffding.params import DEFAULTS, HoeffdingParams, names
 from streamlabels.vocabulary import Row
-
-_LEAF_MODELS = {
-    "auto": kernels.AUTO,
-    "majority": kernels.MAJORITY,
-    "br-linear": kernels.BR_LINEAR,
-    "lp-knn": kernels.LP_KNN,
-}
-_PARAMS = ("n_outputs", "grace_period", "delta", "tau", "leaf_model", "max_depth", "max_nodes",
-           "n_splits", "min_branch_fraction", "lr", "knn_k", "knn_window", "cardinality_th",
-           "entropy_th", "labelset_capacity", "bootstrap", "seed", "drift_detection",
-           "drift_delta", "switch_significance", "drift_window_threshold")
 
 
 class MultiLabelHoeffdingTree(MultiOutputLearner):
@@ -60,49 +50,12 @@ class MultiLabelHoeffdingTree(MultiOutputLearner):
     ----------
     n_outputs
         Number of binary outputs.
-    grace_period
-        Weight a leaf learns between two split attempts.
-    delta
-        Error probability of the Hoeffding bound (docs/algorithm.md §3.3: the prototype's value).
-    tau
-        Tie threshold: split anyway when the bound falls below it.
-    leaf_model
-        ``"auto"`` (docs/algorithm.md §2.2: a leaf that has seen a single label set predicts it; else a
-        leaf lighter than ``cardinality_th`` or with impurity below ``entropy_th`` uses label
-        powerset k-NN; else binary relevance logistic regression), or one of ``"majority"``
-        (the leaf's most frequent label set), ``"lp-knn"``, ``"br-linear"`` everywhere.
-    max_depth
-        Leaves at this depth stop splitting.
-    max_nodes
-        No split once the tree has this many nodes; with ``max_depth`` it bounds memory, which is
-        O(leaves x (n_columns x (n_outputs + 1) + knn_window x n_columns)).
-    n_splits
-        Candidate thresholds per feature, evenly inside the range of its non-zero values.
-    min_branch_fraction
-        A split must send at least this share of the leaf's weight to each side.
-    lr
-        SGD learning rate of the leaves' logistic regressions (features divided by their running
-        standard deviation). 0.01 beat MLHAT's 0.3 on yeast, scene and medical in file order
-        (micro-F1 0.569 vs 0.519, 0.903 vs 0.900, 0.436 vs 0.407).
-    knn_k, knn_window
-        Neighbours and sliding-window length of the leaves' k-NN.
-    cardinality_th, entropy_th
-        Leaf-model thresholds of ``"auto"``.
-    labelset_capacity
-        Distinct label sets a leaf tracks (majority label set, range R); later new sets are
-        ignored, which caps R at ``log2(labelset_capacity)``.
-    bootstrap
-        Weight each instance by k ~ Poisson(1) (k = 0: the tree skips it), as MLHAT does.
-    seed
-        Seed of the bootstrap weights.
-    drift_detection
-        Monitor every node and grow alternate subtrees (above); False gives the plain tree.
-    drift_delta
-        Significance of the nodes' ADWIN (river's default, as in HAT).
-    switch_significance
-        Significance of the swap and prune tests (HAT's 0.05).
-    drift_window_threshold
-        Rows both detectors must have seen before an alternate is compared (HAT's 300).
+    grace_period, delta, tau, leaf_model, max_depth, max_nodes, n_splits
+        Hyper-parameters, meaning and default as in
+        :class:`~streamlabels.learners.hoeffding.params.HoeffdingParams`; so are the remaining
+        parameters (min_branch_fraction, lr, knn_k, knn_window, cardinality_th, entropy_th,
+        labelset_capacity, bootstrap, seed, drift_detection, drift_delta, switch_significance,
+        drift_window_threshold).
 
     Notes
     -----
@@ -137,94 +90,38 @@ class MultiLabelHoeffdingTree(MultiOutputLearner):
     def __init__(
         self,
         n_outputs: int,
-        grace_period: float = 200,
-        delta: float = 1.6587784772850855e-7,
-        tau: float = 0.05,
-        leaf_model: str = "auto",
-        max_depth: int = 20,
-        max_nodes: int = 255,
-        n_splits: int = 10,
-        min_branch_fraction: float = 0.01,
-        lr: float = 0.01,
-        knn_k: int = 4,
-        knn_window: int = 170,
-        cardinality_th: float = 750,
-        entropy_th: float = 0.3,
-        labelset_capacity: int = 256,
-        bootstrap: bool = True,
-        seed: int = 0,
-        drift_detection: bool = True,
-        drift_delta: float = 0.002,
-        switch_significance: float = 0.05,
-        drift_window_threshold: float = 300,
+        grace_period: float = DEFAULTS.grace_period,
+        delta: float = DEFAULTS.delta,
+        tau: float = DEFAULTS.tau,
+        leaf_model: str = DEFAULTS.leaf_model,
+        max_depth: int = DEFAULTS.max_depth,
+        max_nodes: int = DEFAULTS.max_nodes,
+        n_splits: int = DEFAULTS.n_splits,
+        min_branch_fraction: float = DEFAULTS.min_branch_fraction,
+        lr: float = DEFAULTS.lr,
+        knn_k: int = DEFAULTS.knn_k,
+        knn_window: int = DEFAULTS.knn_window,
+        cardinality_th: float = DEFAULTS.cardinality_th,
+        entropy_th: float = DEFAULTS.entropy_th,
+        labelset_capacity: int = DEFAULTS.labelset_capacity,
+        bootstrap: bool = DEFAULTS.bootstrap,
+        seed: int = DEFAULTS.seed,
+        drift_detection: bool = DEFAULTS.drift_detection,
+        drift_delta: float = DEFAULTS.drift_delta,
+        switch_significance: float = DEFAULTS.switch_significance,
+        drift_window_threshold: float = DEFAULTS.drift_window_threshold,
     ):
         if isinstance(n_outputs, bool) or not isinstance(n_outputs, (int, np.integer)):
             raise TypeError(f"n_outputs must be an int, got {type(n_outputs).__name__}")
         if n_outputs < 1:
             raise ValueError(f"n_outputs must be at least 1, got {n_outputs}")
-        if leaf_model not in _LEAF_MODELS:
-            raise ValueError(
-                f"leaf_model must be one of {sorted(_LEAF_MODELS)}, got {leaf_model!r}"
-            )
-        for name, value in (("delta", delta), ("drift_delta", drift_delta),
-                            ("switch_significance", switch_significance)):
-            if not 0.0 < value < 1.0:
-                raise ValueError(f"{name} must lie in (0, 1), got {value!r}")
-        if not 0.0 <= min_branch_fraction < 0.5:
-            raise ValueError(
-                f"min_branch_fraction must lie in [0, 0.5), got {min_branch_fraction!r}"
-            )
-        for name, value in (("grace_period", grace_period), ("tau", tau), ("lr", lr),
-                            ("cardinality_th", cardinality_th), ("entropy_th", entropy_th),
-                            ("drift_window_threshold", drift_window_threshold)):
-            if not np.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        for name, value, low in (("max_depth", max_depth, 0), ("max_nodes", max_nodes, 1),
-                                 ("n_splits", n_splits, 1), ("knn_k", knn_k, 1),
-                                 ("knn_window", knn_window, 1),
-                                 ("labelset_capacity", labelset_capacity, 2)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        arguments = locals()
+        hyper = HoeffdingParams(**{name: arguments[name] for name in names()})  # checks them
         self.n_outputs = int(n_outputs)
-        self.grace_period = grace_period
-        self.delta = delta
-        self.tau = tau
-        self.leaf_model = leaf_model
-        self.max_depth = max_depth
-        self.max_nodes = max_nodes
-        self.n_splits = n_splits
-        self.min_branch_fraction = min_branch_fraction
-        self.lr = lr
-        self.knn_k = knn_k
-        self.knn_window = knn_window
-        self.cardinality_th = cardinality_th
-        self.entropy_th = entropy_th
-        self.labelset_capacity = labelset_capacity
-        self.bootstrap = bootstrap
-        self.seed = seed
-        self.drift_detection = bool(drift_detection)
-        self.drift_delta = drift_delta
-        self.switch_significance = switch_significance
-        self.drift_window_threshold = drift_window_threshold
+        for name, value in vars(hyper).items():
+            setattr(self, name, value)
         self._rng = np.random.default_rng(seed)
-        params = np.zeros(kernels.N_PARAMS)
-        params[kernels.GRACE] = grace_period
-        params[kernels.DELTA] = delta
-        params[kernels.TAU] = tau
-        params[kernels.N_SPLITS] = n_splits
-        params[kernels.MIN_BRANCH] = min_branch_fraction
-        params[kernels.MAX_DEPTH] = max_depth
-        params[kernels.MAX_NODES] = max_nodes
-        params[kernels.LR] = lr
-        params[kernels.KNN_K] = knn_k
-        params[kernels.CARDINALITY_TH] = cardinality_th
-        params[kernels.ENTROPY_TH] = entropy_th
-        params[kernels.LEAF_MODEL] = _LEAF_MODELS[leaf_model]
-        params[kernels.DRIFT] = float(self.drift_detection)
-        params[kernels.DRIFT_DELTA] = drift_delta
-        params[kernels.SWITCH_SIGNIFICANCE] = switch_significance
-        params[kernels.DRIFT_WINDOW] = drift_window_threshold
-        self._params = params
+        self._params = hyper.kernel_vector()
         self._nodes = storage.empty_nodes(8, self.n_outputs)
         self._detectors = _adwin.new_state(8)
         self._node_free = np.arange(7, -1, -1, dtype=np.int64)
@@ -330,7 +227,7 @@ class MultiLabelHoeffdingTree(MultiOutputLearner):
 
     def get_params(self) -> dict:
         """The constructor's arguments."""
-        return {name: getattr(self, name) for name in _PARAMS}
+        return {"n_outputs": self.n_outputs, **{name: getattr(self, name) for name in names()}}
 
     def get_state(self) -> dict:
         """Parameters, every state array (spare capacity included) and the bootstrap generator.
@@ -377,9 +274,9 @@ class MultiLabelHoeffdingTree(MultiOutputLearner):
               np.zeros(kernels.N_META, dtype=np.int64))),
         )
         restored = []
-        for group, names, templates in expected:
+        for group, fields, templates in expected:
             arrays = []
-            for name, template in zip(names, templates):
+            for name, template in zip(fields, templates):
                 a = np.asarray(group[name])
                 if a.shape != template.shape or a.dtype != template.dtype:
                     raise ValueError(f"MultiLabelHoeffdingTree state: {name} is {a.dtype} "
