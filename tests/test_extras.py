@@ -87,7 +87,8 @@ CASES = {
     ),
     "replay --model moa-mlht": (
         "capymoa", lambda tmp: ["replay", "--model", "moa-mlht", "--n", "10", "--quiet"],
-        'the MOA peer needs capymoa: pip install "streamlabels[moa]"',
+        'the MOA peer needs capymoa: pip install "streamlabels[moa]"; model \'moa-mlht\' cannot '
+        "run without it",
     ),
 }
 

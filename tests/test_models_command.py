@@ -66,7 +66,7 @@ def test_models_says_what_installs_a_missing_requirement(capsys, monkeypatch, no
     listed = _listing(capsys)
     for name in ("moa-mlht", "moa-mlht-sparse"):
         assert listed[name].split()[1] == "no"
-        assert "capymoa is not installed (pip install 'streamlabels[moa]')" in listed[name]
+        assert 'the MOA peer needs capymoa: pip install "streamlabels[moa]"' in listed[name]
     assert all(listed[f"skmf-{m}"].split()[1] == "yes" for m in ("br-ht", "lc-ht"))
 
 
@@ -116,7 +116,7 @@ def test_replay_refuses_an_unavailable_model_naming_the_extra(capsys, no_capymoa
     assert main(["replay", "yeast", "--model", "moa-mlht", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err == (
-        "streamlabels: error: capymoa is not installed (pip install 'streamlabels[moa]'); "
+        'the MOA peer needs capymoa: pip install "streamlabels[moa]"; '
         "model 'moa-mlht' cannot run without it\n"
     )
 

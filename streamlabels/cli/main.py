@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from streamlabels.cli.bench import add_parser as add_bench_parser
+from streamlabels.cli.compile import add_parser as add_compile_parser
 from streamlabels.cli.commands import add_command, add_registered_commands, check_positive
 from streamlabels.cli.fetch import add_parser as add_fetch_parser
 from streamlabels.cli.models import check_models, list_models, make_model
@@ -307,6 +308,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     add_bench_parser(commands)
+    add_compile_parser(commands)
     add_command(
         commands,
         "models",

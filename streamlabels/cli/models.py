@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Sequence
 
+from streamlabels.extras import MissingExtra
 from streamlabels.peers import ModelEntry
 
 __all__ = ["IHOMER_VARIANTS", "catalogue", "check_models", "list_models", "make_model"]
@@ -114,7 +115,7 @@ def check_models(names: Iterable[str]) -> None:
             raise _unknown(name, known)
         missing = known[name].missing()
         if missing:
-            raise ValueError(f"{missing}; model {name!r} cannot run without it")
+            raise MissingExtra(f"{missing}; model {name!r} cannot run without it")
 
 
 def make_model(

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 import numpy as np
 from river import base
 
-from streamlabels.extras import require
 from streamlabels.peers.requirements import moa_unavailable_reason
 
 __all__ = ["MOAMultilabelHoeffdingTree", "moa_unavailable_reason"]
@@ -35,7 +34,6 @@ _JVM_LOGGERS: list = []
 
 def _start_jvm() -> None:
     """Start capymoa's JVM (once per process) and quieten netlib's missing-native-BLAS warnings."""
-    require("the MOA peer", "moa", {"capymoa": "capymoa", "jpype": "jpype1"})
     reason = moa_unavailable_reason()
     if reason:
         raise RuntimeError(f"MOA peer unavailable: {reason}")

@@ -3,16 +3,17 @@
 MOA runs in capymoa's JVM (``pip install 'streamlabels[moa]'`` and Java 11+); scikit-multiflow in
 an interpreter of its own (``make skmf-env``). ``streamlabels models``, and the checks that
 ``bench`` and ``replay`` make before running anything, ask here: a module lookup
-(:func:`importlib.util.find_spec`), a ``PATH`` search and a file test take milliseconds, where
+(:func:`streamlabels.extras.require`), a ``PATH`` search and a file test take milliseconds, where
 importing capymoa starts a JVM.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 from pathlib import Path
+
+from streamlabels.extras import MissingExtra, require
 
 __all__ = [
     "SkmfUnavailableError",
@@ -28,9 +29,10 @@ class SkmfUnavailableError(OSError):
 
 def moa_unavailable_reason() -> str | None:
     """Why MOA cannot run here (no capymoa or jpype, or no Java), or None when it can."""
-    for module in ("capymoa", "jpype"):
-        if importlib.util.find_spec(module) is None:
-            return f"{module} is not installed (pip install 'streamlabels[moa]')"
+    try:
+        require("the MOA peer", "moa", {"capymoa": "capymoa", "jpype": "jpype1"})
+    except MissingExtra as missing:
+        return str(missing)
     if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
         return "no Java runtime: neither JAVA_HOME nor java on PATH (MOA needs Java 11+)"
     return None
