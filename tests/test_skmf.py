@@ -31,7 +31,7 @@ def test_missing_environment_is_one_clear_line_from_the_command(
     monkeypatch.setenv("STREAMLABELS_SKMF_PYTHON", str(tmp_path / "no-python"))
     assert main(["bench", "flags", "--models", "skmf-lc-ht", "--quiet"]) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.startswith("streamlabels: error: scikit-multiflow environment not found")
+    assert error.startswith("scikit-multiflow environment not found")
 
 
 def test_interpreter_without_scikit_multiflow_reports_the_worker_error(monkeypatch):
