@@ -232,3 +232,34 @@ def test_one_module_owns_putting_files_in_place():
     place that renames would be a second, unchecked copy of that protocol."""
     renaming = sorted(name for name, path in _modules().items() if _renames(path.read_text()))
     assert renaming == ["streamlabels.files"]
+
+
+def _kernel_arities(source: str) -> dict[str, int]:
+    """Arguments of each function compiled by numba (``@kernel``, ``@njit``, ``@cuda.jit``)."""
+    arities = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and any(
+            ast.unparse(d).split("(")[0].rpartition(".")[2] in ("kernel", "njit", "jit")
+            for d in node.decorator_list
+        ):
+            arities[node.name] = len(node.args.args) + len(node.args.kwonlyargs)
+    return arities
+
+
+def test_the_arity_counter_sees_every_kind_of_kernel():
+    source = (
+        "@kernel\ndef a(x, y): pass\n@kernel(background=True)\ndef b(x): pass\n"
+        "@cuda.jit\ndef c(x, y, z): pass\n@njit(cache=True)\ndef d(*, x): pass\ndef e(x): pass\n"
+    )
+    assert _kernel_arities(source) == {"a": 2, "b": 1, "c": 3, "d": 1}
+
+
+def test_no_compiled_kernel_takes_more_than_twelve_arguments():
+    """Kernels take named tuples (rows, state, parameters, scratch), not loose arrays."""
+    wide = {
+        f"{name}.{function}": n
+        for name, path in _modules().items()
+        for function, n in _kernel_arities(path.read_text()).items()
+        if n > 12
+    }
+    assert wide == {}

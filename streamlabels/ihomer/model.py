@@ -156,15 +156,20 @@ class IHOMER(base.MultiLabelClassifier, base.MiniBatchClassifier):
 
     Examples
     --------
+    Test-then-train on a synthetic stream whose labels come in planted groups:
+
+    >>> from river import metrics
     >>> from streamlabels.streams.synthetic import SyntheticStream
-    >>> from streamlabels.evaluate import prequential
     >>> stream = SyntheticStream(n_instances=2_000, seed=7)
-    >>> model = IHOMER()
-    >>> result = prequential(stream, model, stream.label_names)
-    >>> result.metrics["micro_f1"] > 0.5
-    True
-    >>> len(model.groups) >= 1
-    True
+    >>> model = IHOMER(labels=stream.label_names)
+    >>> metric = metrics.multioutput.MicroAverage(metrics.F1())
+    >>> for x, y in stream:
+    ...     metric.update(y, model.predict_one(x))
+    ...     model.learn_one(x, y)
+    >>> metric
+    MicroAverage(F1): 54.99%
+    >>> model.groups
+    [['y0', 'y1', 'y2', 'y9'], ['y3', 'y4', 'y5', 'y6', 'y7', 'y8', 'y10', 'y11']]
     """
 
     def __init__(
@@ -222,7 +227,7 @@ class IHOMER(base.MultiLabelClassifier, base.MiniBatchClassifier):
         """river's many-vs-one probability check compares each cell of ``predict_proba_many``
         with ``predict_proba_one``'s ``{True: p, False: 1 - p}`` of a single target; a
         multi-label model's cell is one label's P(True), so that check cannot apply.
-        ``tests/test_ihomer.py`` checks the batch methods against the ``_one`` methods instead."""
+        ``tests/ihomer/test_ihomer.py`` checks the batch methods against the ``_one`` methods instead."""
         return {"check_predict_proba_many_matches_predict_proba_one"}
 
     @property

@@ -9,7 +9,7 @@ instances. Split groups start from a copy of their old learner restricted to the
 This module owns that life cycle, and the scores it implies as the clear reference the
 one-at-a-time path runs on: the compiled paths score with
 :func:`streamlabels.kernels.hierarchy.score_row`, held to this code bit for bit by the parity
-tests (tests/test_fused.py, tests/test_scoring.py). The decision rule itself lives in
+tests (tests/ihomer/test_fused.py, tests/scoring/test_scoring.py). The decision rule itself lives in
 :mod:`streamlabels.kernels.decision`.
 """
 

@@ -9,7 +9,7 @@ thread compiles it (or loads it from the cache, a matter of milliseconds); once 
 go to the compiled code. Python floats and the compiled code perform the same IEEE-754 operations
 in the same order (the kernels call ``math.sqrt`` and ``math.exp``, never ``** 0.5``, which LLVM
 turns into a square root), so both give the same answers bit for bit:
-``tests/test_kernels_jit.py`` checks it on real data.
+``tests/kernels/test_kernels_jit.py`` checks it on real data.
 
 Kernels without ``background`` (whole batches: slow in Python) compile in the calling thread, as
 usual. Inside compiled code a kernel is an ordinary numba dispatcher: numba, and numba-cuda for

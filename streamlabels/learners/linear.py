@@ -54,7 +54,7 @@ class LinearLearner(MultiOutputLearner):
     Against river, the one intended difference is the square root: river divides by
     ``var ** 0.5`` (libm ``pow``, one ulp off ``sqrt`` for some inputs), the kernel by the correctly
     rounded ``sqrt``. On yeast, probabilities agree to 5e-16, and bit for bit when river's scaler
-    uses ``math.sqrt`` (tests/test_linear.py). Dot products are summed in column order, river's in
+    uses ``math.sqrt`` (tests/learners/test_linear.py). Dot products are summed in column order, river's in
     dict order: the same when columns were created in the order the dicts list their features.
 
     Attributes

@@ -16,7 +16,7 @@ from streamlabels.peers.skmf import ScikitMultiflowModel, SkmfUnavailableError
 from streamlabels.streams import datasets
 from streamlabels.streams.arrays import ArrayStream
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_missing_environment_says_to_run_make_skmf_env(monkeypatch, tmp_path):

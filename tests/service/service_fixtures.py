@@ -21,7 +21,7 @@ from streamlabels_service.config import ServiceConfig
 from streamlabels_service.consumer import Service
 from streamlabels_service.topics import create_topics
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MAIN = "import sys; from streamlabels.cli import main; sys.exit(main())"  # the console script
 _unique = itertools.count()
 
@@ -61,7 +61,7 @@ def service_config(broker, topics: dict, labels: list, **settings) -> ServiceCon
     """Settings for an in-process service on the test broker (fast group joins, no telemetry).
 
     Scoring is ``strict`` unless a test asks otherwise: the exactness tests compare with the
-    one-at-a-time prequential loop (tests/test_service_batch.py covers ``batch``).
+    one-at-a-time prequential loop (tests/service/test_service_batch.py covers ``batch``).
     """
     flags = {
         "bootstrap_servers": broker.bootstrap_servers,

@@ -7,7 +7,7 @@ response missing its last byte), ``"cut"`` (announces every byte, sends half, cl
 (64 KiB every 50 ms) and an integer status (``500``). ``requests`` records ``(path, range header)`` of every request.
 
 Run it by hand to point ``STREAMLABELS_MIRROR`` at it:
-``python tests/upstream_server.py ../shared/datasets/upstream 8765``.
+``python tests/streams/upstream_server.py ../shared/datasets/upstream 8765``.
 """
 
 from __future__ import annotations

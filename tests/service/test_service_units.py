@@ -238,7 +238,7 @@ def test_checkpoints_are_written_in_the_state_envelope_and_crash_leftovers_remov
     store = CheckpointStore(tmp_path)
     assert not leftover.exists() and store.paths() == [path]
 
-LEGACY_CHECKPOINT = Path(__file__).parent / "fixtures" / "service-checkpoint-v1.state"
+LEGACY_CHECKPOINT = Path(__file__).parents[1] / "fixtures" / "service-checkpoint-v1.state"
 
 
 def test_a_checkpoint_of_format_version_1_still_loads():
