@@ -23,10 +23,10 @@ def predict_learn_rows(rows, Y, model, out, learn):
     ``Y`` (bool, rows x labels). Without ``learn`` only ``out`` is written: every row is scored by
     the ``model`` as it stands."""
     scratch = new_scratch(model)
-    rule = model.rule
-    every_group = rule.ensure_nonempty or rule.use_layer or out.scores.shape[0] > 0
+    bank, sgd, rule, relevant_only, active, shadow, warmup, layer = model
     for i in range(rows.indptr.shape[0] - 1):
         idx, vals = row_of(rows, i)
-        score_row(idx, vals, model, scratch, every_group, out, i)
+        score_row(idx, vals, bank, sgd, rule, active, shadow, warmup, layer, scratch, out, i)
         if learn:
-            learn_row(idx, vals, Y[i], model, scratch)
+            learn_row(idx, vals, Y[i], bank, sgd, rule, relevant_only, active, shadow, warmup,
+                      layer, scratch)

@@ -22,8 +22,7 @@ import numpy as np
 from streamlabels.kernels import experts
 from streamlabels.kernels.decision import decide, label_scores
 from streamlabels.kernels.jit import kernel
-from streamlabels.kernels.linear import bank_learner, predict_row
-from streamlabels.kernels.linear import learn_row as learn_linear
+from streamlabels.kernels.linear import bank_learn, bank_predict
 
 Hierarchy = namedtuple(
     "Hierarchy", ["router", "group_of", "offsets", "members", "locals_", "local_seen", "seen"]
@@ -87,17 +86,16 @@ def new_scratch(model):
 
 
 @kernel
-def _router_scores(idx, vals, model, h, scratch, out):
+def _router_scores(idx, vals, bank, mode, h, cols, xs, out):
     """P(group relevant | x) of hierarchy ``h``; zeros before its router has learned anything."""
     if h.seen[0] == 0:
         out[:] = 0.0
         return
-    state = bank_learner(model.bank, h.router)
-    predict_row(idx, vals, state, model.sgd.mode, scratch.cols, scratch.xs, out)
+    bank_predict(idx, vals, bank, h.router, mode, cols, xs, out)
 
 
 @kernel
-def _local_scores(idx, vals, model, h, k, scratch, out):
+def _local_scores(idx, vals, bank, mode, h, k, part_scratch, cols, xs, out):
     """Write group ``k``'s within-group label scores into ``out`` at the group's label ids: 1 for
     a single label (certain once routed), 0 from a learner that has learned nothing."""
     a = h.offsets[k]
@@ -109,45 +107,43 @@ def _local_scores(idx, vals, model, h, k, scratch, out):
         for p in range(a, b):
             out[h.members[p]] = 0.0
         return
-    part = scratch.part[: b - a]
-    state = bank_learner(model.bank, h.locals_[k])
-    predict_row(idx, vals, state, model.sgd.mode, scratch.cols, scratch.xs, part)
+    part = part_scratch[: b - a]
+    bank_predict(idx, vals, bank, h.locals_[k], mode, cols, xs, part)
     for p in range(a, b):
         out[h.members[p]] = part[p - a]
 
 
-@kernel
-def _shadow_labels(idx, vals, model, scratch):
+@kernel(inline=True)
+def _shadow_labels(idx, vals, bank, mode, theta, active, shadow, warming, scratch):
     """Into ``scratch.from_shadow``: the shadow's label scores for the labels of warming groups.
 
     Only the shadow's groups holding such labels are scored, each gated by the shadow's router.
     """
-    active, shadow, warming = model.active, model.shadow, model.warmup.warming
     n_old = shadow.offsets.shape[0] - 1
     old_routing = scratch.old_routing[:n_old]
     wanted = scratch.wanted[:n_old]
-    _router_scores(idx, vals, model, shadow, scratch, old_routing)
-    scratch.from_shadow[:] = 0.0
+    cols, xs, from_shadow = scratch.cols, scratch.xs, scratch.from_shadow
+    _router_scores(idx, vals, bank, mode, shadow, cols, xs, old_routing)
+    from_shadow[:] = 0.0
     wanted[:] = False
     for k in range(active.offsets.shape[0] - 1):
         if warming[k]:
             for p in range(active.offsets[k], active.offsets[k + 1]):
                 wanted[shadow.group_of[active.members[p]]] = True
     for g in range(n_old):
-        if wanted[g] and old_routing[g] >= model.rule.theta:
-            _local_scores(idx, vals, model, shadow, g, scratch, scratch.from_shadow)
+        if wanted[g] and old_routing[g] >= theta:
+            _local_scores(idx, vals, bank, mode, shadow, g, scratch.part, cols, xs, from_shadow)
 
 
-@kernel
-def _routing(idx, vals, model, scratch):
+@kernel(inline=True)
+def _routing(idx, vals, bank, mode, active, shadow, warmup, scratch):
     """Each active group's routing score; during a router warm-up, the max of the shadow router's
     scores over the old groups that hold its labels."""
-    active, shadow, warmup = model.active, model.shadow, model.warmup
-    routing = scratch.routing
-    _router_scores(idx, vals, model, active, scratch, routing)
+    routing, cols, xs = scratch.routing, scratch.cols, scratch.xs
+    _router_scores(idx, vals, bank, mode, active, cols, xs, routing)
     if warmup.left[0] == 1 and warmup.left[1] > 0:
         old_routing = scratch.old_routing[: shadow.offsets.shape[0] - 1]
-        _router_scores(idx, vals, model, shadow, scratch, old_routing)
+        _router_scores(idx, vals, bank, mode, shadow, cols, xs, old_routing)
         for k in range(routing.shape[0]):
             best = -np.inf
             for p in range(warmup.map_offsets[k], warmup.map_offsets[k + 1]):
@@ -155,93 +151,103 @@ def _routing(idx, vals, model, scratch):
             routing[k] = best
 
 
-@kernel
-def score_row(idx, vals, model, scratch, every_group, out, i):
-    """Score one row (column ids ``idx``, ascending, and ``vals``) into row ``i`` of the
-    :class:`Outputs` ``out``: what ``predict_one`` and ``score_one`` answer.
+@kernel(inline=True)
+def score_row(idx, vals, bank, sgd, rule, active, shadow, warmup, layer, scratch, out, i):
+    """Score one row (column ids ``idx``, ascending, and ``vals``) with the parts of a
+    :class:`Model` into row ``i`` of the :class:`Outputs` ``out``: what ``predict_one`` and
+    ``score_one`` answer.
 
     Routing scores per group, then label scores within the groups that are routed (every group
-    with ``every_group``), a warming group's from the shadow; the hierarchy's own labels by the
-    routing rule; then the decision layer's labels and scores, or the rule's.
+    when the layer decides, the rule must fall back on every group or scores are wanted), a
+    warming group's from the shadow; the hierarchy's own labels by the routing rule; then the
+    decision layer's labels and scores, or the rule's. The parts come apart (not one ``Model``):
+    taking a tuple of tuples apart costs a reference count per array, which per row adds up.
     """
-    active, rule, warmup = model.active, model.rule, model.warmup
-    _routing(idx, vals, model, scratch)
-    routing, local = scratch.routing, scratch.local
+    mode, theta = sgd.mode, rule.theta
+    want_scores = out.scores.shape[0] > 0
+    every_group = rule.ensure_nonempty or rule.use_layer or want_scores
+    _routing(idx, vals, bank, mode, active, shadow, warmup, scratch)
+    routing, local, from_shadow = scratch.routing, scratch.local, scratch.from_shadow
+    offsets, members = active.offsets, active.members
+    warming, warm_left = warmup.warming, warmup.warm_left
     local[:] = 0.0
     shadow_done = False
     for k in range(routing.shape[0]):
-        if not (every_group or routing[k] >= rule.theta):
+        if not (every_group or routing[k] >= theta):
             continue
-        if warmup.warming[k] and warmup.warm_left[k] > 0:
+        if warming[k] and warm_left[k] > 0:
             if not shadow_done:
-                _shadow_labels(idx, vals, model, scratch)
+                _shadow_labels(idx, vals, bank, mode, theta, active, shadow, warming, scratch)
                 shadow_done = True
-            for p in range(active.offsets[k], active.offsets[k + 1]):
-                local[active.members[p]] = scratch.from_shadow[active.members[p]]
+            for p in range(offsets[k], offsets[k + 1]):
+                local[members[p]] = from_shadow[members[p]]
         else:
-            _local_scores(idx, vals, model, active, k, scratch, local)
+            _local_scores(idx, vals, bank, mode, active, k, scratch.part, scratch.cols,
+                          scratch.xs, local)
     own = out.own[i]
-    decide(routing, local, active.offsets, active.members, rule.theta, rule.group_nonempty,
-           rule.ensure_nonempty, own)
-    want_scores = out.scores.shape[0] > 0
+    decide(routing, local, offsets, members, theta, rule.group_nonempty, rule.ensure_nonempty,
+           own)
     if rule.use_layer:
-        label_scores(routing, local, active.offsets, active.members, scratch.model_scores)
-        experts.decide_row(scratch.model_scores, idx, vals, model.layer, scratch.layer,
-                           out.labels[i])
+        layer_scratch = scratch.layer
+        label_scores(routing, local, offsets, members, scratch.model_scores)
+        experts.decide_row(scratch.model_scores, idx, vals, layer, layer_scratch, out.labels[i])
         if want_scores:
             for label in range(own.shape[0]):
-                out.scores[i, label] = scratch.layer.scores[label]
+                out.scores[i, label] = layer_scratch.scores[label]
     else:
         for label in range(own.shape[0]):
             out.labels[i, label] = own[label]
         if want_scores:
-            label_scores(routing, local, active.offsets, active.members, out.scores[i])
+            label_scores(routing, local, offsets, members, out.scores[i])
 
 
-@kernel
-def _learn_hierarchy(idx, vals, y, model, h, scratch):
+@kernel(inline=True)
+def _learn_hierarchy(idx, vals, y, bank, sgd, relevant_only, h, scratch):
     """``Hierarchy.learn``: the router on the meta-labels (left in ``scratch.meta``), then each
     trained group's learner."""
-    n_groups = h.offsets.shape[0] - 1
+    offsets, members, locals_ = h.offsets, h.members, h.locals_
+    n_groups = offsets.shape[0] - 1
     meta = scratch.meta[:n_groups]
+    cols, xs, target = scratch.cols, scratch.xs, scratch.target
     meta[:] = False
     for label in range(y.shape[0]):
         if y[label]:
             meta[h.group_of[label]] = True
-    bank, sgd = model.bank, model.sgd
-    learn_linear(idx, vals, meta, bank_learner(bank, h.router), sgd, scratch.cols, scratch.xs)
+    bank_learn(idx, vals, meta, bank, h.router, sgd, cols, xs)
     h.seen[0] += 1
     for k in range(n_groups):
-        j = h.locals_[k]
-        if j < 0 or (model.relevant_only and not meta[k]):
+        j = locals_[k]
+        if j < 0 or (relevant_only and not meta[k]):
             continue
-        a = h.offsets[k]
-        b = h.offsets[k + 1]
-        part = scratch.target[: b - a]
+        a = offsets[k]
+        b = offsets[k + 1]
+        part = target[: b - a]
         for p in range(a, b):
-            part[p - a] = y[h.members[p]]
-        learn_linear(idx, vals, part, bank_learner(bank, j), sgd, scratch.cols, scratch.xs)
+            part[p - a] = y[members[p]]
+        bank_learn(idx, vals, part, bank, j, sgd, cols, xs)
         h.local_seen[k] += 1
 
 
-@kernel
-def learn_row(idx, vals, y, model, scratch):
-    """Learn the truth ``y`` (bool per label) of the row :func:`score_row` scored last: the active
-    hierarchy, then, while it warms up, the shadow and the warm-up counters, then the layer."""
-    warmup = model.warmup
+@kernel(inline=True)
+def learn_row(idx, vals, y, bank, sgd, rule, relevant_only, active, shadow, warmup, layer,
+              scratch):
+    """Learn the truth ``y`` (bool per label) of the row :func:`score_row` scored last, with the
+    parts of a :class:`Model`: the active hierarchy, then, while it warms up, the warm-up counters
+    and the shadow, then the layer."""
     alive = warmup.left[0] == 1
-    _learn_hierarchy(idx, vals, y, model, model.active, scratch)
+    _learn_hierarchy(idx, vals, y, bank, sgd, relevant_only, active, scratch)
     if alive:  # counted on the active hierarchy's meta-labels, before the shadow's replace them
         warmup.left[1] -= 1
-        warming = 0
-        for k in range(warmup.warming.shape[0]):
-            if warmup.warming[k] and scratch.meta[k]:
-                warmup.warm_left[k] -= 1
-                if warmup.warm_left[k] <= 0:
-                    warmup.warming[k] = False
-            warming += warmup.warming[k]
-        if warmup.left[1] <= 0 and warming == 0:
+        warming, warm_left, meta = warmup.warming, warmup.warm_left, scratch.meta
+        n_warming = 0
+        for k in range(warming.shape[0]):
+            if warming[k] and meta[k]:
+                warm_left[k] -= 1
+                if warm_left[k] <= 0:
+                    warming[k] = False
+            n_warming += warming[k]
+        if warmup.left[1] <= 0 and n_warming == 0:
             warmup.left[0] = 0
-        _learn_hierarchy(idx, vals, y, model, model.shadow, scratch)
-    if model.rule.use_layer:
-        experts.learn_row(y, idx, vals, model.layer, scratch.layer)
+        _learn_hierarchy(idx, vals, y, bank, sgd, relevant_only, shadow, scratch)
+    if rule.use_layer:
+        experts.learn_row(y, idx, vals, layer, scratch.layer)

@@ -73,14 +73,13 @@ def log_loss_gradient(raw, positive):
     return max(min(g, CLIP_GRADIENT), -CLIP_GRADIENT)
 
 
-@kernel
-def _standard_columns(indices, values, state, n_cols, learn, cols, xs):
+@kernel(inline=True)
+def _standard_columns(indices, values, counts, means, variances, n_cols, learn, cols, xs):
     """Densify the row over the columns seen so far, update the scaler if ``learn``, scale.
 
     Absent columns that were seen before count as 0.0, as in a densified river dict. Returns how
     many ``(cols, xs)`` pairs were written.
     """
-    counts, means, variances = state.counts, state.stat1, state.stat2
     m = 0
     p = 0
     nnz = indices.shape[0]
@@ -105,14 +104,13 @@ def _standard_columns(indices, values, state, n_cols, learn, cols, xs):
     return m
 
 
-@kernel
-def _sparse_columns(indices, values, state, n_cols, mode, learn, cols, xs):
+@kernel(inline=True)
+def _sparse_columns(indices, values, counts, means, m2s, n, n_cols, mode, learn, cols, xs):
     """Scale the row's own entries (``SPARSE``) or take them raw (``NONE``).
 
-    In ``SPARSE`` mode a column's variance over all instances comes from
+    In ``SPARSE`` mode a column's variance over all ``n`` instances comes from
     :mod:`streamlabels.kernels.scaling`. Columns never learned are dropped.
     """
-    counts, means, m2s = state.counts, state.stat1, state.stat2
     m = 0
     for p in range(indices.shape[0]):
         j = indices[p]
@@ -122,7 +120,7 @@ def _sparse_columns(indices, values, state, n_cols, mode, learn, cols, xs):
         if mode == SPARSE:
             if learn:
                 welford_add(j, v, counts, means, m2s)
-            var = sparse_variance(m2s[j], means[j], counts[j], state.meta[0])
+            var = sparse_variance(m2s[j], means[j], counts[j], n)
             v = v / math.sqrt(var) if var > 0.0 else 0.0
         cols[m] = j
         xs[m] = v
@@ -130,55 +128,41 @@ def _sparse_columns(indices, values, state, n_cols, mode, learn, cols, xs):
     return m
 
 
-@kernel
-def bank_learner(bank, j):
-    """Learner ``j`` of a :class:`LinearBank`, as views of the bank's arrays."""
-    a = bank.rows[j]
-    b = bank.rows[j + 1]
-    return LinearState(
-        bank.weights[a:b], bank.intercepts[a:b], bank.counts[j], bank.stat1[j], bank.stat2[j],
-        bank.meta[j],
-    )
-
-
-@kernel
-def scaled_row(indices, values, state, mode, learn, cols, xs):
+@kernel(inline=True)
+def _scaled(indices, values, counts, stat1, stat2, meta, mode, learn, cols, xs):
     """Write the row as scaled ``(cols, xs)`` pairs and return how many; when ``learn``, the
     scaler learns the row first. ``cols`` and ``xs`` need room for the learner's column
     capacity (no allocation here, so the GPU can run it too)."""
-    meta = state.meta
     nnz = indices.shape[0]
     if learn:
         meta[0] += 1
         if nnz > 0 and indices[nnz - 1] + 1 > meta[1]:
             meta[1] = indices[nnz - 1] + 1
     if mode == STANDARD:
-        return _standard_columns(indices, values, state, meta[1], learn, cols, xs)
-    return _sparse_columns(indices, values, state, meta[1], mode, learn, cols, xs)
+        return _standard_columns(indices, values, counts, stat1, stat2, meta[1], learn, cols, xs)
+    return _sparse_columns(indices, values, counts, stat1, stat2, meta[0], meta[1], mode, learn,
+                           cols, xs)
 
 
-@kernel(background=True)
-def predict_row(indices, values, state, mode, cols, xs, out):
-    """Write P(output = 1) of every output for one row into ``out``; the state is not touched.
-    ``cols`` and ``xs`` are scratch (:func:`scaled_row`)."""
-    m = scaled_row(indices, values, state, mode, False, cols, xs)
-    weights = state.weights
+@kernel
+def _predict(indices, values, weights, intercepts, counts, stat1, stat2, meta, mode, cols, xs,
+             out):
+    """:func:`predict_row` over the learner's arrays one by one. The kernels that run many
+    learners (:mod:`.hierarchy`) call it with a bank's slices: passing arrays singly spares the
+    reference counting numba does each time it takes an array out of a tuple, which per learner
+    and row adds up."""
+    m = _scaled(indices, values, counts, stat1, stat2, meta, mode, False, cols, xs)
     for k in range(weights.shape[0]):
         raw = 0.0
         for t in range(m):
             raw += weights[k, cols[t]] * xs[t]
-        out[k] = sigmoid(raw + state.intercepts[k])
+        out[k] = sigmoid(raw + intercepts[k])
 
 
-@kernel(background=True)
-def learn_row(indices, values, y, state, sgd, cols, xs):
-    """One SGD step on the log loss of every output, after the scaler learned the row.
-
-    Per output, the order is river's: raw score, clipped loss gradient, intercept step, then the
-    weight step ``w -= lr * (x * g + l2 * w)`` on the row's (scaled) columns only.
-    """
-    m = scaled_row(indices, values, state, sgd.mode, True, cols, xs)
-    weights, intercepts = state.weights, state.intercepts
+@kernel
+def _learn(indices, values, y, weights, intercepts, counts, stat1, stat2, meta, sgd, cols, xs):
+    """:func:`learn_row` over the learner's arrays one by one (see :func:`_predict`)."""
+    m = _scaled(indices, values, counts, stat1, stat2, meta, sgd.mode, True, cols, xs)
     lr, l2 = sgd.lr, sgd.l2
     for k in range(weights.shape[0]):
         raw = 0.0
@@ -193,6 +177,44 @@ def learn_row(indices, values, y, state, sgd, cols, xs):
         else:
             for t in range(m):
                 weights[k, cols[t]] -= lr * (xs[t] * g)
+
+
+@kernel(background=True)
+def predict_row(indices, values, state, mode, cols, xs, out):
+    """Write P(output = 1) of every output for one row into ``out``; the state is not touched.
+    ``cols`` and ``xs`` are scratch with room for the learner's column capacity (no allocation
+    here, so the GPU can run it too)."""
+    _predict(indices, values, state.weights, state.intercepts, state.counts, state.stat1,
+             state.stat2, state.meta, mode, cols, xs, out)
+
+
+@kernel(background=True)
+def learn_row(indices, values, y, state, sgd, cols, xs):
+    """One SGD step on the log loss of every output, after the scaler learned the row.
+
+    Per output, the order is river's: raw score, clipped loss gradient, intercept step, then the
+    weight step ``w -= lr * (x * g + l2 * w)`` on the row's (scaled) columns only.
+    """
+    _learn(indices, values, y, state.weights, state.intercepts, state.counts, state.stat1,
+           state.stat2, state.meta, sgd, cols, xs)
+
+
+@kernel(inline=True)
+def bank_predict(indices, values, bank, j, mode, cols, xs, out):
+    """:func:`predict_row` of learner ``j`` of a :class:`LinearBank`."""
+    a = bank.rows[j]
+    b = bank.rows[j + 1]
+    _predict(indices, values, bank.weights[a:b], bank.intercepts[a:b], bank.counts[j],
+             bank.stat1[j], bank.stat2[j], bank.meta[j], mode, cols, xs, out)
+
+
+@kernel(inline=True)
+def bank_learn(indices, values, y, bank, j, sgd, cols, xs):
+    """:func:`learn_row` of learner ``j`` of a :class:`LinearBank`."""
+    a = bank.rows[j]
+    b = bank.rows[j + 1]
+    _learn(indices, values, y, bank.weights[a:b], bank.intercepts[a:b], bank.counts[j],
+           bank.stat1[j], bank.stat2[j], bank.meta[j], sgd, cols, xs)
 
 
 @kernel

@@ -19,8 +19,7 @@ def score_rows(rows, model, start, stop, out):
     """Score rows ``start .. stop - 1`` into the :class:`~streamlabels.kernels.hierarchy.Outputs`
     ``out``, with scratch of their own. Labels alone skip the learners of groups not routed."""
     scratch = new_scratch(model)
-    rule = model.rule
-    every_group = rule.ensure_nonempty or rule.use_layer or out.scores.shape[0] > 0
+    bank, sgd, rule, _, active, shadow, warmup, layer = model
     for i in range(start, stop):
         idx, vals = row_of(rows, i)
-        score_row(idx, vals, model, scratch, every_group, out, i)
+        score_row(idx, vals, bank, sgd, rule, active, shadow, warmup, layer, scratch, out, i)

@@ -41,7 +41,7 @@ def score_rows(rows, model, scratch, out):
     :class:`~streamlabels.kernels.hierarchy.Outputs`, one thread per row."""
     i = cuda.grid(1)
     if i < rows.indptr.shape[0] - 1:
-        rule = model.rule
-        every_group = rule.ensure_nonempty or rule.use_layer or out.scores.shape[0] > 0
+        bank, sgd, rule, _, active, shadow, warmup, layer = model
         idx, vals = row_of(rows, i)
-        score_row(idx, vals, model, thread_scratch(scratch, i), every_group, out, i)
+        score_row(idx, vals, bank, sgd, rule, active, shadow, warmup, layer,
+                  thread_scratch(scratch, i), out, i)
