@@ -40,8 +40,9 @@ def truth_value(label, value) -> bool:
             return truth
     elif isinstance(value, (int, float, np.integer, np.floating)) and value in (0, 1):
         return bool(value)
+    shown = value.item() if isinstance(value, np.generic) else value
     raise ValueError(
-        f"label {label!r} has the value {value!r}; a label's value is True/False, 1/0 or one of "
+        f"label {label!r} has the value {shown!r}; a label's value is True/False, 1/0 or one of "
         "the strings '1', '0', 'true', 'false'"
     )
 
