@@ -16,6 +16,10 @@ and below a label-set baseline:
 
     STREAMLABELS_DATA=../shared/datasets python benchmarks/accuracy.py --models ablations \
         --datasets flags,emotions,yeast,scene,medical,enron,tmc2007-500,bibtex,imdb,delicious
+
+A model ``NAME@TARGET`` is ``replay --model NAME --target TARGET``; ``--models targets`` runs
+the default under every decision target beside MAJ-LS and PREV-LS, and writes
+``targets_table.md``: each target's own metric against the best peer and both baselines.
 """
 
 from __future__ import annotations
@@ -40,13 +44,20 @@ TABLE_METRICS = ("micro_f1", "macro_f1", "subset_accuracy")
 PEER_KEYS = {"subset_accuracy": "subset_acc"}  # best-peers.json's name of the metric
 SHUFFLE_SEED = 1
 SHOWN = ("micro_f1", "subset_accuracy", "macro_f1", "hamming_loss", "example_f1")
+TARGET_METRICS = {"micro_f1": "micro_f1", "macro_f1": "macro_f1", "example_f1": "example_f1",
+                  "hamming": "hamming_loss", "subset": "subset_accuracy"}
+"""Each decision target (``IHOMER(target=...)``) and the metric it is for."""
+LOWER_IS_BETTER = {"hamming_loss"}
 
 
 def run_one(dataset: str, model: str, shuffled: bool, timeout: float) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "run.json"
-        command = [sys.executable, "-m", "streamlabels.cli", "replay", dataset, "--model", model,
+        name, _, target = model.partition("@")
+        command = [sys.executable, "-m", "streamlabels.cli", "replay", dataset, "--model", name,
                    "--quiet", "--out", str(out)]
+        if target:
+            command += ["--target", target]
         if shuffled:
             command += ["--shuffle", str(SHUFFLE_SEED)]
         key = {"dataset": dataset, "model": model, "order": "shuffled" if shuffled else "file"}
@@ -118,6 +129,48 @@ def issue_table(rows: list[dict], peers: dict) -> str:
     return summary + "\n\n" + "\n".join(out) + "\n"
 
 
+def targets_table(rows: list[dict], peers: dict) -> str:
+    """Each target's own metric, the default's, both label-set baselines' and the best peer's,
+    per dataset and order; with the count of pairs ahead of the best peer and of both
+    baselines."""
+    runs = {(r["dataset"], r["order"], r["model"]): r["metrics"] for r in rows
+            if r["status"] == "ok"}
+    size = {r["dataset"]: r["n_instances"] for r in rows if r["status"] == "ok"}
+    datasets = sorted(size, key=lambda d: (size[d], d))
+    out, summary = [], []
+    for target, metric in TARGET_METRICS.items():
+        model = "ihomer" if target == "micro_f1" else f"ihomer@{target}"
+        if not any(k[2] == model for k in runs):
+            continue
+        better = (lambda a, b: a < b) if metric in LOWER_IS_BETTER else (lambda a, b: a > b)
+        out += [f"#### target {target}: {metric}", "",
+                f"| dataset | order | {model} | ihomer | majority-ls | prev-ls | best peer |",
+                "|---|---|---:|---:|---:|---:|---:|"]
+        ahead = not_below = pairs = with_peer = 0
+        for d in datasets:
+            for order in ("file", "shuffled"):
+                value = runs.get((d, order, model), {}).get(metric)
+                if value is None:
+                    continue
+                others = [runs.get((d, order, m), {}).get(metric)
+                          for m in ("ihomer", *BASELINES)]
+                peer = peers.get("file" if order == "file" else "shuffle:1", {}).get(d, {})
+                best = peer.get(PEER_KEYS.get(metric, metric), {})
+                pairs += 1
+                not_below += not any(b is not None and better(b, value) for b in others[1:])
+                if best:
+                    with_peer += 1
+                    ahead += better(value, best["value"])
+                cells = [f"{c:.4f}" if c is not None else "–" for c in (value, *others)]
+                peer_cell = f"{best['value']:.4f} ({best['by']})" if best else "–"
+                out.append(f"| {d} | {order} | " + " | ".join(cells) + f" | {peer_cell} |")
+        out.append("")
+        summary.append(f"- `{target}` ({metric}): ahead of the best peer on {ahead} of "
+                       f"{with_peer} pairs with a peer; not below MAJ-LS nor PREV-LS on "
+                       f"{not_below} of {pairs}.")
+    return "\n".join(summary) + "\n\n" + "\n".join(out) + "\n"
+
+
 def _peers_file(path: str | None) -> Path | None:
     if path:
         return Path(path)
@@ -130,8 +183,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", required=True, help="comma-separated dataset names")
     parser.add_argument("--models", default=DEFAULT_MODELS,
-                        help="comma-separated names, or 'ablations' (the default iHOMER, its "
-                        "ablations, majority-ls and prev-ls)")
+                        help="comma-separated names (NAME@TARGET: under that decision target), "
+                        "'ablations' (the default iHOMER, its ablations, majority-ls and "
+                        "prev-ls) or 'targets' (the default under every target, majority-ls "
+                        "and prev-ls)")
     parser.add_argument("--peers", help="best-peers.json (default: beside STREAMLABELS_DATA)")
     parser.add_argument("--orders", default="file,shuffled")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per run")
@@ -139,6 +194,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.models == "ablations":
         args.models = ",".join((*ABLATIONS, *BASELINES))
+    elif args.models == "targets":
+        targets = [f"ihomer@{t}" for t in TARGET_METRICS if t != "micro_f1"]
+        args.models = ",".join(("ihomer", *targets, *BASELINES))
     peers_file = _peers_file(args.peers)
     peers = json.loads(peers_file.read_text()) if peers_file else {}
 
@@ -155,6 +213,7 @@ def main() -> None:
             store.write_text(json.dumps({"shuffle_seed": SHUFFLE_SEED, "runs": rows}, indent=1))
             (RESULTS / "accuracy.md").write_text(to_markdown(rows))
             (RESULTS / "accuracy_table.md").write_text(issue_table(rows, peers))
+            (RESULTS / "targets_table.md").write_text(targets_table(rows, peers))
             print(row["dataset"], row["order"], row["model"], row.get("metrics", {}).get(
                 "micro_f1", row["status"]), flush=True)
 

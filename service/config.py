@@ -26,6 +26,8 @@ import argparse
 import os
 from dataclasses import asdict, dataclass, field, fields
 
+from streamlabels.cli.models import TARGETS
+
 __all__ = ["ConfigError", "ServiceConfig", "add_arguments", "config_from_args"]
 
 ENV_PREFIX = "STREAMLABELS_"
@@ -83,7 +85,10 @@ class ServiceConfig:
     )
     format: str = _setting("json", "message encoding", choices=("json", "msgpack"))
     scaling: str = _setting("standard", "IHOMER feature scaling", choices=("standard", "sparse"))
-    n_min: int = _setting(200, "IHOMER: instances between label-tree checkpoints", cast=int)
+    target: str = _setting(
+        "micro_f1", "IHOMER: the metric its decisions are for", choices=TARGETS
+    )
+    n_min: int = _setting(200, "IHOMER: instances between label-tree test points", cast=int)
     lr: float = _setting(0.007, "IHOMER: learning rate of the linear learners", cast=float)
     seed: int = _setting(42, "IHOMER: random seed", cast=int)
     checkpoint_dir: str | None = _setting(

@@ -54,6 +54,7 @@ class LearnedModel:
             self.model = IHOMER(
                 labels=self.labels,
                 scaling=config.scaling,
+                target=config.target,
                 n_min=config.n_min,
                 lr=config.lr,
                 seed=config.seed,
@@ -66,6 +67,12 @@ class LearnedModel:
                     f"checkpoint {restored.path} was trained on labels {saved}, but the service "
                     f"is configured with {self.labels}; use another --checkpoint-dir or the "
                     "same labels"
+                )
+            if restored.model.target != self.config.target:
+                raise ConfigError(
+                    f"checkpoint {restored.path} decides for target {restored.model.target!r}, "
+                    f"but the service is configured with {self.config.target!r}; use another "
+                    "--checkpoint-dir or the same --target"
                 )
             self.model = restored.model
             offsets = dict(restored.offsets)

@@ -395,19 +395,24 @@ def test_from_state_refuses_foreign_or_broken_states():
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def test_a_format_3_checkpoint_loads_and_continues_as_the_release_that_wrote_it(data_dir):
-    """``fixtures/ihomer-format3.state`` was written by streamlabels 0.1 (main 048210d, format 3):
+@pytest.mark.parametrize(("version", "release"), [(3, "streamlabels 0.1 (main 048210d)"),
+                                                   (4, "main 7031e5c")])
+def test_an_older_checkpoint_loads_and_continues_as_the_release_that_wrote_it(version, release,
+                                                                             data_dir):
+    """``fixtures/ihomer-format<version>.state`` was written by ``release``:
     ``IHOMER(labels=<yeast's>, n_min=25, delta=0.5, router_warmup=100, local_warmup=60,
-    knn_window=100)`` after yeast's first 200 instances, in the middle of a shadow warm-up.
-    ``ihomer-format3-continued.npz`` holds what that release's ``score_one`` answered for
-    instances 200-599, each before learning it with ``learn_one``."""
-    state = loads((FIXTURES / "ihomer-format3.state").read_bytes())
-    assert state["version"] == 3
+    knn_window=100)`` after yeast's first 200 instances (``predict_one`` then ``learn_one``), in
+    the middle of a shadow warm-up. ``ihomer-format<version>-continued.npz`` holds what that
+    release's ``score_one`` answered for instances 200-599, each before learning it with
+    ``learn_one``."""
+    state = loads((FIXTURES / f"ihomer-format{version}.state").read_bytes())
+    assert state["version"] == version
     model = IHOMER.from_state(state)
     assert model._state.transition.shadow is not None  # the warm-up goes on after loading
+    assert model.target == "micro_f1"
     upgraded = IHOMER.from_state(loads(dumps(model.get_state())))
-    assert model.get_state()["version"] == 4
-    expected = np.load(FIXTURES / "ihomer-format3-continued.npz")
+    assert model.get_state()["version"] == 5
+    expected = np.load(FIXTURES / f"ihomer-format{version}-continued.npz")
     stream = list(datasets.load("yeast"))[200:600]
     for i, (x, y) in enumerate(stream):
         for restored in (model, upgraded):

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streamlabels.cli.commands import add_command, check_positive
-from streamlabels.cli.models import check_models, make_model
+from streamlabels.cli.models import add_target_argument, check_models, make_model
 
 # numpy, the prequential loop and the arrays are imported by the functions that use them: the
 # command line imports this module to build its parser, and must start fast (`streamlabels models`).
@@ -205,8 +205,10 @@ def bench_model(
     sparse: bool = False,
     cap: int | None = None,
     trace_memory: bool = False,
+    target: str | None = None,
 ) -> dict:
-    """Build model ``name`` and run it test-then-train over ``data`` (the first ``cap`` rows)."""
+    """Build model ``name`` (deciding for ``target``, :func:`~.models.make_model`) and run it
+    test-then-train over ``data`` (the first ``cap`` rows)."""
     from streamlabels.streams.arrays import ArrayStream
 
     prequential = _load_loop()
@@ -217,7 +219,7 @@ def bench_model(
     rss_before = _rss_mb()
     with _CompileClock() as compiles:
         started = time.perf_counter()
-        model = make_model(name, feature_names, labels, seed=seed, sparse=sparse)
+        model = make_model(name, feature_names, labels, seed=seed, sparse=sparse, target=target)
         setup = time.perf_counter() - started
         run = _run(prequential, model, data)
     n = len(data)
@@ -249,7 +251,7 @@ def bench_model(
         gc.collect()
         tracemalloc.start()
         try:
-            model = make_model(name, feature_names, labels, seed=seed, sparse=sparse)
+            model = make_model(name, feature_names, labels, seed=seed, sparse=sparse, target=target)
             _run(prequential, model, data)
             result["memory"]["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
         finally:
@@ -299,6 +301,7 @@ def bench(
     seed: int = 42,
     trace_memory: bool = False,
     on_model=None,
+    target: str | None = None,
 ) -> dict:
     """Run every model of ``models`` (name, cap) on the same in-memory copy of ``stream``.
 
@@ -321,6 +324,7 @@ def bench(
             sparse=sparse,
             cap=cap,
             trace_memory=trace_memory,
+            target=target,
         )
         results.append(result)
         if on_model is not None:
@@ -425,6 +429,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--n", type=int, help="load only the first N instances (all models)")
     parser.add_argument("--shuffle", type=int, metavar="SEED", help="bench a fixed permutation")
     parser.add_argument("--seed", type=int, default=42, help="model seed")
+    add_target_argument(parser)
     parser.add_argument(
         "--tracemalloc", action="store_true", help="also measure a tracemalloc peak (second run)"
     )
@@ -459,6 +464,7 @@ def _run_command(args) -> int:
         seed=args.seed,
         trace_memory=args.tracemalloc,
         on_model=on_model,
+        target=args.target,
     )
     Console(width=None if sys.stdout.isatty() else 200).print(render_table(report))
     if args.out:

@@ -21,7 +21,7 @@ __all__ = ["KIND", "VERSION", "check_savable", "load_run", "save_run"]
 
 KIND = "streamlabels.replay"
 VERSION = 1
-_RUN_KEYS = ("stream", "model", "order", "seed", "labels")
+_RUN_KEYS = ("stream", "model", "target", "order", "seed", "labels")
 
 
 def check_savable(model, name: str) -> None:
@@ -63,7 +63,7 @@ def load_run(path: str | os.PathLike, run: dict, model_class) -> tuple[object, d
             shown = "its labels" if key == "labels" else repr(saved.get(key))
             raise state.StateError(
                 f"{path}: saved by a replay with another {key} ({shown}); resume it with the "
-                "same stream, --model, --shuffle, --seed and --labels"
+                "same stream, --model, --target, --shuffle, --seed and --labels"
             )
     model = model_class.from_state(saved["model_state"])
     counts = saved["counts"]

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 from streamlabels.cli.bench import add_parser as add_bench_parser
-from streamlabels.cli.compile import add_parser as add_compile_parser
 from streamlabels.cli.commands import add_command, add_registered_commands, check_positive
+from streamlabels.cli.compile import add_parser as add_compile_parser
 from streamlabels.cli.fetch import add_parser as add_fetch_parser
-from streamlabels.cli.models import check_models, list_models, make_model
+from streamlabels.cli.models import add_target_argument, check_models, list_models, make_model
 from streamlabels.cli.report import VIZ, run_report
 from streamlabels.extras import MissingExtra, require
 
@@ -107,7 +107,7 @@ def _replay(args) -> int:
         order = f"shuffled (seed {args.shuffle})"
     name = args.stream or "synthetic"
     run = {"stream": name, "model": args.model, "order": order, "seed": args.seed,
-           "labels": list(stream.label_names)}
+           "target": args.target, "labels": list(stream.label_names)}
     counts = None
     if args.resume:
         from streamlabels.cli.checkpoint import load_run
@@ -121,6 +121,7 @@ def _replay(args) -> int:
             stream.label_names,
             seed=args.seed,
             sparse=getattr(stream, "sparse", False),
+            target=args.target,
         )
     if args.save:
         from streamlabels.cli.checkpoint import check_savable
@@ -141,6 +142,7 @@ def _replay(args) -> int:
         "model": args.model,
         "order": order,
         "seed": args.seed,
+        "target": args.target or "micro_f1",
         "n_labels": len(stream.label_names),
         "setup_seconds": setup_seconds,
         **result.to_dict(),
@@ -263,6 +265,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--n", type=int, help="stop after N instances")
     replay.add_argument("--seed", type=int, default=42, help="model (and synthetic stream) seed")
+    add_target_argument(replay)
     replay.add_argument("--shuffle", type=int, metavar="SEED", help="replay a fixed permutation")
     replay.add_argument("--window", type=int, default=500, help="instances per history point")
     replay.add_argument("--out", help="write the results as JSON")

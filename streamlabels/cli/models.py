@@ -13,7 +13,15 @@ from collections.abc import Callable, Iterable, Sequence
 from streamlabels.extras import MissingExtra
 from streamlabels.peers import ModelEntry
 
-__all__ = ["IHOMER_VARIANTS", "catalogue", "check_models", "list_models", "make_model"]
+__all__ = [
+    "IHOMER_VARIANTS", "TARGETS", "add_target_argument", "catalogue", "check_models",
+    "list_models", "make_model",
+]
+
+TARGETS = ("micro_f1", "macro_f1", "example_f1", "hamming", "subset")
+"""The names ``--target`` takes: :data:`streamlabels.kernels.targets.TARGET_NAMES`, written out
+so that the command line (and `serve`'s settings) start without numba (a test holds the two
+equal)."""
 
 
 def _ihomer(description: str, params: Callable[[], dict] = dict) -> ModelEntry:
@@ -118,10 +126,21 @@ def check_models(names: Iterable[str]) -> None:
             raise MissingExtra(f"{missing}; model {name!r} cannot run without it")
 
 
+def add_target_argument(parser) -> None:
+    """``--target``: the metric an iHOMER model decides for (IHOMER's ``target``)."""
+    parser.add_argument(
+        "--target", choices=TARGETS, metavar="METRIC",
+        help="the metric iHOMER's decisions are for: " + ", ".join(TARGETS)
+        + " (default: micro_f1)",
+    )
+
+
 def make_model(
-    name: str, feature_names: Sequence, label_names: Sequence, seed: int = 42, sparse: bool = False
+    name: str, feature_names: Sequence, label_names: Sequence, seed: int = 42,
+    sparse: bool = False, target: str | None = None,
 ):
-    """Build the model called ``name`` for a stream with these features and labels.
+    """Build the model called ``name`` for a stream with these features and labels, deciding
+    for ``target`` (an iHOMER model's ``target``; None: the model's own).
 
     Baselines and peers are imported only when asked for: river's model zoo and the JVM bridge
     take seconds to import, which a replay of iHOMER should not pay.
@@ -129,7 +148,11 @@ def make_model(
     known = catalogue()
     if name not in known:
         raise _unknown(name, known)
-    return known[name].build(list(feature_names), list(label_names), seed, sparse)
+    entry = known[name]
+    if target is not None and entry.family != "iHOMER":
+        raise ValueError(f"--target chooses an iHOMER model's decisions; {name!r} is not one")
+    model = entry.build(list(feature_names), list(label_names), seed, sparse)
+    return model if target is None else model.clone({"target": target})
 
 
 def list_models(args) -> int:

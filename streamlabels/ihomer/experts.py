@@ -21,9 +21,9 @@ class ExpertLayer:
     names; ``dense``: standardise rows for the kNN, as dense streams need)."""
 
     def __init__(self, n_labels: int, experts, weighting: str, threshold: str, knn_k: int,
-                 knn_window: int, dense: bool):
+                 knn_window: int, dense: bool, target: str):
         self.layer = kernel.new_layer(
-            n_labels, 1, experts, weighting, threshold, knn_k, knn_window, dense
+            n_labels, 1, experts, weighting, threshold, knn_k, knn_window, dense, target
         )
         self.scratch = kernel.new_scratch(self.layer)
 
@@ -34,18 +34,18 @@ class ExpertLayer:
             self.layer = self.layer._replace(window=window)
             self.scratch = kernel.new_scratch(self.layer)
 
-    def decide(self, model_scores: np.ndarray, row: Row) -> tuple[np.ndarray, np.ndarray,
-                                                                   np.ndarray]:
-        """The labels, the experts' scores and the combined scores of one row."""
+    def decide(self, model_scores: np.ndarray, row: Row) -> tuple[np.ndarray, tuple]:
+        """The labels of one row and what its learning needs of the decision
+        (:data:`~streamlabels.kernels.experts.KEPT`; the combined scores second)."""
         labels = np.zeros(len(model_scores), dtype=bool)
         kernel.decide_row(model_scores, row.indices, row.values, self.layer, self.scratch, labels)
-        return labels, self.scratch.experts.copy(), self.scratch.scores.copy()
+        return labels, tuple(getattr(self.scratch, name).copy() for name in kernel.KEPT)
 
-    def learn(self, truth: np.ndarray, row: Row, experts: np.ndarray, scores: np.ndarray) -> None:
-        """Learn the truth of a row decided with these experts' and combined scores."""
+    def learn(self, truth: np.ndarray, row: Row, kept: tuple) -> None:
+        """Learn the truth of a row decided as ``kept`` says (:meth:`decide`'s second value)."""
         self.reserve(int(row.indices[-1]) + 1 if len(row.indices) else 0)
-        self.scratch.experts[:] = experts
-        self.scratch.scores[:] = scores
+        for name, value in zip(kernel.KEPT, kept):
+            getattr(self.scratch, name)[:] = value
         kernel.learn_row(truth, row.indices, row.values, self.layer, self.scratch)
 
     def weights(self) -> np.ndarray:

@@ -41,7 +41,8 @@ class LearnedState:
         self.t = 0
         self.compiled = CompiledLayout()  # the parts as the kernels' arrays
         self.dense_template: dict = {}  # river learners get every feature seen so far
-        # predict_one's (x, labels, row, experts' scores, final scores, the hierarchy's labels),
+        # predict_one's (x, labels, row, the decision layer's kept arrays, final scores, the
+        # hierarchy's labels),
         # kept for a learn_one of the same x right after (the prequential loop's pattern)
         self.pending: tuple | None = None
 
@@ -70,7 +71,8 @@ class LearnedState:
         )
         if p["decision"] == "experts":
             self.experts = ExpertLayer(len(labels), p["experts"], p["weighting"], p["threshold"],
-                                       p["knn_k"], p["knn_window"], p["scaling"] == "standard")
+                                       p["knn_k"], p["knn_window"], p["scaling"] == "standard",
+                                       p["target"])
 
     def _learner(self, n_outputs: int) -> MultiOutputLearner:
         learner = self.params["learner"]
@@ -98,18 +100,19 @@ class LearnedState:
         return Row(dense, row.indices, row.values)
 
     def score(self, x: dict) -> tuple:
-        """Labels, experts' scores (None without experts) and final scores of ``x``, kept for a
-        ``learn`` of the same ``x`` right after."""
+        """Labels, the decision layer's kept arrays (None without the layer) and final scores
+        of ``x``, kept for a ``learn`` of the same ``x`` right after."""
         row = self.row(x, grow=False)
         transition = self.transition
         routing, local = transition.scores(row, every_group=True)
         model_scores = transition.label_scores(routing, local)
         labels = own = transition.decide(routing, local)
-        experts, scores = None, model_scores
+        kept, scores = None, model_scores
         if self.experts is not None:
-            labels, experts, scores = self.experts.decide(model_scores, row)
-        self.pending = (x, labels, row, experts, scores, own)
-        return labels, experts, scores
+            labels, kept = self.experts.decide(model_scores, row)
+            scores = kept[1]
+        self.pending = (x, labels, row, kept, scores, own)
+        return labels, kept, scores
 
     def predict(self, x: dict) -> np.ndarray:
         """The labels of ``x``, kept as :meth:`score` keeps them (the routing rule asks only
@@ -142,7 +145,7 @@ class LearnedState:
         self.structure.track(self.t, positives, loss)
         self.transition.learn(row, truth, positives)
         if self.experts is not None:
-            self.experts.learn(truth, row, pending[3], pending[4])
+            self.experts.learn(truth, row, pending[3])
         self.at_test_point()
 
     def at_test_point(self) -> None:

@@ -24,6 +24,7 @@ from river import base
 from streamlabels.ihomer import batches, persist
 from streamlabels.ihomer.learned import LearnedState
 from streamlabels.kernels.experts import EXPERT_NAMES
+from streamlabels.kernels.targets import TARGET_NAMES
 from streamlabels.labeltree import group_id, render_text
 from streamlabels.scoring.snapshot import Snapshot, freeze
 from streamlabels.state import StateError
@@ -39,6 +40,7 @@ _CHOICES = {
     "local_training": ("relevant", "all"),
     "decision": ("experts", "routing"),
     "threshold": ("f-optimal", "fixed"),
+    "target": TARGET_NAMES,
     "weighting": ("hedge", "uniform"),
     "nonfinite": ("skip", "raise"),
 }
@@ -61,6 +63,8 @@ def _check_params(model) -> None:
         raise ValueError(
             f"experts must name some of 'knn', 'context', 'prior', got {model.experts!r}"
         )
+    if model.decision == "routing" and model.target != "micro_f1":
+        raise ValueError(f"target={model.target!r} needs decision='experts'")
     if model.knn_k < 1 or model.knn_window < 1:
         raise ValueError("knn_k and knn_window must be >= 1")
 
@@ -113,6 +117,12 @@ class IHOMER(base.MultiLabelClassifier, base.MiniBatchClassifier):
         group's labels whose score within the group reaches 0.5 (the plain iHOMER rule).
     threshold
         ``"f-optimal"`` (learned online) or ``"fixed"`` (0.5), for ``decision="experts"``.
+    target
+        The metric the labels are chosen for (``decision="experts"``), each with its own
+        Bayes-optimal decision (:mod:`streamlabels.kernels.targets`): ``"micro_f1"`` (one
+        F-optimal threshold), ``"macro_f1"`` (a cut per label), ``"example_f1"`` and
+        ``"subset"`` (subset accuracy: whole label sets, weighed by Hedge among set experts,
+        the previous and the most frequent set included), ``"hamming"`` (score >= 0.5).
     experts
         The experts besides the hierarchy's score: ``"knn"``, ``"context"`` (the previous label
         set), ``"prior"`` (the label's recent frequency).
@@ -198,6 +208,7 @@ class IHOMER(base.MultiLabelClassifier, base.MiniBatchClassifier):
         max_events: int = 1_000,
         decision: str = "experts",
         threshold: str = "f-optimal",
+        target: str = "micro_f1",
         experts: Sequence[str] = ("knn", "context"),
         weighting: str = "hedge",
         knn_k: int = 5,
@@ -400,8 +411,8 @@ class IHOMER(base.MultiLabelClassifier, base.MiniBatchClassifier):
 
     @classmethod
     def from_state(cls, state: dict) -> IHOMER:
-        """A model restored from :meth:`get_state`'s output (this release's format 4, or
-        format 3 of streamlabels 0.1). Raises ``StateError`` when ``state`` is not an IHOMER
+        """A model restored from :meth:`get_state`'s output (this release's format 5, or an
+        earlier release's 3 or 4). Raises ``StateError`` when ``state`` is not an IHOMER
         state of a known version or is inconsistent; nothing is half-loaded."""
         params, learned = persist.parts(state)
         try:

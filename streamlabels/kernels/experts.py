@@ -37,7 +37,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from streamlabels.kernels import knn
+from streamlabels.kernels import knn, targets
 from streamlabels.kernels.jit import kernel
 
 MODEL = 0
@@ -63,25 +63,32 @@ TAU = 2  # the threshold
 
 DEFAULTS = {"eta": 0.5, "share": 0.005, "horizon": 200.0, "threshold_horizon": 2000.0}
 N_BINS = 200
-
 Layer = namedtuple(
-    "Layer", ["prm", "run", "weights", "previous", "frequency", "context", "histogram", "window"]
+    "Layer",
+    ["prm", "run", "weights", "previous", "frequency", "context", "histogram", *targets.FIELDS,
+     "window"],
 )
 """The layer's state: ``prm`` (N_PARAMS,), ``run`` (3,), ``weights`` (L, E), ``previous`` (L,)
 bool, the previous row's labels; ``frequency`` (L,) decayed positive counts; ``context`` (L, 4)
 decayed counts (previous row had l: rows, positives; had not: rows, positives); ``histogram``
-(2, N_BINS) decayed counts of past scores of negatives and positives; ``window``, a
-:class:`~streamlabels.kernels.knn.KnnWindow`."""
+(2, N_BINS) decayed counts of past scores of negatives and positives; the decision target's
+arrays (:data:`.targets.FIELDS`); ``window``, a :class:`~streamlabels.kernels.knn.KnnWindow`."""
 
-Scratch = namedtuple("Scratch", ["experts", "scores", "knn"])
+Scratch = namedtuple("Scratch", ["experts", "scores", "knn", "candidates", "choices", "taken"])
 """Per-row work arrays: ``experts`` (L, E), each expert's score; ``scores`` (L,), the combined
-scores; ``knn``, a :class:`~streamlabels.kernels.knn.KnnScratch`. :func:`learn_row` reads the
-first two as :func:`decide_row` left them for the same row."""
+scores; ``knn``, a :class:`~streamlabels.kernels.knn.KnnScratch`; the target's
+(:mod:`.targets`) ``candidates`` (set experts x L) and ``choices`` (3 x L) bool, ``taken`` (L,)
+bool. :func:`learn_row` reads ``experts``, ``scores``, ``candidates`` and ``choices`` as
+:func:`decide_row` left them for the same row (:data:`KEPT`)."""
+
+KEPT = ("experts", "scores", "candidates", "choices")
+"""The scratch fields that carry a row's decision over to its learning."""
 
 
 def new_layer(n_labels: int, n_columns: int, experts, weighting: str, threshold: str, k: int,
-              window: int, dense: bool) -> Layer:
-    """A fresh layer over ``n_labels`` labels using the named ``experts``."""
+              window: int, dense: bool, target: str = "micro_f1") -> Layer:
+    """A fresh layer over ``n_labels`` labels using the named ``experts``, deciding for
+    ``target`` (:data:`~streamlabels.kernels.targets.TARGET_NAMES`)."""
     on = np.array([name in experts for name in EXPERT_NAMES], dtype=np.float64)
     on[MODEL] = 1.0
     prm = np.zeros(N_PARAMS)
@@ -95,7 +102,8 @@ def new_layer(n_labels: int, n_columns: int, experts, weighting: str, threshold:
     return Layer(
         prm, np.array([1.0, 0.0, 0.5]), weights, np.zeros(n_labels, dtype=np.bool_),
         np.zeros(n_labels), np.zeros((n_labels, 4)), np.zeros((2, N_BINS)),
-        knn.new_window(n_labels, n_columns, max(k, 1), max(window, 1), dense),
+        **targets.new_state(target, n_labels, N_BINS),
+        window=knn.new_window(n_labels, n_columns, max(k, 1), max(window, 1), dense),
     )
 
 
@@ -111,8 +119,12 @@ def new_scratch(layer: Layer) -> Scratch:
     """Scratch for deciding and learning rows with ``layer`` (compiled, so that parallel kernels
     make their own)."""
     n_labels = layer.weights.shape[0]
+    n_choices = targets.N_CHOICES if layer.label_cut.shape[0] else 0
     return Scratch(np.zeros((n_labels, N_EXPERTS)), np.zeros(n_labels),
-                   knn.new_scratch(layer.window))
+                   knn.new_scratch(layer.window),
+                   np.zeros((layer.set_weights.shape[0], n_labels), dtype=np.bool_),
+                   np.zeros((n_choices, n_labels), dtype=np.bool_),
+                   np.zeros(n_labels, dtype=np.bool_))
 
 
 @kernel(background=True)
@@ -139,6 +151,8 @@ def decide_row(model_scores, xi, xv, layer, scratch, out):
             s += layer.weights[l, e] * ex[l, e]
         p[l] = s
         out[l] = s >= tau and s > 0.0
+    found = min(layer.window.meta[knn.FILL], layer.window.meta[knn.K]) if prm[ON + KNN] else 0
+    targets.decide(p, tau, found, layer, scratch, out)
 
 
 @kernel
@@ -224,6 +238,7 @@ def learn_row(y, xi, xv, layer, scratch):
         _hedge(y, layer, scratch.experts)
     if layer.prm[F_OPTIMAL] > 0.0:
         _threshold(y, layer, scratch.scores)
+    targets.learn(y, layer, scratch)
     _counts(y, layer)
     if layer.prm[ON + KNN] > 0.0:
         knn.insert(y, xi, xv, layer.window, scratch.knn)

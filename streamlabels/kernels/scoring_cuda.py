@@ -31,6 +31,7 @@ def thread_scratch(scratch, i):
             layer.experts[:, :, i], layer.scores[:, i],
             knn.KnnScratch(layer.knn.query[:, i], layer.knn.neighbours[:, i],
                            layer.knn.similarities[:, i]),
+            layer.candidates[:, :, i], layer.choices[:, :, i], layer.taken[:, i],
         ),
     )
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streamlabels.kernels import experts, knn
+from streamlabels.kernels import experts, knn, targets
 from streamlabels.kernels.decision import Rule
 from streamlabels.kernels.hierarchy import Hierarchy, Model, WarmUp
 from streamlabels.kernels.linear import NONE, SGD, SPARSE, STANDARD, LinearBank
@@ -28,7 +28,8 @@ from streamlabels.state import StateError, unwrap, wrap
 __all__ = ["Snapshot", "freeze"]
 
 KIND = "streamlabels.scoring.Snapshot"
-VERSION = 3  # 3: the model's own compiled layout (2: slot tables, which this release cannot read)
+VERSION = 4  # 4: the decision target's arrays in the layer; 3 (read: the default target's added):
+# the model's own compiled layout; 2: slot tables, which this release cannot read
 _MODES = {"none": NONE, "sparse": SPARSE, "standard": STANDARD}
 
 
@@ -112,7 +113,11 @@ class Snapshot:
     def from_state(cls, state: dict) -> Snapshot:
         """The snapshot :meth:`to_state` described; anything inconsistent raises ``ValueError``."""
         try:
-            _, state = unwrap(state, KIND, (VERSION,))
+            version, state = unwrap(state, KIND, (3, VERSION))
+            layer = state["layer"]
+            if version == 3 and layer is not None:
+                layer = {**layer,
+                         **targets.new_state("micro_f1", len(layer["previous"]), experts.N_BINS)}
             active = _tuple(Hierarchy, state["active"])
             rule, sgd = state["rule"], state["sgd"]
             rule = Rule(float(rule["theta"]), bool(rule["group_nonempty"]),
@@ -124,7 +129,7 @@ class Snapshot:
                 bool(state["relevant_only"]), active,
                 active if state["shadow"] is None else _tuple(Hierarchy, state["shadow"]),
                 _tuple(WarmUp, state["warmup"]),
-                _layer(state["layer"]) if rule.use_layer else experts.no_layer(),
+                _layer(layer) if rule.use_layer else experts.no_layer(),
             )
             return cls(state["feature_names"], state["labels"], state["scaling"],
                        int(state["n_instances"]), model)
@@ -190,8 +195,9 @@ def _layer_state(layer) -> dict:
 
 
 def _layer(state: dict):
+    dtypes = {"previous": _BOOL, **targets.DTYPES}
     fields = {
-        name: np.array(state[name], dtype=_BOOL if name == "previous" else _FLOAT)
+        name: np.array(state[name], dtype=dtypes.get(name, _FLOAT))
         for name in experts.Layer._fields if name != "window"
     }
     return experts.Layer(**fields, window=_tuple(knn.KnnWindow, state["window"]))
@@ -280,16 +286,23 @@ def _check_warmup(warmup: WarmUp, active: Hierarchy, n_old: int) -> None:
 
 
 def _check_layer(layer, n_labels: int) -> None:
-    """The decision layer's shapes, and the kNN window's entries within its columns."""
+    """The decision layer's shapes, its target's cuts and sets in range, and the kNN window's
+    entries within its columns."""
     e, bins = experts.N_EXPERTS, experts.N_BINS
+    kind = int(layer.target_prm[targets.KIND]) if layer.target_prm.shape == (
+        targets.N_TARGET_PARAMS,) else -1
+    if not 0 <= kind < len(targets.TARGET_NAMES):
+        raise ValueError("Snapshot layer.target_prm must name a decision target")
     shapes = {
         "prm": (experts.N_PARAMS,), "run": (3,), "weights": (n_labels, e),
         "previous": (n_labels,), "frequency": (n_labels,), "context": (n_labels, 4),
-        "histogram": (2, bins),
+        "histogram": (2, bins), **targets.shapes(kind, n_labels, bins),
     }
     for name, shape in shapes.items():
         if getattr(layer, name).shape != shape:
             raise ValueError(f"Snapshot layer.{name} must have shape {shape}")
+    if np.any((layer.label_cut < 0) | (layer.label_cut > bins)):
+        raise ValueError(f"Snapshot layer.label_cut must be bins 0 .. {bins}")
     w = layer.window
     rows, width = w.ids.shape if w.ids.ndim == 2 else (-1, -1)
     columns = w.stats.shape[1] if w.stats.ndim == 2 else -1

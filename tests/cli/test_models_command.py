@@ -128,3 +128,10 @@ def test_every_model_needing_nothing_builds_and_answers_for_every_label(name):
     x = {"f": 1.0, "g": 0.0}
     model.learn_one(x, {"a": True, "b": False, "c": True})
     assert set(model.predict_one(x)) == {"a", "b", "c"}
+
+
+def test_the_command_line_names_every_decision_target():
+    from streamlabels.cli.models import TARGETS
+    from streamlabels.kernels.targets import TARGET_NAMES
+
+    assert TARGETS == TARGET_NAMES

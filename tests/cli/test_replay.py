@@ -108,6 +108,9 @@ def test_replay_default_stream_writes_plot(tmp_path):
     [
         (["replay", "no-such-set"], "no-such-set"),
         (["replay", "yeast", "--model", "nope"], "unknown model"),
+        (["replay", "yeast", "--model", "prev-ls", "--target", "subset"], "'prev-ls' is not one"),
+        (["replay", "yeast", "--model", "ihomer-routing", "--target", "subset"],
+         "needs decision='experts'"),
     ],
 )
 def test_errors_are_one_line(argv, message, data_dir, monkeypatch, capsys):
@@ -226,6 +229,28 @@ def test_ranking_metrics_survive_a_resume_and_equal_the_batched_predictions(
     assert rest["metrics"] == whole["metrics"]
     assert {k: whole["metrics"][k] for k in batched["metrics"]} == batched["metrics"]
     assert 0 < whole["metrics"]["ranking_loss"] < 0.5 and whole["metrics"]["coverage"] > 1
+
+
+def test_replay_target_decides_as_the_model_with_that_target(data_dir, tmp_path, monkeypatch):
+    """``--target`` is IHOMER's ``target``: the same metrics as river's loop over that model;
+    a resume goes on with the saved model's target and refuses another."""
+    from streamlabels.ihomer import IHOMER
+
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    report = _replay_json(tmp_path, "subset", "emotions", "--target", "subset")
+    assert report["target"] == "subset"
+    stream = datasets.load("emotions")
+    model = IHOMER(labels=stream.label_names, features=stream.feature_names, target="subset")
+    expected = _river_reference(stream, model)
+    for metric, value in expected.items():
+        assert report["metrics"][metric] == pytest.approx(value, abs=1e-12)
+    ckpt = tmp_path / "m.ckpt"
+    _replay_json(tmp_path, "first", "emotions", "--target", "subset", "--n", "250",
+                 "--save", str(ckpt))
+    rest = _replay_json(tmp_path, "rest", "emotions", "--target", "subset", "--resume",
+                        str(ckpt))
+    assert rest["metrics"] == report["metrics"]
+    assert main(["replay", "emotions", "--resume", str(ckpt), "--quiet"]) == 2
 
 
 def test_resume_refuses_a_damaged_or_foreign_checkpoint(data_dir, tmp_path, monkeypatch, capsys):

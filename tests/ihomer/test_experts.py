@@ -199,14 +199,14 @@ def test_window_state_is_cut_to_its_longest_row_and_forgets_what_slots_held_befo
     from streamlabels.vocabulary import Row
 
     def layer():
-        return ExpertLayer(2, ("model", "knn"), "hedge", "f-optimal", 1, 4, False)
+        return ExpertLayer(2, ("model", "knn"), "hedge", "f-optimal", 1, 4, False, "micro_f1")
 
     def learn(target, size, seed):
         rng = np.random.default_rng(seed)
         row = Row({}, np.sort(rng.choice(40, size, replace=False)), rng.random(size) + 0.1)
         target.reserve(40)
-        _, scores, combined = target.decide(np.array([0.3, 0.6]), row)
-        target.learn(np.array([seed % 2 == 0, True]), row, scores, combined)
+        _, kept = target.decide(np.array([0.3, 0.6]), row)
+        target.learn(np.array([seed % 2 == 0, True]), row, kept)
 
     original = layer()
     for seed, size in enumerate([10, 10, 10, 10, 3, 3, 3, 3]):  # short rows over long ones

@@ -111,6 +111,12 @@ def test_fused_path_equals_one_at_a_time_across_options(params):
     assert any(event["kind"] == "commit" for event in one.events)
 
 
+@pytest.mark.parametrize("target", ["macro_f1", "example_f1", "hamming", "subset"])
+def test_fused_path_equals_one_at_a_time_for_every_target(target, data_dir):
+    stream = ArrayStream.read(datasets.load("yeast"), 1_200)
+    _assert_same({"n_min": 100, "target": target}, stream, 137)
+
+
 def test_fused_path_continues_a_restored_model_exactly(data_dir):
     stream = ArrayStream.read(datasets.load("enron"), 1_200)
     head = ArrayStream(stream.X[:500], stream.Y[:500], stream.feature_names, stream.label_names)

@@ -75,3 +75,44 @@ def test_a_cold_process_answers_from_python_then_compiled_exactly_as_compiled(tm
     # kernel is ready only once the background thread has compiled it), the rows after the
     # handover from compiled code (it waits for the compiler).
     assert cold["yeast"]["python_rows"] >= 1
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="needs numba's compiler")
+@pytest.mark.parametrize("target", ["micro_f1", "macro_f1", "example_f1", "hamming", "subset"])
+def test_the_decision_layer_in_python_decides_and_learns_as_compiled(target, data_dir):
+    """Every decision target's rule, run as Python source (as a cold process runs it) and
+    compiled, over yeast's rows with scores that move: the same labels and the same state."""
+    import numpy as np
+
+    from streamlabels.ihomer.experts import ExpertLayer
+    from streamlabels.kernels import experts, jit
+    from streamlabels.streams import datasets
+    from streamlabels.streams.arrays import ArrayStream
+
+    stream = ArrayStream.read(datasets.load("yeast"), 400)
+    X = stream.X.toarray() if hasattr(stream.X, "toarray") else np.asarray(stream.X)
+    rng = np.random.default_rng(0)
+    layers = [ExpertLayer(stream.Y.shape[1], ("knn", "context"), "hedge", "f-optimal", 5, 50,
+                          True, target) for _ in range(2)]
+    for layer in layers:
+        layer.reserve(stream.X.shape[1])
+    columns = np.arange(stream.X.shape[1])
+    for x, y in zip(X, stream.Y):
+        model_scores = np.clip(0.6 * y + 0.5 * rng.random(len(y)) - 0.1, 0.0, 1.0)
+        answers = []
+        for as_python, layer in zip((False, True), layers):
+            labels = np.zeros(len(y), dtype=bool)
+            decide, learn = experts.decide_row, experts.learn_row
+            if as_python:
+                decide, learn = decide.py_func, learn.py_func
+            jit._python.active = as_python
+            try:
+                decide(model_scores, columns, x, layer.layer, layer.scratch, labels)
+                learn(y, columns, x, layer.layer, layer.scratch)
+            finally:
+                jit._python.active = False
+            answers.append(labels)
+        np.testing.assert_array_equal(answers[0], answers[1])
+    for name in experts.Layer._fields[:-1]:
+        np.testing.assert_array_equal(getattr(layers[0].layer, name),
+                                      getattr(layers[1].layer, name), err_msg=name)

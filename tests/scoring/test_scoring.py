@@ -19,6 +19,7 @@ import scipy.sparse
 from river import tree
 
 from streamlabels import IHOMER, state
+from streamlabels.kernels import targets
 from streamlabels.scoring import Snapshot, export, predict_many, predict_proba_many, to_csr
 from streamlabels.streams import Drift, SyntheticStream, datasets
 from streamlabels.vocabulary import feature_dicts, label_dicts
@@ -84,6 +85,10 @@ def test_cpu_batch_equals_predict_one_on_real_data(trained, name, n_train, scali
         {"group_nonempty": True, "ensure_nonempty": True},
         {"ensure_nonempty": True, "theta_route": 0.9, "scaling": "sparse"},
         {"theta_route": 0.2, "local_training": "all"},
+        {"target": "macro_f1"},
+        {"target": "example_f1"},
+        {"target": "hamming"},
+        {"target": "subset"},
     ],
 )
 def test_cpu_batch_follows_the_decision_parameters(trained, params):
@@ -189,6 +194,25 @@ def test_state_round_trip_scores_the_same_and_refuses_damage(trained):
     window["sizes"][0] = max(window["sizes"][0], 1)
     with pytest.raises(ValueError, match="window"):
         Snapshot.from_state(damaged("layer", window=window))
+    target = snapshot.model.layer.target_prm.copy()
+    target[0] = 7
+    with pytest.raises(ValueError, match="decision target"):
+        Snapshot.from_state(damaged("layer", target_prm=target))
+    target[0] = 1  # macro-F1, whose cuts per label this layer does not hold
+    with pytest.raises(ValueError, match="label_hist"):
+        Snapshot.from_state(damaged("layer", target_prm=target))
+
+
+def test_a_version_3_snapshot_reads_as_the_default_target(trained):
+    """Version 3 (before decision targets) had no target arrays: it decides for micro-F1."""
+    model, rows = trained("medical", 600, scaling="sparse")
+    snapshot = export(model)
+    _, body = state.unwrap(snapshot.to_state(), "streamlabels.scoring.Snapshot", (4,))
+    layer = {k: v for k, v in body["layer"].items() if k not in targets.FIELDS}
+    old = Snapshot.from_state(state.wrap("streamlabels.scoring.Snapshot", 3,
+                                         {**body, "layer": layer}))
+    X = to_csr(snapshot, rows)
+    np.testing.assert_array_equal(predict_many(old, X), predict_many(snapshot, X))
 
 
 def test_inputs_are_checked_and_any_sparse_layout_is_accepted(trained):
@@ -242,6 +266,8 @@ def test_cuda_scorer_equals_the_cpu_scorer(trained):
     cases = [
         (*trained("yeast", 1200, scaling="standard"), True),
         (*trained("medical", 600, scaling="sparse"), False),
+        (*trained("yeast", 800, target="subset"), False),
+        (*trained("yeast", 800, target="macro_f1"), False),
         (_warm_up_moments()[0][1], [x for x, _ in _drifting()[5000:5004]], True),
         (IHOMER(labels=["a", "b"]), [{"x": 1.0}], True),
     ]
