@@ -382,7 +382,7 @@ def test_auto_scaling_reads_dense_rows_as_standard_and_sparse_rows_as_sparse(dat
     for n in (2, 5, 500):
         assert choose_scaling([x for x, _ in yeast[:n]])[0] == "standard"
         assert choose_scaling([x for x, _ in tmc[:n]])[0] == "sparse"
-    scaling, numbers = choose_scaling([x for x, _ in tmc])
+    numbers = choose_scaling([x for x, _ in tmc])[1]
     assert numbers["rows"] == 500 and numbers["features_named"] <= 500
     assert numbers["share"] == round(numbers["features_per_row"] / numbers["features_named"], 3)
     assert choose_scaling([x for x, _ in yeast[:1]])[0] == "standard"  # one row shows no gaps
