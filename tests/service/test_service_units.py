@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import logging
 import threading
@@ -20,7 +21,8 @@ from streamlabels_service.checkpoint import CheckpointStore
 from streamlabels_service.codec import Codec, InvalidMessage
 from streamlabels_service.config import ConfigError, ServiceConfig
 from streamlabels_service.consumer import Service
-from streamlabels_service.roles import Single
+from streamlabels_service.learning import choose_scaling
+from streamlabels_service.roles import Single, Trainer
 from streamlabels_service.telemetry import (
     JsonFormatter,
     Metrics,
@@ -225,6 +227,22 @@ def test_service_restores_the_previous_checkpoint_when_the_newest_is_corrupt(tmp
     other = ServiceConfig.from_sources({"labels": "p,q", "checkpoint_dir": str(tmp_path)}, {})
     with pytest.raises(ConfigError, match="trained on labels"):
         Service(other).pipeline.learned.restore()
+    subset = ServiceConfig.from_sources(
+        {"labels": ",".join(model.labels), "checkpoint_dir": str(tmp_path), "target": "subset"}, {}
+    )
+    with pytest.raises(ConfigError, match="decides for target 'micro_f1'"):
+        Service(subset).pipeline.learned.restore()
+
+
+def test_serve_target_is_the_new_model_target(tmp_path):
+    config = ServiceConfig.from_sources(
+        {"labels": "a,b,c", "target": "macro_f1", "scaling": "sparse"}, {}
+    )
+    learned = Service(config).pipeline.learned
+    learned.restore()
+    assert learned.model.target == "macro_f1"
+    with pytest.raises(ConfigError, match="target"):
+        ServiceConfig.from_sources({"target": "f1"}, {})
 
 
 def test_checkpoints_are_written_in_the_state_envelope_and_crash_leftovers_removed(tmp_path):
@@ -361,3 +379,100 @@ def test_strict_scoring_equals_score_one_then_learn_one_over_mixed_batches(data_
     assert sent == expected
     assert role.model.n_instances == sum(i.y is not None for i in instances) == 467
 
+
+
+# -- feature scaling --------------------------------------------------------------------------
+
+
+def _rows(name: str, n: int) -> tuple[list, list]:
+    """The labels and the first ``n`` (x, y) pairs of a dataset."""
+    stream = datasets.load(name)
+    return list(stream.label_names), list(itertools.islice(stream, n))
+
+
+def test_auto_scaling_reads_dense_rows_as_standard_and_sparse_rows_as_sparse(data_dir):
+    assert ServiceConfig.from_sources({}, {}).scaling == "auto"
+    assert ServiceConfig.from_sources({"scaling": "none"}, {}).scaling == "none"
+    _, yeast = _rows("yeast", 500)
+    _, tmc = _rows("tmc2007-500", 500)
+    for n in (2, 5, 500):
+        assert choose_scaling([x for x, _ in yeast[:n]])[0] == "standard"
+        assert choose_scaling([x for x, _ in tmc[:n]])[0] == "sparse"
+    numbers = choose_scaling([x for x, _ in tmc])[1]
+    assert numbers["rows"] == 500 and numbers["features_named"] <= 500
+    assert numbers["share"] == round(numbers["features_per_row"] / numbers["features_named"], 3)
+    assert choose_scaling([x for x, _ in yeast[:1]])[0] == "standard"  # one row shows no gaps
+
+
+@pytest.mark.parametrize("name, expected", [("yeast", "standard"), ("tmc2007-500", "sparse")])
+def test_auto_scaling_builds_the_model_from_the_first_polled_batch(
+    data_dir, tmp_path, caplog, name, expected
+):
+    """Without a checkpoint or a --labels-from file the model waits for the first batch with
+    rows; then batch scoring is the model before each batch, learning each labelled row."""
+    labels, data = _rows(name, 200)
+    codec = Codec(labels)
+    instances = [
+        codec.decode(codec.encode_instance(i, x, None if i % 4 == 3 else
+                                           [k for k, v in y.items() if v]))
+        for i, (x, y) in enumerate(data)
+    ]
+    config = ServiceConfig.from_sources(
+        {"labels": ",".join(labels), "checkpoint_dir": str(tmp_path)}, environ={}
+    )
+    role = Single(config, labels, Metrics())
+    with caplog.at_level(logging.INFO, logger="streamlabels_service.learning"):
+        role.start(threading.Event())
+        assert role.model is None and role.version == 0
+        assert role.serve([], lambda *message: None) == (0, 0)  # a batch of dead letters only
+        assert role.model is None
+        role.close(True, {("in", 0): 7})  # nothing to checkpoint yet, nothing breaks
+        assert not list(tmp_path.iterdir())
+        sent = []
+        for start in range(0, len(instances), 50):
+            role.serve(instances[start : start + 50], lambda *message: sent.append(message))
+    assert role.model.scaling == expected
+    built = [r for r in caplog.records if r.getMessage() == "new model"]
+    assert len(built) == 1 and built[0].scaling == expected
+    assert (built[0].scaling_from, built[0].rows) == ("the first polled batch", 50)
+    trainer = Trainer(config, labels, Metrics())  # the other role that owns a model
+    trainer.start(threading.Event())
+    assert trainer.serve(instances[:50], None) == (0, 38)
+    assert trainer.model.scaling == expected and trainer.version == 38
+
+    reference = IHOMER(labels=labels, scaling=expected)
+    expected_sent = []
+    for start in range(0, len(instances), 50):
+        batch = instances[start : start + 50]
+        flags, scores = reference.score_many([i.x for i in batch])
+        expected_sent += [
+            (i.id, f.tolist(), s.tolist(), reference.n_instances)
+            for i, f, s in zip(batch, flags, scores)
+        ]
+        for instance in batch:
+            if instance.y is not None:
+                reference.learn_one(instance.x, instance.y)
+    assert sent == expected_sent
+
+
+def test_auto_scaling_from_the_labels_from_file_and_a_checkpoint_keeps_its_own(
+    data_dir, tmp_path, caplog
+):
+    """A --labels-from file decides before any poll; a restored model keeps its scaling."""
+    for name, expected in (("yeast", "standard"), ("tmc2007-500", "sparse")):
+        config = ServiceConfig.from_sources({"labels_from": name}, environ={})
+        with caplog.at_level(logging.INFO, logger="streamlabels_service.learning"):
+            learned = Service(config).pipeline.learned
+            learned.restore()
+        assert learned.model.scaling == expected
+        assert caplog.records[-1].scaling_from == name and caplog.records[-1].rows == 500
+    labels, data = _rows("yeast", 50)
+    model = IHOMER(labels=labels, scaling="sparse")
+    model.learn_many([x for x, _ in data], [y for _, y in data])
+    CheckpointStore(tmp_path).save(model, {("in", 0): 50}, {"labels": labels})
+    config = ServiceConfig.from_sources(
+        {"labels_from": "yeast", "checkpoint_dir": str(tmp_path)}, environ={}
+    )
+    learned = Service(config).pipeline.learned
+    assert learned.restore() == {("in", 0): 50}
+    assert learned.model.scaling == "sparse" and learned.version == 50
