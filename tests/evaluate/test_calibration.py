@@ -8,7 +8,10 @@ import sklearn.metrics as skm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streamlabels.evaluate import prequential
 from streamlabels.evaluate.metrics import CalibrationMetrics, MultiLabelMetrics
+from streamlabels.peers.baselines import PreviousLabelSet
+from streamlabels.streams import datasets
 
 
 def _brute_force(Y: np.ndarray, P: np.ndarray, n_bins: int) -> dict[str, float]:
@@ -106,3 +109,53 @@ def test_a_damaged_state_is_refused():
     with pytest.raises(ValueError, match=r"count holds \(3,\) values for 10 bins"):
         CalibrationMetrics.from_state(state)
 
+
+# --- in prequential runs --------------------------------------------------------------------
+
+
+def test_an_ihomer_replay_of_emotions_equals_brute_force_on_its_scores(data_dir):
+    """The run's Brier and ECE are those of the scores iHOMER gave each row before learning it
+    (the same model replayed by hand, every score kept)."""
+    from streamlabels.ihomer import IHOMER
+
+    stream = datasets.load("emotions")
+    labels = list(stream.label_names)
+    result = prequential(stream, IHOMER(labels=labels, features=stream.feature_names), labels)
+    model = IHOMER(labels=labels, features=stream.feature_names)
+    Y = np.array([[y[label] for label in labels] for _, y in datasets.load("emotions")])
+    S = np.zeros(Y.shape)
+    for i, (x, y) in enumerate(datasets.load("emotions")):
+        S[i] = model.score_one(x)[1]
+        model.learn_one(x, y)
+    want = _brute_force(Y, S, 10)
+    assert {k: result.metrics[k] for k in want} == pytest.approx(want, rel=1e-9)
+    assert 0.1 < want["brier"] < 0.25 and 0 < want["ece"] < 0.1
+    assert sum(row["count"] for row in result.reliability) == Y.size == 593 * 6
+    assert result.history[-1]["brier"] == result.metrics["brier"]
+
+
+def test_calibration_is_on_where_the_scores_come_free_and_asked_for_elsewhere():
+    stream = [({}, {"a": True, "b": False})] * 3 + [({}, {"a": False, "b": True})]
+    plain = prequential(stream, PreviousLabelSet(), ["a", "b"])
+    assert "brier" not in plain.metrics and plain.reliability == []
+    asked = prequential(stream, PreviousLabelSet(), ["a", "b"], calibration=True)
+    # 0/1 answers: the first row (no answer yet: P(True) 0) errs on a, the last on a and b
+    assert asked.metrics["brier"] == asked.metrics["hamming_loss"] == 3 / 8
+    assert asked.metrics["ece"] == 3 / 8
+    assert "calibration" in asked.counts and "calibration" not in plain.counts
+
+
+def test_resume_goes_on_with_the_calibration_counts_it_finds(data_dir):
+    """Counts saved without calibration (before it existed) resume without it; asking for it
+    then is refused, as for the ranking metrics."""
+    from streamlabels.ihomer import IHOMER
+
+    stream = datasets.load("flags")
+    labels = list(stream.label_names)
+    model = IHOMER(labels=labels, features=stream.feature_names)
+    first = prequential(stream, model, labels, n=100, calibration=False)
+    assert "calibration" not in first.counts
+    with pytest.raises(ValueError, match="calibration metrics exactly when the counts hold"):
+        prequential(datasets.load("flags"), model, labels, resume=first.counts, calibration=True)
+    rest = prequential(datasets.load("flags"), model, labels, resume=first.counts)
+    assert "brier" not in rest.metrics and rest.n_instances == 194 - 100
