@@ -13,8 +13,9 @@ Calibration (Brier score, ECE: :class:`~streamlabels.evaluate.metrics.Calibratio
 scored by default for a model that gives each prediction's scores in the same pass
 (``score_learn_many`` or ``score_one``, i.e. iHOMER): there it costs no model work, and a replay
 of tmc2007-500 runs as fast with it as without (benchmarks/README.md, "Calibration"). Other models
-answer ``predict_proba_one`` in a second pass per instance (+40 % for ``br-lr`` on yeast), so they
-are calibrated only when asked (``calibration=True``, ``replay --calibration``).
+answer ``predict_proba_one`` in a second pass per instance, and a batched model without
+``score_learn_many`` (the scikit-multiflow peers) would lose its batched path, so they are
+calibrated only when asked (``calibration=True``, ``replay --calibration``).
 """
 
 from __future__ import annotations
