@@ -189,7 +189,7 @@ def _run_with_progress(console, prequential, source, model, stream, args, total,
 
         return prequential(
             source, model, stream.label_names, n=args.n, window=args.window, on_window=on_window,
-            ranking=args.ranking, resume=counts,
+            ranking=args.ranking, calibration=True if args.calibration else None, resume=counts,
         )
 
 
@@ -275,6 +275,11 @@ def _parser() -> argparse.ArgumentParser:
         "--ranking", action="store_true",
         help="also score the label ranking (one-error, coverage, ranking loss, average "
         "precision) from each prediction's scores",
+    )
+    replay.add_argument(
+        "--calibration", action="store_true",
+        help="also score the calibration of P(True) (Brier score, ECE over 10 bins) for a model "
+        "that needs a second pass for it (baselines, peers); iHOMER models always report it",
     )
     replay.add_argument("--save", metavar="MODEL", help="write the model and metric counts here")
     replay.add_argument(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from streamlabels.evaluate.metrics import MultiLabelMetrics, RankingMetrics
+from streamlabels.evaluate.metrics import CalibrationMetrics, MultiLabelMetrics, RankingMetrics
 from streamlabels.evaluate.prequential import PrequentialResult, prequential
 
-__all__ = ["MultiLabelMetrics", "PrequentialResult", "RankingMetrics", "prequential"]
+__all__ = [
+    "CalibrationMetrics", "MultiLabelMetrics", "PrequentialResult", "RankingMetrics", "prequential",
+]

@@ -66,7 +66,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 import scipy.stats
 
-__all__ = ["MultiLabelMetrics", "RankingMetrics"]
+__all__ = ["CalibrationMetrics", "MultiLabelMetrics", "RankingMetrics"]
 
 _KEYS = (
     "subset_accuracy",
@@ -509,3 +509,136 @@ def _ranking_rows(Y: np.ndarray, S: np.ndarray) -> np.ndarray:
     precision = np.where(Y, true_above / at_or_above, 0.0).sum(axis=1)
     out[:, 3] = np.where(mixed, precision / np.maximum(n_true, 1), 1.0)
     return out
+
+
+_CALIBRATION_KEYS = ("brier", "ece")
+
+
+class CalibrationMetrics:
+    """Running calibration of a stream of (truth, P(True)) rows: whether a label given
+    probability p is true a share p of the time.
+
+    ========= =================================================================================
+    key       definition (N = n L probabilities p with truths y, over n rows and L labels)
+    ========= =================================================================================
+    ``brier`` ``Σ (p - y)² / N``: the mean squared error of every (row, label) probability
+              (sklearn's ``brier_score_loss`` of the flattened arrays)
+    ``ece``   expected calibration error over ``n_bins`` (default 10) equal-width bins of p:
+              ``Σ_b (N_b / N) |mean p in b - share of y true in b|``, that is
+              ``Σ_b |Σ_{p in b} p - #{y true in b}| / N``; empty bins add 0
+    ========= =================================================================================
+
+    Every label of every row counts once (the bins pool all labels, as a multi-label reliability
+    diagram does). Bin b holds ``b / n_bins <= p < (b + 1) / n_bins``, found as
+    ``floor(p n_bins)``; the last bin also holds p = 1. Both are losses: 0 is perfect. A model that
+    answers 0/1 probabilities (``prev-ls``, ``majority-ls``) has a Brier score equal to its
+    Hamming loss, and so is its ECE (bin 0 misses its true labels, the last bin its false ones).
+
+    The memory is O(``n_bins``): per bin a count, a sum of p and a count of true labels, and one
+    running sum of squared errors, never the probabilities themselves. Sums run strictly left to
+    right, one (row, label) at a time, so a batch update equals the same rows fed one at a time
+    bit for bit, and a resumed run adds up to the uninterrupted one.
+
+    Probabilities must be finite and within [0, 1]; values at most ``1e-9`` outside (rounding in
+    a mix of probabilities) are clipped to it.
+
+    >>> import numpy as np
+    >>> m = CalibrationMetrics(2)
+    >>> m.update(np.array([[1, 0], [1, 1]], dtype=bool), np.array([[0.75, 0.25], [0.75, 0.5]]))
+    >>> m.get()
+    {'brier': 0.109375, 'ece': 0.3125}
+    >>> [(row["bin"], row["count"], row["mean_proba"], row["fraction_positive"])
+    ...  for row in m.reliability() if row["count"]]
+    [('[0.2, 0.3)', 1, 0.25, 0.0), ('[0.5, 0.6)', 1, 0.5, 1.0), ('[0.7, 0.8)', 2, 0.75, 1.0)]
+    """
+
+    def __init__(self, n_labels: int, n_bins: int = 10) -> None:
+        if n_labels < 1:
+            raise ValueError(f"n_labels must be >= 1, got {n_labels}")
+        if n_bins < 1:
+            raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+        self.n_labels = int(n_labels)
+        self.n_bins = int(n_bins)
+        self.n = 0
+        self._squared = 0.0  # Σ (p - y)²
+        self._count = np.zeros(self.n_bins, dtype=np.int64)
+        self._proba = np.zeros(self.n_bins)  # Σ p per bin
+        self._positive = np.zeros(self.n_bins, dtype=np.int64)
+
+    def update(self, y_true: np.ndarray, proba: np.ndarray) -> None:
+        """Score one row (shapes (L,)) or a batch (shapes (n, L)) of P(True)."""
+        y_true = np.asarray(y_true, dtype=np.bool_)
+        proba = np.asarray(proba, dtype=np.float64)
+        if y_true.shape != proba.shape or y_true.shape[-1] != self.n_labels or y_true.ndim > 2:
+            raise ValueError(
+                f"y_true {y_true.shape} and proba {proba.shape} must both have shape "
+                f"({self.n_labels},) or (n, {self.n_labels})"
+            )
+        y, p = y_true.ravel(), proba.ravel()
+        if not np.isfinite(p).all():
+            raise ValueError("probabilities must be finite to be calibrated")
+        if p.size and (p.min() < -1e-9 or p.max() > 1 + 1e-9):
+            bad = float(p[(p < -1e-9) | (p > 1 + 1e-9)][0])
+            raise ValueError(f"probabilities must lie within [0, 1], got {bad!r}")
+        p = np.clip(p, 0.0, 1.0)
+        bins = np.minimum((p * self.n_bins).astype(np.int64), self.n_bins - 1)
+        # The running totals go first, so each sum continues left to right from them: bincount
+        # and add.accumulate both add in order, whatever the batch.
+        first = np.arange(self.n_bins)
+        self._proba = np.bincount(np.concatenate([first, bins]),
+                                  np.concatenate([self._proba, p]), minlength=self.n_bins)
+        self._count += np.bincount(bins, minlength=self.n_bins)
+        self._positive += np.bincount(bins[y], minlength=self.n_bins)
+        errors = np.concatenate([[self._squared], np.square(p - y)])
+        self._squared = float(np.add.accumulate(errors)[-1])
+        self.n += len(np.atleast_2d(y_true))
+
+    def get(self) -> dict[str, float]:
+        """The Brier score and the ECE (0 before the first row)."""
+        if self.n == 0:
+            return dict.fromkeys(_CALIBRATION_KEYS, 0.0)
+        total = self.n * self.n_labels
+        gap = np.abs(self._proba - self._positive).sum()
+        return {"brier": self._squared / total, "ece": float(gap) / total}
+
+    def reliability(self) -> list[dict]:
+        """One dict per bin, the points of a reliability diagram: bin, lower, upper, count,
+        mean_proba and fraction_positive (both None for an empty bin)."""
+        rows = []
+        for b in range(self.n_bins):
+            count = int(self._count[b])
+            lower, upper = b / self.n_bins, (b + 1) / self.n_bins
+            rows.append({
+                "bin": f"[{lower:g}, {upper:g}{']' if b == self.n_bins - 1 else ')'}",
+                "lower": lower, "upper": upper, "count": count,
+                "mean_proba": float(self._proba[b] / count) if count else None,
+                "fraction_positive": float(self._positive[b] / count) if count else None,
+            })
+        return rows
+
+    def get_state(self) -> dict:
+        """The counters, as plain values and arrays: a restored copy continues bit for bit."""
+        return {
+            "n_labels": self.n_labels, "n_bins": self.n_bins, "n": self.n,
+            "squared": self._squared, "count": self._count.copy(),
+            "proba": self._proba.copy(), "positive": self._positive.copy(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> CalibrationMetrics:
+        """Metrics restored from :meth:`get_state`'s output.
+
+        >>> m = CalibrationMetrics(2)
+        >>> m.update(np.array([True, False]), np.array([0.9, 0.3]))
+        >>> CalibrationMetrics.from_state(m.get_state()).get() == m.get()
+        True
+        """
+        metrics = cls(state["n_labels"], state["n_bins"])
+        metrics.n = int(state["n"])
+        metrics._squared = float(state["squared"])
+        for name, dtype in (("count", np.int64), ("proba", np.float64), ("positive", np.int64)):
+            values = np.asarray(state[name], dtype=dtype)
+            if values.shape != (metrics.n_bins,):
+                raise ValueError(f"{name} holds {values.shape} values for {metrics.n_bins} bins")
+            setattr(metrics, f"_{name}", values.copy())
+        return metrics

@@ -7,7 +7,15 @@ and can show a live progress bar.
 
 A model with ``predict_learn_many`` (IHOMER) gets each window as one batch: the same predictions
 and the same model as the loop of ``predict_one`` then ``learn_one``, without its per-instance
-Python overhead (``score_learn_many`` when the ranking metrics need the scores too).
+Python overhead (``score_learn_many`` when the ranking or calibration metrics need the scores too).
+
+Calibration (Brier score, ECE: :class:`~streamlabels.evaluate.metrics.CalibrationMetrics`) is
+scored by default for a model that gives each prediction's scores in the same pass
+(``score_learn_many`` or ``score_one``, i.e. iHOMER): there it costs no model work, and a replay
+of tmc2007-500 runs as fast with it as without (benchmarks/README.md, "Calibration"). Other models
+answer ``predict_proba_one`` in a second pass per instance, and a batched model without
+``score_learn_many`` (the scikit-multiflow peers) would lose its batched path, so they are
+calibrated only when asked (``calibration=True``, ``replay --calibration``).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from streamlabels.evaluate.metrics import MultiLabelMetrics, RankingMetrics
+from streamlabels.evaluate.metrics import CalibrationMetrics, MultiLabelMetrics, RankingMetrics
 from streamlabels.vocabulary import dicts_to_csr
 
 __all__ = ["PrequentialResult", "prequential"]
@@ -39,9 +47,11 @@ class PrequentialResult:
     per_label: list[dict] = field(default_factory=list)
     resumed_from: int = 0
     counts: dict = field(default_factory=dict, repr=False)
-    """The running metrics' counters (``MultiLabelMetrics.get_state`` under ``"metrics"``, and
-    ``RankingMetrics.get_state`` under ``"ranking"``): ``prequential(..., resume=counts)`` goes
-    on from them."""
+    """The running metrics' counters (``MultiLabelMetrics.get_state`` under ``"metrics"``,
+    ``RankingMetrics.get_state`` under ``"ranking"`` and ``CalibrationMetrics.get_state`` under
+    ``"calibration"``): ``prequential(..., resume=counts)`` goes on from them."""
+    reliability: list[dict] = field(default_factory=list)
+    """``CalibrationMetrics.reliability()`` of the whole run (empty when not calibrated)."""
 
     @property
     def instances_per_second(self) -> float:
@@ -78,6 +88,7 @@ class PrequentialResult:
             "history": self.history,
             "per_label": self.per_label,
             "resumed_from": self.resumed_from,
+            "reliability": self.reliability,
         }
 
 
@@ -95,6 +106,7 @@ def prequential(
     window: int = 500,
     on_window: Callable[[dict[str, float]], None] | None = None,
     ranking: bool = False,
+    calibration: bool | None = None,
     resume: dict | None = None,
 ) -> PrequentialResult:
     """Test-then-train ``model`` on ``stream``, scoring every instance.
@@ -121,6 +133,14 @@ def prequential(
         Also score how the model's scores rank the labels
         (:class:`~streamlabels.evaluate.metrics.RankingMetrics`), from ``score_one`` (IHOMER,
         window by window through ``score_learn_many``) or ``predict_proba_one``.
+    calibration
+        Score the calibration of the model's P(True) (``brier``, ``ece``:
+        :class:`~streamlabels.evaluate.metrics.CalibrationMetrics`), from the same scores as
+        ``ranking``. None (default): when the model gives its scores with its predictions
+        (``score_learn_many`` or ``score_one`` over ``label_names``), or, resuming, when the
+        counts hold them. True: for any model, through ``predict_proba_one`` where it must (a
+        second pass per instance; a label missing from its answer has P(True) 0, and a model
+        answering 0/1, as ``prev-ls`` and ``majority-ls`` do, is scored on those). False: never.
     resume
         The ``counts`` of an earlier result whose model is ``model``: the stream's first
         ``counts`` instances are skipped (that model has learned them) and the metrics go on
@@ -139,16 +159,19 @@ def prequential(
     (True, True)
     """
     labels = list(label_names)
-    total, ranks = _totals(len(labels), ranking, resume)
+    if calibration is None:
+        calibration = _gives_scores(model, labels) if resume is None else "calibration" in resume
+    total, ranks, calibrated = _totals(len(labels), ranking, calibration, resume)
     skip = total.n
     history: list[dict[str, float]] = []
-    method = "score_learn_many" if ranking else "predict_learn_many"
+    scores_needed = ranking or calibration
+    method = "score_learn_many" if scores_needed else "predict_learn_many"
     batched = hasattr(model, method) and _labels_of(model) == labels
     if batched and hasattr(stream, "batches"):
-        windows = _array_windows(stream, model, labels, window, skip, n, ranking)
+        windows = _array_windows(stream, model, labels, window, skip, n, scores_needed)
     else:
         stream = itertools.islice(stream, skip, n)
-        windows = _dict_windows(stream, model, labels, window, batched, ranking)
+        windows = _dict_windows(stream, model, labels, window, batched, scores_needed)
     count = 0
     start = time.perf_counter()
     # Each window is scored in one batch update: the same counts as one update per instance
@@ -162,30 +185,44 @@ def prequential(
         if ranks is not None:
             ranks.update(truths, scores)
             point.update(ranks.get())
+        if calibrated is not None:
+            calibrated.update(truths, scores)
+            point.update(calibrated.get())
         point.update(_mean_weights(model))
         history.append(point)
         if on_window is not None:
             on_window(point)
     seconds = time.perf_counter() - start
     counts = {"metrics": total.get_state()}
-    if ranks is not None:
-        counts["ranking"] = ranks.get_state()
+    metrics = total.get()
+    for extra, key in ((ranks, "ranking"), (calibrated, "calibration")):
+        if extra is not None:
+            counts[key] = extra.get_state()
+            metrics.update(extra.get())
     return PrequentialResult(
         n_instances=count,
         seconds=seconds,
-        metrics={**total.get(), **({} if ranks is None else ranks.get())},
+        metrics=metrics,
         history=history,
         peak_memory_mb=_peak_rss_mb(),
         per_label=total.per_label(labels),
         resumed_from=skip,
         counts=counts,
+        reliability=[] if calibrated is None else calibrated.reliability(),
     )
 
 
-def _totals(n_labels: int, ranking: bool, resume: dict | None):
+def _gives_scores(model, labels: list) -> bool:
+    """Whether ``model`` gives each prediction's scores in the prediction's own pass."""
+    same_pass = hasattr(model, "score_learn_many") or hasattr(model, "score_one")
+    return same_pass and _labels_of(model) == labels
+
+
+def _totals(n_labels: int, ranking: bool, calibration: bool, resume: dict | None):
     """The running metrics: new, or restored from an earlier result's ``counts``."""
     if resume is None:
-        return MultiLabelMetrics(n_labels), RankingMetrics(n_labels) if ranking else None
+        return (MultiLabelMetrics(n_labels), RankingMetrics(n_labels) if ranking else None,
+                CalibrationMetrics(n_labels) if calibration else None)
     total = MultiLabelMetrics.from_state(resume["metrics"])
     if total.n_labels != n_labels:
         raise ValueError(f"the counts to resume are of {total.n_labels} labels, not {n_labels}")
@@ -194,15 +231,20 @@ def _totals(n_labels: int, ranking: bool, resume: dict | None):
     ranks = RankingMetrics.from_state(resume["ranking"]) if ranking else None
     if ranks is not None and ranks.n != total.n:
         raise ValueError("the ranking counts and the metric counts cover different instances")
-    return total, ranks
+    if calibration != ("calibration" in resume):
+        raise ValueError("resume with calibration metrics exactly when the counts hold them")
+    calibrated = CalibrationMetrics.from_state(resume["calibration"]) if calibration else None
+    if calibrated is not None and calibrated.n != total.n:
+        raise ValueError("the calibration counts and the metric counts cover different instances")
+    return total, ranks, calibrated
 
 
-def _dict_windows(stream, model, labels, window, batched, ranking):
+def _dict_windows(stream, model, labels, window, batched, scored):
     """(truths, predictions, scores or None) per window of a stream of dicts, test-then-train."""
     position = {label: i for i, label in enumerate(labels)}
     truths = np.zeros((window, len(labels)), dtype=bool)
     guesses = np.zeros((window, len(labels)), dtype=bool)
-    scores = np.zeros((window, len(labels))) if ranking else None
+    scores = np.zeros((window, len(labels))) if scored else None
     pending: list[dict] = []  # the window's feature dicts, for a batched model
     columns: dict = {}
     count = 0
@@ -214,16 +256,16 @@ def _dict_windows(stream, model, labels, window, batched, ranking):
                 truths[row, _column(position, label, count, "the stream")] = True
         if batched:
             pending.append(x)
-        elif score_one is not None and ranking:
+        elif score_one is not None and scored:
             guesses[row], scores[row] = score_one(x)
             model.learn_one(x, y)
         else:
             for label, value in model.predict_one(x).items():
                 if value:
                     guesses[row, _column(position, label, count, "the model")] = True
-            if ranking:
+            if scored:  # river's models may leave out True (naive Bayes before a positive)
                 for label, proba in model.predict_proba_one(x).items():
-                    scores[row, _column(position, label, count, "the model")] = proba[True]
+                    scores[row, _column(position, label, count, "the model")] = proba.get(True, 0.0)
             model.learn_one(x, y)
         count += 1
         if count % window == 0:
@@ -262,8 +304,8 @@ def _close(model, pending, columns, truths, guesses, scores, rows):
     return out
 
 
-def _array_windows(stream, model, labels, window, skip, n, ranking):
-    """(truths, predictions, scores if ``ranking`` else None) per window of a stream that gives
+def _array_windows(stream, model, labels, window, skip, n, scored):
+    """(truths, predictions, scores if ``scored`` else None) per window of a stream that gives
     array blocks, after its first ``skip`` rows."""
     names = list(stream.label_names)
     missing = [label for label in labels if label not in names]
@@ -277,7 +319,7 @@ def _array_windows(stream, model, labels, window, skip, n, ranking):
         seen += Y.shape[0]
         if first < last:
             X, Y = X[first:last], np.ascontiguousarray(Y[first:last][:, order])
-            if ranking:
+            if scored:
                 yield Y, *model.score_learn_many(X, Y, stream.feature_names)
             else:
                 yield Y, model.predict_learn_many(X, Y, stream.feature_names), None

@@ -231,6 +231,40 @@ def test_ranking_metrics_survive_a_resume_and_equal_the_batched_predictions(
     assert 0 < whole["metrics"]["ranking_loss"] < 0.5 and whole["metrics"]["coverage"] > 1
 
 
+def test_calibration_is_reported_by_default_for_ihomer_and_survives_a_resume(
+    data_dir, tmp_path, monkeypatch, capsys
+):
+    """250 is not a multiple of the window: the resumed run starts mid-window, and the Brier and
+    ECE sums still add up bit for bit. The scores iHOMER gives with its predictions change no
+    prediction: the other metrics are those of a replay without calibration."""
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    ckpt = tmp_path / "m.ckpt"
+    whole = _replay_json(tmp_path, "whole", "emotions")
+    assert "brier" in capsys.readouterr().out
+    _replay_json(tmp_path, "first", "emotions", "--n", "250", "--save", str(ckpt))
+    rest = _replay_json(tmp_path, "rest", "emotions", "--resume", str(ckpt))
+    assert rest["metrics"] == whole["metrics"] and rest["reliability"] == whole["reliability"]
+    assert 0.1 < whole["metrics"]["brier"] < 0.25 and 0 < whole["metrics"]["ece"] < 0.1
+    assert sum(row["count"] for row in whole["reliability"]) == 593 * 6
+    ranked = _replay_json(tmp_path, "ranked", "emotions", "--ranking")
+    assert {k: ranked["metrics"][k] for k in whole["metrics"]} == whole["metrics"]
+
+
+def test_calibration_of_other_models_is_asked_for(data_dir, tmp_path, monkeypatch):
+    """prev-ls answers 0/1 probabilities: its Brier score and ECE are its Hamming loss."""
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    plain = _replay_json(tmp_path, "plain", "emotions", "--model", "prev-ls")
+    asked = _replay_json(tmp_path, "asked", "emotions", "--model", "prev-ls", "--calibration")
+    assert "brier" not in plain["metrics"] and plain["reliability"] == []
+    hamming = asked["metrics"]["hamming_loss"]
+    assert asked["metrics"]["brier"] == pytest.approx(hamming, abs=1e-12) and hamming > 0.2
+    assert asked["metrics"]["ece"] == pytest.approx(hamming, abs=1e-12)
+    assert {k: asked["metrics"][k] for k in plain["metrics"]} == plain["metrics"]
+    naive = _replay_json(tmp_path, "naive", "yeast", "--model", "br-nb", "--n", "300",
+                         "--calibration")  # river's naive Bayes leaves out P(True) at first
+    assert 0 < naive["metrics"]["brier"] < 0.5
+
+
 def test_replay_target_decides_as_the_model_with_that_target(data_dir, tmp_path, monkeypatch):
     """``--target`` is IHOMER's ``target``: the same metrics as river's loop over that model;
     a resume goes on with the saved model's target and refuses another."""
