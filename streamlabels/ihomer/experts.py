@@ -76,7 +76,7 @@ class ExpertLayer:
             name: _like(getattr(self.layer, name), state[name], name)
             for name in kernel.Layer._fields if name != "window"
         }
-        window = {name: a.copy() for name, a in self.layer.window._asdict().items()}
+        window = {name: getattr(self.layer.window, name).copy() for name in knn.SAVED}
         for name, mine in window.items():
             theirs = np.asarray(saved[name], dtype=mine.dtype)
             if theirs.ndim != mine.ndim or any(a > b for a, b in zip(theirs.shape, mine.shape)):
@@ -84,7 +84,7 @@ class ExpertLayer:
             mine[tuple(slice(0, n) for n in theirs.shape)] = theirs
         if int(window["meta"][knn.NCOLS]) > window["stats"].shape[1]:
             raise ValueError("decision layer state: the window learned more columns than it holds")
-        self.layer = kernel.Layer(**fields, window=knn.KnnWindow(**window))
+        self.layer = kernel.Layer(**fields, window=knn.indexed(window))
         self.scratch = kernel.new_scratch(self.layer)
 
 

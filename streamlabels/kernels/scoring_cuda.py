@@ -30,7 +30,7 @@ def thread_scratch(scratch, i):
         experts.Scratch(
             layer.experts[:, :, i], layer.scores[:, i],
             knn.KnnScratch(layer.knn.query[:, i], layer.knn.neighbours[:, i],
-                           layer.knn.similarities[:, i]),
+                           layer.knn.similarities[:, i], layer.knn.dots[:, i]),
             layer.candidates[:, :, i], layer.choices[:, :, i], layer.taken[:, i],
         ),
     )

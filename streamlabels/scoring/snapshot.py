@@ -167,7 +167,6 @@ _DTYPES = {
     LinearBank: {"weights": _FLOAT, "intercepts": _FLOAT, "stat1": _FLOAT, "stat2": _FLOAT},
     Hierarchy: {},
     WarmUp: {"warming": _BOOL},
-    knn.KnnWindow: {"values": _FLOAT, "labels": _BOOL, "stats": _FLOAT},
 }
 """Each state array's dtype (int64 unless listed; the decision layer's are float64 but for
 ``previous``), as the kernels were compiled for: a state that holds another is converted, so it
@@ -200,7 +199,7 @@ def _layer(state: dict):
         name: np.array(state[name], dtype=dtypes.get(name, _FLOAT))
         for name in experts.Layer._fields if name != "window"
     }
-    return experts.Layer(**fields, window=_tuple(knn.KnnWindow, state["window"]))
+    return experts.Layer(**fields, window=knn.indexed(state["window"]))
 
 
 def _check(model: Model, n_labels: int, mode: int) -> None:

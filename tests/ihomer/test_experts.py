@@ -110,6 +110,38 @@ def test_knn_scores_are_the_label_shares_of_the_nearest_rows():
         np.testing.assert_allclose(got, expected, atol=1e-12)
 
 
+def test_the_sparse_index_finds_what_a_scan_finds_bit_for_bit(monkeypatch):
+    """Through evictions, new columns and a rebuild from saved arrays, a window that walks its
+    inverted index gives the similarities, neighbours and scores of one that scans every row."""
+    rng = np.random.default_rng(4)
+    n_labels, k, size = 3, 4, 25
+    walking = knn.new_window(n_labels, 6, k, size, dense=False)
+    monkeypatch.setattr(knn, "INDEX_BUDGET", 0)  # no room for an index: the scan
+    scanning = knn.new_window(n_labels, 6, k, size, dense=False)
+    monkeypatch.undo()
+    assert walking.starts.shape == (6,) and scanning.starts.shape == (0,)
+    for step in range(150):
+        n_columns = 6 + step // 10
+        walking = knn.grown(walking, n_columns)
+        scanning = knn.grown(scanning, n_columns)
+        if step == 90:  # loaded from the saved arrays: the index is rebuilt from the rows
+            walking = knn.indexed({name: getattr(walking, name) for name in knn.SAVED})
+        ids = np.flatnonzero(rng.random(n_columns) < 0.4).astype(np.int64)
+        values = rng.normal(size=ids.size)
+        y = rng.random(n_labels) < 0.4
+        answers = []
+        for window in (walking, scanning):
+            scratch = knn.new_scratch(window)
+            got = np.zeros(n_labels)
+            knn.scores(ids, values, window, scratch, got)
+            answers.append((got, scratch.neighbours.copy(), scratch.similarities.copy()))
+            knn.insert(y, ids, values, window, scratch)
+        for a, b in zip(*answers):
+            np.testing.assert_array_equal(a, b, err_msg=f"row {step}")
+    assert walking.starts.shape[0] == walking.stats.shape[1] and scanning.starts.shape == (0,)
+    assert walking.counts.sum() == walking.sizes.sum()  # every stored entry, once
+
+
 def test_knn_finds_a_repeated_dense_row_and_ignores_columns_it_never_learned():
     rng = np.random.default_rng(2)
     window = knn.new_window(2, 8, 1, 40, dense=True)
