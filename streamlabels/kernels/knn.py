@@ -89,19 +89,12 @@ def grown(window: KnnWindow, n_columns: int) -> KnnWindow:
         return window
     extra = max(n_columns, 2 * have) - have
     stats = np.pad(window.stats, ((0, 0), (0, extra)))
-    if not window.meta[DENSE]:
-        if not _has_index(window):
-            return window._replace(stats=stats)
-        grown_window = window._replace(stats=stats)
-        rebuilt = grown_window._replace(**dict(zip(
-            ("starts", "counts", "post_slots", "post_values"),
-            _new_index(stats.shape[1], window.ids.shape[0]),
-        )))
-        if _has_index(rebuilt):  # the rings keep their places: copy them over
-            have_rows = window.starts.shape[0]
-            for name in ("starts", "counts", "post_slots", "post_values"):
-                getattr(rebuilt, name)[:have_rows] = getattr(window, name)
-        return rebuilt
+    if not window.meta[DENSE]:  # an index grows with the columns, or past the budget is gone
+        index = _new_index(stats.shape[1] if _has_index(window) else 0, window.ids.shape[0])
+        for new, old in zip(index, window[len(SAVED):]):
+            if new.shape[0]:  # the rings keep their places
+                new[: old.shape[0]] = old
+        return window._replace(stats=stats, **dict(zip(KnnWindow._fields[len(SAVED):], index)))
     return window._replace(
         ids=np.pad(window.ids, ((0, 0), (0, extra))),
         values=np.pad(window.values, ((0, 0), (0, extra))), stats=stats,
@@ -127,6 +120,7 @@ def used(window: KnnWindow) -> dict:
 
 
 def _has_index(window: KnnWindow) -> bool:
+    """Whether the window keeps an index (one row per column; the kernels ask the same)."""
     return window.starts.shape[0] > 0 and window.starts.shape[0] == window.stats.shape[1]
 
 

@@ -116,29 +116,38 @@ def test_the_sparse_index_finds_what_a_scan_finds_bit_for_bit(monkeypatch):
     rng = np.random.default_rng(4)
     n_labels, k, size = 3, 4, 25
     walking = knn.new_window(n_labels, 6, k, size, dense=False)
-    monkeypatch.setattr(knn, "INDEX_BUDGET", 0)  # no room for an index: the scan
-    scanning = knn.new_window(n_labels, 6, k, size, dense=False)
+    budgets = {"scan": 0, "drop": 10 * size}  # no room for an index; room up to 10 columns
+    windows = {}
+    for name, budget in budgets.items():
+        monkeypatch.setattr(knn, "INDEX_BUDGET", budget)
+        windows[name] = knn.new_window(n_labels, 6, k, size, dense=False)
     monkeypatch.undo()
-    assert walking.starts.shape == (6,) and scanning.starts.shape == (0,)
+    assert walking.starts.shape == (6,) and windows["scan"].starts.shape == (0,)
     for step in range(150):
         n_columns = 6 + step // 10
         walking = knn.grown(walking, n_columns)
-        scanning = knn.grown(scanning, n_columns)
+        for name, budget in budgets.items():
+            monkeypatch.setattr(knn, "INDEX_BUDGET", budget)
+            windows[name] = knn.grown(windows[name], n_columns)
+        monkeypatch.undo()
+        if step == 30:  # past ten columns, the index gave way to the scan
+            assert windows["drop"].starts.shape == (0,)
         if step == 90:  # loaded from the saved arrays: the index is rebuilt from the rows
             walking = knn.indexed({name: getattr(walking, name) for name in knn.SAVED})
         ids = np.flatnonzero(rng.random(n_columns) < 0.4).astype(np.int64)
         values = rng.normal(size=ids.size)
         y = rng.random(n_labels) < 0.4
         answers = []
-        for window in (walking, scanning):
+        for window in (walking, windows["scan"], windows["drop"]):
             scratch = knn.new_scratch(window)
             got = np.zeros(n_labels)
             knn.scores(ids, values, window, scratch, got)
             answers.append((got, scratch.neighbours.copy(), scratch.similarities.copy()))
             knn.insert(y, ids, values, window, scratch)
-        for a, b in zip(*answers):
-            np.testing.assert_array_equal(a, b, err_msg=f"row {step}")
-    assert walking.starts.shape[0] == walking.stats.shape[1] and scanning.starts.shape == (0,)
+        for other in answers[1:]:
+            for a, b in zip(answers[0], other):
+                np.testing.assert_array_equal(a, b, err_msg=f"row {step}")
+    assert walking.starts.shape[0] == walking.stats.shape[1]
     assert walking.counts.sum() == walking.sizes.sum()  # every stored entry, once
 
 
