@@ -9,12 +9,12 @@ minimization in multi-label classification", MLJ 2012), so the decision layer
   histogram of past (score, truth) pairs (:mod:`.experts`; the rule the layer always had).
 - ``MACRO`` (macro-F1): macro-F1 averages per-label F1s, so each label gets its own: per label, a
   cut that maximises F1 on the label's decayed (score, truth) histogram, shrunk towards the global
-  histogram by ``MACRO_PRIOR`` pseudo-positives (a rare label borrows the global cut); then, per
+  histogram by ``PRIOR`` pseudo-positives (a rare label borrows the global cut); then, per
   label, whichever of three decisions (that cut, the micro rule, the label's value in the
   previous label set) has the best F1 on the label so far.
 - ``HAMMING`` (Hamming loss): the marginal mode, score >= 0.5.
-- ``EXAMPLE`` (example-F1) and ``SUBSET`` (subset accuracy): decomposable losses, decided over
-  whole label sets. Set experts each propose a set: the marginal mode, the micro rule's set, the
+- ``EXAMPLE`` (example-F1) and ``SUBSET`` (subset accuracy): losses of whole label sets, which
+  no per-label rule minimises, so they are decided over whole label sets. Set experts each propose a set: the marginal mode, the micro rule's set, the
   plug-in F1 maximiser (under label independence: the top k labels for the k that maximises
   ``2 sum_{i<=k} p_(i) / (k + sum p)``, or none when ``prod (1 - p)`` is larger; Jansche 2007),
   the marginal mode made non-empty, the previous set (PREV-LS), the most frequent set so far
