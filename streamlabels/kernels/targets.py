@@ -88,16 +88,10 @@ DTYPES = {"label_cut": np.int64, "sets": np.bool_, "set_hash": np.int64}
 """The dtypes of the target's arrays that are not float64."""
 
 
-@kernel
-def uses_sets(target):
-    """Whether ``target`` decides over whole label sets (by the set experts)."""
-    return target == EXAMPLE or target == SUBSET
-
-
 def shapes(kind: int, n_labels: int, n_bins: int) -> dict:
     """Each of :data:`FIELDS`' shape for target ``kind`` over ``n_labels`` labels."""
     per_label = n_labels if kind == MACRO else 0
-    n_sets, n_experts = (N_SETS, N_SET_EXPERTS) if uses_sets(kind) else (0, 0)
+    n_sets, n_experts = (N_SETS, N_SET_EXPERTS) if kind in (EXAMPLE, SUBSET) else (0, 0)
     return {
         "target_prm": (N_TARGET_PARAMS,), "target_run": (2,), "label_hist": (per_label, 2, n_bins),
         "label_cut": (per_label,), "label_choice": (per_label, N_CHOICES, 3),
@@ -290,7 +284,7 @@ def decide(p, tau, found, layer, scratch, out):
                 if f > best_f + 1e-12:
                     best, best_f = c, f
             out[l] = choices[best, l]
-    elif uses_sets(target):
+    elif layer.set_weights.shape[0] > 0:  # a set target: it has set experts (:func:`shapes`)
         _propose(p, tau, layer, found, scratch)
         _vote(layer.set_weights, scratch.candidates, out)
 
@@ -380,5 +374,5 @@ def learn(y, layer, scratch):
     target = int(layer.target_prm[KIND])
     if target == MACRO:
         _learn_macro(y, layer, scratch)
-    elif uses_sets(target):
+    elif layer.set_weights.shape[0] > 0:
         _learn_sets(y, layer, scratch)
