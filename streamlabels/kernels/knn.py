@@ -120,8 +120,14 @@ def used(window: KnnWindow) -> dict:
 
 
 def _has_index(window: KnnWindow) -> bool:
-    """Whether the window keeps an index (one row per column; the kernels ask the same)."""
+    """Whether the window keeps an index: one row per column (:func:`_uses_index` in the
+    kernels)."""
     return window.starts.shape[0] > 0 and window.starts.shape[0] == window.stats.shape[1]
+
+
+@kernel
+def _uses_index(w):
+    return w.starts.shape[0] > 0 and w.starts.shape[0] == w.stats.shape[1]
 
 
 def indexed(arrays: dict) -> KnnWindow:
@@ -237,7 +243,7 @@ def scores(xi, xv, w, scratch, out):
     norm2 = _load(xi, xv, w, query)
     inv = 1.0 / math.sqrt(norm2) if norm2 > 0.0 else 0.0
     k = min(nb.shape[0], fill)
-    if w.starts.shape[0] > 0 and w.starts.shape[0] == w.stats.shape[1]:
+    if _uses_index(w):
         _indexed_dots(xi, w, query, dots)
     else:
         for s in range(fill):
@@ -290,7 +296,7 @@ def insert(y, xi, xv, w, scratch):
             stats[2, j] += delta * (query[j] - stats[1, j])
         query[:ncols] = 0.0
     s = w.meta[POS]
-    index = w.starts.shape[0] > 0 and w.starts.shape[0] == w.stats.shape[1]
+    index = _uses_index(w)
     if index and w.meta[FILL] == w.ids.shape[0]:  # the oldest row leaves: each of its columns'
         for t in range(w.sizes[s]):  # oldest entry
             j = w.ids[s, t]
