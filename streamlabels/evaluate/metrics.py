@@ -68,6 +68,19 @@ import scipy.stats
 
 __all__ = ["CalibrationMetrics", "MultiLabelMetrics", "RankingMetrics"]
 
+def _paired(y_true, values, dtype, n_labels: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``y_true`` as bool and ``values`` (called ``name`` in the error) as ``dtype``, both of
+    shape (L,) for one row or (n, L) for a batch; anything else raises ``ValueError``."""
+    y_true = np.asarray(y_true, dtype=np.bool_)
+    values = np.asarray(values, dtype=dtype)
+    if y_true.shape != values.shape or y_true.shape[-1] != n_labels or y_true.ndim > 2:
+        raise ValueError(
+            f"y_true {y_true.shape} and {name} {values.shape} must both have shape "
+            f"({n_labels},) or (n, {n_labels})"
+        )
+    return y_true, values
+
+
 _KEYS = (
     "subset_accuracy",
     "hamming_loss",
@@ -219,21 +232,9 @@ class MultiLabelMetrics:
         """Per-label false negatives (int64, shape (L,))."""
         return self._n_true - self._tp
 
-    def _check(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if y_true.dtype != np.bool_:
-            y_true = np.asarray(y_true, dtype=np.bool_)
-        if y_pred.dtype != np.bool_:
-            y_pred = np.asarray(y_pred, dtype=np.bool_)
-        if y_true.shape != y_pred.shape or y_true.shape[-1] != self.n_labels or y_true.ndim > 2:
-            raise ValueError(
-                f"y_true {y_true.shape} and y_pred {y_pred.shape} must both have shape "
-                f"({self.n_labels},) or (n, {self.n_labels})"
-            )
-        return y_true, y_pred
-
     def update(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
         """Score one instance (bool arrays of shape (L,)) or a batch (shape (n, L))."""
-        y_true, y_pred = self._check(np.asarray(y_true), np.asarray(y_pred))
+        y_true, y_pred = _paired(y_true, y_pred, np.bool_, self.n_labels, "y_pred")
         if y_true.ndim == 2:
             self._update_many(y_true, y_pred)
             return
@@ -454,13 +455,7 @@ class RankingMetrics:
 
     def update(self, y_true: np.ndarray, scores: np.ndarray) -> None:
         """Score one row (shapes (L,)) or a batch (shapes (n, L))."""
-        y_true = np.asarray(y_true, dtype=np.bool_)
-        scores = np.asarray(scores, dtype=np.float64)
-        if y_true.shape != scores.shape or y_true.shape[-1] != self.n_labels or y_true.ndim > 2:
-            raise ValueError(
-                f"y_true {y_true.shape} and scores {scores.shape} must both have shape "
-                f"({self.n_labels},) or (n, {self.n_labels})"
-            )
+        y_true, scores = _paired(y_true, scores, np.float64, self.n_labels, "scores")
         if not np.isfinite(scores).all():
             raise ValueError("scores must be finite to be ranked")
         rows = np.empty((len(np.atleast_2d(y_true)) + 1, 4))
@@ -567,13 +562,7 @@ class CalibrationMetrics:
 
     def update(self, y_true: np.ndarray, proba: np.ndarray) -> None:
         """Score one row (shapes (L,)) or a batch (shapes (n, L)) of P(True)."""
-        y_true = np.asarray(y_true, dtype=np.bool_)
-        proba = np.asarray(proba, dtype=np.float64)
-        if y_true.shape != proba.shape or y_true.shape[-1] != self.n_labels or y_true.ndim > 2:
-            raise ValueError(
-                f"y_true {y_true.shape} and proba {proba.shape} must both have shape "
-                f"({self.n_labels},) or (n, {self.n_labels})"
-            )
+        y_true, proba = _paired(y_true, proba, np.float64, self.n_labels, "proba")
         y, p = y_true.ravel(), proba.ravel()
         if not np.isfinite(p).all():
             raise ValueError("probabilities must be finite to be calibrated")
