@@ -50,12 +50,16 @@ TARGET_METRICS = {"micro_f1": "micro_f1", "macro_f1": "macro_f1", "example_f1": 
 LOWER_IS_BETTER = {"hamming_loss"}
 
 
-def run_one(dataset: str, model: str, shuffled: bool, timeout: float) -> dict:
+def replay(dataset: str, model: str, shuffled: bool, timeout: float,
+           *options: str) -> tuple[dict, dict | None]:
+    """``streamlabels replay`` of ``model`` (``NAME@TARGET``: ``--target TARGET``) on
+    ``dataset`` in its own process, with ``options``: the run's key (dataset, model, order) with
+    a ``status``, and the replay's report (None when it did not finish)."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "run.json"
         name, _, target = model.partition("@")
         command = [sys.executable, "-m", "streamlabels.cli", "replay", dataset, "--model", name,
-                   "--quiet", "--out", str(out)]
+                   "--quiet", "--out", str(out), *options]
         if target:
             command += ["--target", target]
         if shuffled:
@@ -64,19 +68,24 @@ def run_one(dataset: str, model: str, shuffled: bool, timeout: float) -> dict:
         try:
             subprocess.run(command, check=True, timeout=timeout, capture_output=True)
         except subprocess.TimeoutExpired:
-            return {**key, "status": f"not finished in {timeout:.0f} s"}
+            return {**key, "status": f"not finished in {timeout:.0f} s"}, None
         except subprocess.CalledProcessError as error:
-            return {**key, "status": f"failed: {error.stderr.decode()[-300:]}"}
-        report = json.loads(out.read_text())
-        return {
-            **key,
-            "status": "ok",
-            "n_instances": report["n_instances"],
-            "seconds": round(report["seconds"], 2),
-            "instances_per_second": round(report["instances_per_second"], 1),
-            "peak_memory_mb": round(report["peak_memory_mb"], 1),
-            "metrics": report["metrics"],
-        }
+            return {**key, "status": f"failed: {error.stderr.decode()[-300:]}"}, None
+        return {**key, "status": "ok"}, json.loads(out.read_text())
+
+
+def run_one(dataset: str, model: str, shuffled: bool, timeout: float) -> dict:
+    key, report = replay(dataset, model, shuffled, timeout)
+    if report is None:
+        return key
+    return {
+        **key,
+        "n_instances": report["n_instances"],
+        "seconds": round(report["seconds"], 2),
+        "instances_per_second": round(report["instances_per_second"], 1),
+        "peak_memory_mb": round(report["peak_memory_mb"], 1),
+        "metrics": report["metrics"],
+    }
 
 
 def to_markdown(rows: list[dict]) -> str:

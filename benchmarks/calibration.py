@@ -17,41 +17,27 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
+
+from accuracy import SHUFFLE_SEED, replay  # this folder's replay runner
 
 RESULTS = Path(__file__).parent / "results"
 DATASETS = "flags,emotions,yeast,scene,medical,enron,tmc2007-500,bibtex,imdb,delicious"
-SHUFFLE_SEED = 1
 SHOWN = ("brier", "ece", "micro_f1", "hamming_loss")
 
 
 def run_one(dataset: str, model: str, shuffled: bool, timeout: float) -> dict:
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "run.json"
-        command = [sys.executable, "-m", "streamlabels.cli", "replay", dataset, "--model", model,
-                   "--calibration", "--quiet", "--out", str(out)]
-        if shuffled:
-            command += ["--shuffle", str(SHUFFLE_SEED)]
-        key = {"dataset": dataset, "model": model, "order": "shuffled" if shuffled else "file"}
-        try:
-            subprocess.run(command, check=True, timeout=timeout, capture_output=True)
-        except subprocess.TimeoutExpired:
-            return {**key, "status": f"not finished in {timeout:.0f} s"}
-        except subprocess.CalledProcessError as error:
-            return {**key, "status": f"failed: {error.stderr.decode()[-300:]}"}
-        report = json.loads(out.read_text())
-        return {
-            **key,
-            "status": "ok",
-            "n_instances": report["n_instances"],
-            "n_labels": report["n_labels"],
-            "seconds": round(report["seconds"], 2),
-            "metrics": {k: report["metrics"][k] for k in SHOWN},
-            "reliability": report["reliability"],
-        }
+    key, report = replay(dataset, model, shuffled, timeout, "--calibration")
+    if report is None:
+        return key
+    return {
+        **key,
+        "n_instances": report["n_instances"],
+        "n_labels": report["n_labels"],
+        "seconds": round(report["seconds"], 2),
+        "metrics": {k: report["metrics"][k] for k in SHOWN},
+        "reliability": report["reliability"],
+    }
 
 
 def to_markdown(rows: list[dict]) -> str:
