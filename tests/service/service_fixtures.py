@@ -7,6 +7,7 @@ is one fixture definition, started once per run whichever modules use it.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -105,6 +106,15 @@ class InThread:
 def distinct_ids(n: int):
     """A read_until condition: records with at least ``n`` distinct keys."""
     return lambda records: len({r.key for r in records}) >= n
+
+
+def predictions_by_id(records) -> dict[int, list[dict]]:
+    """The prediction messages of output ``records``, grouped by instance id, in order."""
+    by_id: dict[int, list[dict]] = {}
+    for record in records:
+        message = json.loads(record.value)
+        by_id.setdefault(message["id"], []).append(message)
+    return by_id
 
 
 def spawn_service(args: list[str], log: Path, **env) -> subprocess.Popen:

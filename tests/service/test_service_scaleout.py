@@ -21,6 +21,7 @@ from service_fixtures import (
     InThread,
     distinct_ids,
     fresh_topics,
+    predictions_by_id,
     service_config,
     service_flags,
     spawn_service,
@@ -154,14 +155,6 @@ def _role(broker, topics, labels, role: str, group: str, **settings):
     return Service(config)
 
 
-def _predictions(records) -> dict[int, list[dict]]:
-    by_id: dict[int, list[dict]] = {}
-    for record in records:
-        message = json.loads(record.value)
-        by_id.setdefault(message["id"], []).append(message)
-    return by_id
-
-
 def _published_versions(broker, topics) -> list[int]:
     with TopicReader(broker.bootstrap_servers, topics["snapshot_topic"]) as snaps:
         records = snaps.read_until(lambda r: len(r) > 0)
@@ -228,7 +221,7 @@ def test_trainer_and_two_scorers_split_partitions_and_follow_new_versions(broker
         )
         records = out.read_until(distinct_ids(len(data)), timeout=180)
         assert scorers[0].assigned == both
-    by_id = _predictions(records)
+    by_id = predictions_by_id(records)
     assert sorted(by_id) == list(range(len(data)))
     first = [p["model_version"] for i in range(300) for p in by_id[i]]
     second = [p["model_version"] for i in range(300, 600) for p in by_id[i]]
@@ -379,4 +372,4 @@ def test_a_killed_scorer_hands_its_partitions_over_without_losing_instances(
         send(500, len(data))  # half of these land on the dead scorer's partition
         records = out.read_until(distinct_ids(len(data)), timeout=180)
         assert len(survivor.assigned) == 2
-    assert sorted(_predictions(records)) == list(range(len(data)))
+    assert sorted(predictions_by_id(records)) == list(range(len(data)))

@@ -33,6 +33,7 @@ from service_fixtures import (
     REPO,
     distinct_ids,
     fresh_topics,
+    predictions_by_id,
     service_flags,
     spawn_service,
     stop_service,
@@ -167,10 +168,7 @@ def _crash_soak(broker, labels, data, tmp_path, cycles: int, seed: int) -> Count
         finally:
             assert stop_service(process) == 0, log.read_text()[-3000:]
 
-    by_id: dict[int, list[dict]] = {}
-    for record in records:
-        message = json.loads(record.value)
-        by_id.setdefault(message["id"], []).append(message)
+    by_id = predictions_by_id(records)
     assert sorted(by_id) == list(range(n)), "a message was never predicted"
     for i, predictions in by_id.items():  # duplicates come from the same restored model
         assert all(p == predictions[0] for p in predictions), f"id {i} predicted differently"
@@ -273,10 +271,7 @@ def test_sigkill_with_sends_in_flight_loses_nothing_and_learns_nothing_twice(
             records = out.read_until(distinct_ids(len(data)), timeout=180)
     finally:
         assert stop_service(process) == 0, log.read_text()[-3000:]
-    by_id: dict[int, list[dict]] = {}
-    for record in records:
-        message = json.loads(record.value)
-        by_id.setdefault(message["id"], []).append(message)
+    by_id = predictions_by_id(records)
     assert sorted(by_id) == list(range(len(data))), "a message was never predicted"
     assert all(len(by_id[i]) == 1 for i in by_id), "only the lost predictions come again"
     assert all(p["model_version"] == i for i, ps in by_id.items() for p in ps)
@@ -484,10 +479,7 @@ def test_the_service_rides_out_a_broker_restart_and_keeps_its_checkpointed_model
         if new is not None:
             new.stop()
     print(f"broker restart: all new predictions {reconnected:.1f} s after the new broker")
-    by_id: dict[int, list[dict]] = {}
-    for record in records:
-        message = json.loads(record.value)
-        by_id.setdefault(message["id"], []).append(message)
+    by_id = predictions_by_id(records)
     assert sorted(by_id) == list(range(len(first), len(first) + len(second)))
     assert all(m["model_version"] == i for i, ms in by_id.items() for m in ms)
     final = CheckpointStore(checkpoints).load_latest()
