@@ -41,6 +41,12 @@ class ExpertLayer:
         kernel.decide_row(model_scores, row.indices, row.values, self.layer, self.scratch, labels)
         return labels, tuple(getattr(self.scratch, name).copy() for name in kernel.KEPT)
 
+    def probabilities(self) -> np.ndarray:
+        """The calibrated P(True) of each label of the row :meth:`decide` decided last."""
+        out = np.zeros(self.layer.weights.shape[0])
+        kernel.probabilities(self.layer, self.scratch, out)
+        return out
+
     def learn(self, truth: np.ndarray, row: Row, kept: tuple) -> None:
         """Learn the truth of a row decided as ``kept`` says (:meth:`decide`'s second value)."""
         self.reserve(int(row.indices[-1]) + 1 if len(row.indices) else 0)

@@ -99,9 +99,10 @@ class LearnedState:
         dense = {**self.dense_template, **x} if len(x) < len(self.dense_template) else x
         return Row(dense, row.indices, row.values)
 
-    def score(self, x: dict) -> tuple:
+    def score(self, x: dict, probabilities: bool = True) -> tuple:
         """Labels, the decision layer's kept arrays (None without the layer) and final scores
-        of ``x``, kept for a ``learn`` of the same ``x`` right after."""
+        of ``x`` (the layer's calibrated ones; None if not ``probabilities``), kept for a
+        ``learn`` of the same ``x`` right after."""
         row = self.row(x, grow=False)
         transition = self.transition
         routing, local = transition.scores(row, every_group=True)
@@ -110,7 +111,7 @@ class LearnedState:
         kept, scores = None, model_scores
         if self.experts is not None:
             labels, kept = self.experts.decide(model_scores, row)
-            scores = kept[1]
+            scores = self.experts.probabilities() if probabilities else None
         self.pending = (x, labels, row, kept, scores, own)
         return labels, kept, scores
 
@@ -118,7 +119,7 @@ class LearnedState:
         """The labels of ``x``, kept as :meth:`score` keeps them (the routing rule asks only
         the routed groups)."""
         if self.experts is not None:
-            return self.score(x)[0]
+            return self.score(x, probabilities=False)[0]
         row = self.row(x, grow=False)
         labels = self.transition.predict(row)
         self.pending = (x, labels, row, None, None, labels)

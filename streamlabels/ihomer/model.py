@@ -261,8 +261,9 @@ class IHOMER(base.MultiLabelClassifier, base.MiniBatchClassifier):
         return dict(zip(self._labels, self._state.predict(x).tolist()))
 
     def predict_proba_one(self, x: dict, **kwargs) -> dict:
-        """Each label's score: the experts' weighted mix (``decision="experts"``, cut at the
-        learned threshold) or r_k(x) * P(label | x, group k relevant); not calibrated."""
+        """Each label's P(True): the experts' weighted mix calibrated online by isotonic
+        regression on past (mix, truth) pairs (``decision="experts"``; the label set is still
+        cut from the mix itself), or r_k(x) * P(label | x, group k relevant), not calibrated."""
         if not self._state.started:
             return {}
         proba = self._state.score(x)[2].tolist()

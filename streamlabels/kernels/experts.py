@@ -37,7 +37,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from streamlabels.kernels import knn, targets
+from streamlabels.kernels import calibration, knn, targets
 from streamlabels.kernels.jit import kernel
 
 MODEL = 0
@@ -74,12 +74,17 @@ decayed counts (previous row had l: rows, positives; had not: rows, positives); 
 (2, N_BINS) decayed counts of past scores of negatives and positives; the decision target's
 arrays (:data:`.targets.FIELDS`); ``window``, a :class:`~streamlabels.kernels.knn.KnnWindow`."""
 
-Scratch = namedtuple("Scratch", ["experts", "scores", "knn", "candidates", "choices", "taken"])
+Scratch = namedtuple(
+    "Scratch",
+    ["experts", "scores", "knn", "candidates", "choices", "taken", "calibration", "calibrated"],
+)
 """Per-row work arrays: ``experts`` (L, E), each expert's score; ``scores`` (L,), the combined
 scores; ``knn``, a :class:`~streamlabels.kernels.knn.KnnScratch`; the target's
 (:mod:`.targets`) ``candidates`` (set experts x L) and ``choices`` (3 x L) bool, ``taken`` (L,)
-bool. :func:`learn_row` reads ``experts``, ``scores``, ``candidates`` and ``choices`` as
-:func:`decide_row` left them for the same row (:data:`KEPT`)."""
+bool; ``calibration``, the work array of :func:`.calibration.fit`, and ``calibrated`` (L,),
+the calibrated scores (:func:`probabilities`). :func:`learn_row` reads
+``experts``, ``scores``, ``candidates`` and ``choices`` as :func:`decide_row` left them for the
+same row (:data:`KEPT`)."""
 
 KEPT = ("experts", "scores", "candidates", "choices")
 """The scratch fields that carry a row's decision over to its learning."""
@@ -124,7 +129,8 @@ def new_scratch(layer: Layer) -> Scratch:
                    knn.new_scratch(layer.window),
                    np.zeros((layer.set_weights.shape[0], n_labels), dtype=np.bool_),
                    np.zeros((n_choices, n_labels), dtype=np.bool_),
-                   np.zeros(n_labels, dtype=np.bool_))
+                   np.zeros(n_labels, dtype=np.bool_),
+                   np.zeros((calibration.N_ROWS, layer.histogram.shape[1])), np.zeros(n_labels))
 
 
 @kernel(background=True)
@@ -152,7 +158,27 @@ def decide_row(model_scores, xi, xv, layer, scratch, out):
         p[l] = s
         out[l] = s >= tau and s > 0.0
     found = min(layer.window.meta[knn.FILL], layer.window.meta[knn.K]) if prm[ON + KNN] else 0
-    targets.decide(p, tau, found, layer, scratch, out)
+    if targets.calibrated(layer):
+        _calibrate(layer, scratch)
+    targets.decide(p, scratch.calibrated, tau, found, layer, scratch, out)
+
+
+@kernel
+def _calibrate(layer, scratch):
+    """``scratch.scores`` calibrated on the layer's (score, truth) histogram
+    (:mod:`.calibration`) into ``scratch.calibrated``."""
+    calibration.fit(layer.histogram, scratch.calibration)
+    calibration.apply(scratch.scores, scratch.calibration, scratch.calibrated)
+
+
+@kernel(background=True)
+def probabilities(layer, scratch, out):
+    """The calibrated P(True) of the row :func:`decide_row` decided last into ``out`` (computed
+    there already when the target decides on it)."""
+    if not targets.calibrated(layer):
+        _calibrate(layer, scratch)
+    for l in range(out.shape[0]):
+        out[l] = scratch.calibrated[l]
 
 
 @kernel

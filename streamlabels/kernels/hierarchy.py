@@ -160,8 +160,9 @@ def score_row(idx, vals, bank, sgd, rule, active, shadow, warmup, layer, scratch
     Routing scores per group, then label scores within the groups that are routed (every group
     when the layer decides, the rule must fall back on every group or scores are wanted), a
     warming group's from the shadow; the hierarchy's own labels by the routing rule; then the
-    decision layer's labels and scores, or the rule's. The parts come apart (not one ``Model``):
-    taking a tuple of tuples apart costs a reference count per array, which per row adds up.
+    decision layer's labels and calibrated scores, or the rule's. The parts come apart (not one
+    ``Model``): taking a tuple of tuples apart costs a reference count per array, which per row
+    adds up.
     """
     mode, theta = sgd.mode, rule.theta
     want_scores = out.scores.shape[0] > 0
@@ -192,8 +193,7 @@ def score_row(idx, vals, bank, sgd, rule, active, shadow, warmup, layer, scratch
         label_scores(routing, local, offsets, members, scratch.model_scores)
         experts.decide_row(scratch.model_scores, idx, vals, layer, layer_scratch, out.labels[i])
         if want_scores:
-            for label in range(own.shape[0]):
-                out.scores[i, label] = layer_scratch.scores[label]
+            experts.probabilities(layer, layer_scratch, out.scores[i])
     else:
         for label in range(own.shape[0]):
             out.labels[i, label] = own[label]

@@ -12,16 +12,20 @@ minimization in multi-label classification", MLJ 2012), so the decision layer
   histogram by ``PRIOR`` pseudo-positives (a rare label borrows the global cut); then, per
   label, whichever of three decisions (that cut, the micro rule, the label's value in the
   previous label set) has the best F1 on the label so far.
-- ``HAMMING`` (Hamming loss): the marginal mode, score >= 0.5.
+- ``HAMMING`` (Hamming loss): the marginal mode, calibrated probability >= 0.5.
 - ``EXAMPLE`` (example-F1) and ``SUBSET`` (subset accuracy): losses of whole label sets, which
-  no per-label rule minimises, so they are decided over whole label sets. Set experts each propose a set: the marginal mode, the micro rule's set, the
-  plug-in F1 maximiser (under label independence: the top k labels for the k that maximises
-  ``2 sum_{i<=k} p_(i) / (k + sum p)``, or none when ``prod (1 - p)`` is larger; Jansche 2007),
+  no per-label rule minimises, so they are decided over whole label sets. Set experts each
+  propose a set: the marginal mode, the micro rule's set, the plug-in F1 maximiser (under label
+  independence: the top k labels for the k that maximises ``2 sum_{i<=k} p_(i) / (k + sum p)``,
+  or none when ``prod (1 - p)`` is larger; Jansche 2007),
   the marginal mode made non-empty, the previous set (PREV-LS), the most frequent set so far
   (MAJ-LS) and recently, the nearest neighbour's set and the most frequent among the k
   neighbours. Hedge weighs them by the target's own loss (0/1, or 1 - F1) with fixed share, and
   the set with the largest total weight is predicted: no worse, up to the regret, than the best
   of them, the two label-set baselines included.
+
+The marginal mode and the plug-in rule read probabilities, so these targets decide on the
+scores calibrated (:mod:`.calibration`); the micro and macro cuts are learned on the scores.
 
 Label sets are tracked in a table of ``N_SETS`` slots (a label set's hash, its cumulative and
 decayed counts); when it is full the set with the smallest decayed count gives way.
@@ -209,15 +213,15 @@ def _table_set(sets, counts, column, out):
 
 
 @kernel
-def _propose(p, tau, layer, found, scratch):
-    """Each set expert's set into ``scratch.candidates`` (``found``: the kNN's neighbours in
-    ``scratch.knn.neighbours``, nearest first)."""
+def _propose(p, q, tau, layer, found, scratch):
+    """Each set expert's set into ``scratch.candidates`` (``q``: the calibrated ``p``;
+    ``found``: the kNN's neighbours in ``scratch.knn.neighbours``, nearest first)."""
     c = scratch.candidates
     n = p.shape[0]
     best = 0
     any_mode = False
     for l in range(n):
-        c[MODE, l] = p[l] >= 0.5
+        c[MODE, l] = q[l] >= 0.5
         any_mode = any_mode or c[MODE, l]
         c[MICRO_SET, l] = p[l] >= tau and p[l] > 0.0
         c[MODE_OR_BEST, l] = c[MODE, l]
@@ -226,7 +230,7 @@ def _propose(p, tau, layer, found, scratch):
             best = l
     if not any_mode and n > 0:
         c[MODE_OR_BEST, best] = True
-    _plug_in(p, scratch.taken, c[PLUG_IN])
+    _plug_in(q, scratch.taken, c[PLUG_IN])
     _table_set(layer.sets, layer.set_counts, TOTAL_COUNT, c[MAJORITY])
     _table_set(layer.sets, layer.set_counts, RECENT_COUNT, c[RECENT])
     window, neighbours = layer.window, scratch.knn.neighbours
@@ -260,15 +264,24 @@ def _vote(weights, candidates, out):
         out[l] = candidates[pick, l]
 
 
+@kernel(inline=True)
+def calibrated(layer):
+    """Whether the target decides on calibrated probabilities (:mod:`.calibration`): the
+    marginal mode and the set targets' probability-based experts do; the F-measure cuts are
+    learned on the scores themselves."""
+    target = int(layer.target_prm[KIND])
+    return target == HAMMING or target == EXAMPLE or target == SUBSET
+
+
 @kernel
-def decide(p, tau, found, layer, scratch, out):
-    """The target's labels for combined scores ``p`` into ``out`` (``tau``: the micro rule's
-    threshold, and ``out`` already holds the micro rule's labels; ``found``: neighbours the kNN
-    found for this row)."""
+def decide(p, q, tau, found, layer, scratch, out):
+    """The target's labels for combined scores ``p`` into ``out`` (``q``: ``p`` calibrated,
+    filled only when :func:`calibrated`; ``tau``: the micro rule's threshold, and ``out``
+    already holds the micro rule's labels; ``found``: neighbours the kNN found for this row)."""
     target = int(layer.target_prm[KIND])
     if target == HAMMING:
         for l in range(p.shape[0]):
-            out[l] = p[l] >= 0.5
+            out[l] = q[l] >= 0.5
     elif target == MACRO:
         choices = scratch.choices
         for l in range(p.shape[0]):
@@ -285,7 +298,7 @@ def decide(p, tau, found, layer, scratch, out):
                     best, best_f = c, f
             out[l] = choices[best, l]
     elif layer.set_weights.shape[0] > 0:  # a set target: it has set experts (:func:`shapes`)
-        _propose(p, tau, layer, found, scratch)
+        _propose(p, q, tau, layer, found, scratch)
         _vote(layer.set_weights, scratch.candidates, out)
 
 
