@@ -159,11 +159,10 @@ class ServiceConfig:
     )
     scoring: str = _setting(
         "batch",
-        "role single: 'batch' scores each polled batch at once with the model as it stood before "
-        "the batch, then learns the batch's labelled messages in offset order (the predictions "
-        "of 'strict' when --batch-size is 1; within a batch, later messages do not benefit from "
-        "earlier labels); 'strict' predicts then learns one message at a time (exact "
-        "test-then-train)",
+        "role single: 'batch' scores a polled batch's unlabelled messages at once with the model "
+        "as it stood before the batch, and its labelled ones test-then-train in offset order in "
+        "one compiled pass (within a batch, unlabelled messages do not benefit from earlier "
+        "labels); 'strict' predicts then learns one message at a time (exact test-then-train)",
         choices=("batch", "strict"),
     )
     snapshot_topic: str = _setting(

@@ -6,9 +6,8 @@ cleanly once every message has been handled.
 
 The stream is the one ``streamlabels replay`` reads for the same name (the synthetic drifting
 stream for none), so the two can be compared. The demo says which scoring mode the service ran
-and how that bears on its micro-F1: in ``batch`` mode (the service's default) the messages of one
-polled batch are predicted before any of them is learned, so it scores below ``replay``, which
-predicts each instance after learning every one before it; ``strict`` gives ``replay``'s figures.
+and how that bears on its micro-F1: its messages are all labelled, and both modes predict each
+labelled message after learning every one before it, as ``replay`` does: the same figures.
 """
 
 from __future__ import annotations
@@ -29,10 +28,10 @@ def scoring_note(scoring: str, batch_size: int, replay: str) -> str:
             f"`{replay}` does: the same micro-F1"
         )
     return (
-        f"scoring: batch (the service's default): up to {batch_size} messages polled at once are "
-        "predicted before any of them is learned.\nSo micro-F1 is below "
-        f"`{replay}`'s, which predicts each instance after learning every one before it; "
-        "--scoring strict gives replay's."
+        f"scoring: batch (the service's default): up to {batch_size} messages polled at once; "
+        "the labelled ones are predicted, then learned, in order, as "
+        f"`{replay}` does: the same micro-F1 (unlabelled ones would be scored at once by the "
+        "model before the batch)"
     )
 
 

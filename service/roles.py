@@ -7,12 +7,15 @@
     then, if the message is labelled, does the model learn it. So the predictions on a single
     partition equal ``streamlabels replay`` on the same order. A run of labelled messages is
     one compiled call (``IHOMER.score_learn_many``), a run of unlabelled ones one scoring pass.
-  - ``batch`` (the default): the batch's feature dicts are scored in one compiled pass, labels
-    and scores together, by the model as it stood before the batch (``IHOMER.score_many``, over
-    the model's own feature columns); then its labelled rows are learned in offset order by one
-    compiled call (``learn_many``). With one message per batch this is ``strict``;
-    within a larger batch, later messages do not benefit from the labels of earlier ones. Every
-    prediction's ``model_version`` is the version that scored it.
+  - ``batch`` (the default): every message is scored once, in at most two compiled calls per
+    batch. The unlabelled messages are scored together by the model as it stood before the batch
+    (``IHOMER.score_many``, over the model's own feature columns); the labelled ones are scored
+    and learned test-then-train in offset order in one call (``score_learn_many``), each
+    predicted, as in ``strict``, by the model that has learned the labelled messages before it.
+    So a labelled batch costs what ``strict`` costs, and an unlabelled message never waits on
+    learning: within a batch it does not benefit from the labels of earlier messages. With one
+    message per batch this is ``strict``. Every prediction's ``model_version`` is the version
+    that scored it.
 
   Learning is the same in both: each labelled message once, in offset order.
 - ``trainer`` (:class:`Trainer`): the single writer of a model. It reads the labelled instances in
@@ -150,18 +153,27 @@ class Single(_Learning):
         return n_learned
 
     def _batch(self, instances: list, send) -> int:
-        """Score the batch once from the model before it, then learn its labelled rows once."""
+        """Score the unlabelled instances at once from the model before the batch, and the
+        labelled ones test-then-train in one pass; send every prediction in offset order."""
         if not instances:
             return 0
         version = self.model.n_instances
-        flags, scores = self.model.score_many([instance.x for instance in instances])
-        _send_each(instances, flags, scores, itertools.repeat(version), send)
-        rows = [k for k, instance in enumerate(instances) if instance.y is not None]
-        if rows:
-            truth = self.prequential.truth([instances[k] for k in rows])
-            self.prequential.update(truth, flags[rows])
-            self.learned.learn([instances[k].x for k in rows], truth)
-        return len(rows)
+        labelled = np.array([instance.y is not None for instance in instances])
+        flags = np.zeros((len(instances), self.prequential.n_labels), dtype=bool)
+        scores = np.zeros(flags.shape)
+        versions = np.full(len(instances), version)
+        if not labelled.all():
+            flags[~labelled], scores[~labelled] = self.model.score_many(
+                [instance.x for instance, y in zip(instances, labelled) if not y])
+        if labelled.any():
+            rows = [instance for instance, y in zip(instances, labelled) if y]
+            truth = self.prequential.truth(rows)
+            flags[labelled], scores[labelled] = self.model.score_learn_many(
+                [instance.x for instance in rows], truth)
+            versions[labelled] += np.arange(len(rows))
+            self.prequential.update(truth, flags[labelled])
+        _send_each(instances, flags, scores, versions.tolist(), send)
+        return int(labelled.sum())
 
     def due(self) -> bool:
         return self.learned.checkpoint_due()

@@ -409,7 +409,8 @@ def test_auto_scaling_builds_the_model_from_the_first_polled_batch(
     data_dir, tmp_path, caplog, name, expected
 ):
     """Without a checkpoint or a --labels-from file the model waits for the first batch with
-    rows; then batch scoring is the model before each batch, learning each labelled row."""
+    rows; then batch scoring: the unlabelled rows by the model before the batch, the labelled
+    ones test-then-train in order."""
     labels, data = _rows(name, 200)
     codec = Codec(labels)
     instances = [
@@ -444,15 +445,23 @@ def test_auto_scaling_builds_the_model_from_the_first_polled_batch(
     expected_sent = []
     for start in range(0, len(instances), 50):
         batch = instances[start : start + 50]
-        flags, scores = reference.score_many([i.x for i in batch])
-        expected_sent += [
-            (i.id, f.tolist(), s.tolist(), reference.n_instances)
-            for i, f, s in zip(batch, flags, scores)
-        ]
+        version = reference.n_instances
+        unlabelled = [i for i in batch if i.y is None]
+        before = dict(zip([i.id for i in unlabelled],
+                          zip(*reference.score_many([i.x for i in unlabelled]))))
         for instance in batch:
-            if instance.y is not None:
+            if instance.y is None:
+                flags, scores = before[instance.id]
+                expected_sent.append((instance.id, flags.tolist(), scores.tolist(), version))
+            else:
+                flags, scores = reference.score_one(instance.x)
+                expected_sent.append((instance.id, flags.tolist(), scores.tolist(),
+                                      reference.n_instances))
                 reference.learn_one(instance.x, instance.y)
     assert sent == expected_sent
+    learned_before = itertools.accumulate((i.y is not None for i in instances), initial=0)
+    assert any(i.y is None and message[3] < n  # scored by an older model than strict's
+               for i, message, n in zip(instances, sent, learned_before))
 
 
 def test_auto_scaling_from_the_labels_from_file_and_a_checkpoint_keeps_its_own(
