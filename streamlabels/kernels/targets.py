@@ -24,8 +24,11 @@ minimization in multi-label classification", MLJ 2012), so the decision layer
   the set with the largest total weight is predicted: no worse, up to the regret, than the best
   of them, the two label-set baselines included.
 
-The marginal mode and the plug-in rule read probabilities, so these targets decide on the
-scores calibrated (:mod:`.calibration`); the micro and macro cuts are learned on the scores.
+The marginal mode is Bayes-optimal for Hamming loss on calibrated probabilities, so ``HAMMING``
+decides on the scores calibrated (:mod:`.calibration`): the Hamming loss fell on 14 of the 20
+shared (dataset, order) pairs. The cuts of the F-measures are learned on the scores themselves;
+the set experts read the scores too: calibrated, example-F1 fell on 13 pairs, subset accuracy on
+10, and subset accuracy was ahead of the best peer on 16 pairs instead of 17.
 
 Label sets are tracked in a table of ``N_SETS`` slots (a label set's hash, its cumulative and
 decayed counts); when it is full the set with the smallest decayed count gives way.
@@ -213,15 +216,15 @@ def _table_set(sets, counts, column, out):
 
 
 @kernel
-def _propose(p, q, tau, layer, found, scratch):
-    """Each set expert's set into ``scratch.candidates`` (``q``: the calibrated ``p``;
-    ``found``: the kNN's neighbours in ``scratch.knn.neighbours``, nearest first)."""
+def _propose(p, tau, layer, found, scratch):
+    """Each set expert's set into ``scratch.candidates`` (``found``: the kNN's neighbours in
+    ``scratch.knn.neighbours``, nearest first)."""
     c = scratch.candidates
     n = p.shape[0]
     best = 0
     any_mode = False
     for l in range(n):
-        c[MODE, l] = q[l] >= 0.5
+        c[MODE, l] = p[l] >= 0.5
         any_mode = any_mode or c[MODE, l]
         c[MICRO_SET, l] = p[l] >= tau and p[l] > 0.0
         c[MODE_OR_BEST, l] = c[MODE, l]
@@ -230,7 +233,7 @@ def _propose(p, q, tau, layer, found, scratch):
             best = l
     if not any_mode and n > 0:
         c[MODE_OR_BEST, best] = True
-    _plug_in(q, scratch.taken, c[PLUG_IN])
+    _plug_in(p, scratch.taken, c[PLUG_IN])
     _table_set(layer.sets, layer.set_counts, TOTAL_COUNT, c[MAJORITY])
     _table_set(layer.sets, layer.set_counts, RECENT_COUNT, c[RECENT])
     window, neighbours = layer.window, scratch.knn.neighbours
@@ -267,10 +270,8 @@ def _vote(weights, candidates, out):
 @kernel(inline=True)
 def calibrated(layer):
     """Whether the target decides on calibrated probabilities (:mod:`.calibration`): the
-    marginal mode and the set targets' probability-based experts do; the F-measure cuts are
-    learned on the scores themselves."""
-    target = int(layer.target_prm[KIND])
-    return target == HAMMING or target == EXAMPLE or target == SUBSET
+    marginal mode does."""
+    return int(layer.target_prm[KIND]) == HAMMING
 
 
 @kernel
@@ -298,7 +299,7 @@ def decide(p, q, tau, found, layer, scratch, out):
                     best, best_f = c, f
             out[l] = choices[best, l]
     elif layer.set_weights.shape[0] > 0:  # a set target: it has set experts (:func:`shapes`)
-        _propose(p, q, tau, layer, found, scratch)
+        _propose(p, tau, layer, found, scratch)
         _vote(layer.set_weights, scratch.candidates, out)
 
 
