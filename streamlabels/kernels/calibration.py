@@ -16,10 +16,11 @@ among past scores like it, constrained to grow with the score:
 4. between bin centres, linear interpolation; from 0 to the first centre towards 0, from the
    last centre towards 1.
 
-Only what is reported changes (``predict_proba_one``, ``score_one``, the scorers' scores): the
-decisions are made on the mix itself, and the layer learns from it, so predictions are unchanged
-bit for bit. The map costs one pass over the histogram per scored row, and nothing when only
-labels are asked for.
+What is reported changes (``predict_proba_one``, ``score_one``, the scorers' scores); the layer
+learns from the mix itself, and every target but ``hamming`` (the marginal mode of these
+probabilities: :mod:`.targets`) decides on the mix, so their predictions are unchanged bit for
+bit. The map costs one pass over the histogram per scored row, and nothing when only labels are
+asked for (but for ``hamming``).
 """
 
 from __future__ import annotations
