@@ -34,39 +34,41 @@ TIE_BREAK = 1e-9
 """Added per bin after pooling, so pooled bins keep their order; far below any calibration
 error that 10-bin ECE or the Brier score can see."""
 
-VALUE = 0
+POSITIVES = 0
 WEIGHT = 1
 SIZE = 2
 KNOT = 3
 N_ROWS = 4
-"""Rows of the work array (``(N_ROWS, n_bins)``): the pooled blocks' values, weights and sizes,
-then the map's value at each bin centre."""
+"""Rows of the work array (``(N_ROWS, n_bins)``): the pooled blocks' (smoothed) positives,
+weights and sizes, then the map's value at each bin centre."""
 
 
 @kernel
 def fit(histogram, work):
     """The isotonic map of ``histogram`` ((2, n_bins) decayed counts of negatives and positives
-    per score bin) into ``work[KNOT]``, its value at each bin's centre."""
+    per score bin) into ``work[KNOT]``, its value at each bin's centre. Blocks keep their
+    positives and weight, and compare rates by cross-multiplying: one division per block."""
     n_bins = histogram.shape[1]
-    value, weight, size, knot = work[VALUE], work[WEIGHT], work[SIZE], work[KNOT]
+    positives, weight, size, knot = work[POSITIVES], work[WEIGHT], work[SIZE], work[KNOT]
+    width = 1.0 / n_bins
     blocks = 0
     for b in range(n_bins):
-        w = histogram[0, b] + histogram[1, b] + PSEUDO
-        value[blocks] = (histogram[1, b] + PSEUDO * (b + 0.5) / n_bins) / w
-        weight[blocks] = w
+        positives[blocks] = histogram[1, b] + PSEUDO * (b + 0.5) * width
+        weight[blocks] = histogram[0, b] + histogram[1, b] + PSEUDO
         size[blocks] = 1.0
         blocks += 1
-        while blocks > 1 and value[blocks - 2] > value[blocks - 1]:
+        while blocks > 1 and (positives[blocks - 2] * weight[blocks - 1]
+                              > positives[blocks - 1] * weight[blocks - 2]):
             a = blocks - 2
-            total = weight[a] + weight[a + 1]
-            value[a] = (value[a] * weight[a] + value[a + 1] * weight[a + 1]) / total
-            weight[a] = total
+            positives[a] += positives[a + 1]
+            weight[a] += weight[a + 1]
             size[a] += size[a + 1]
             blocks -= 1
     b = 0
     for j in range(blocks):
+        rate = positives[j] / weight[j]
         for _ in range(int(size[j])):
-            knot[b] = value[j] + b * TIE_BREAK
+            knot[b] = rate + b * TIE_BREAK
             b += 1
 
 
