@@ -260,6 +260,24 @@ class IHOMER(base.MultiLabelClassifier, base.MiniBatchClassifier):
             return {}
         return dict(zip(self._labels, self._state.predict(x).tolist()))
 
+    def predict_positives_one(self, x: dict) -> set:
+        """The labels ``predict_one`` sets True, and only those: no dict over every label, for
+        label spaces in the thousands with a few positives per instance (``learn_one`` takes
+        such a set back as ``y``). Not a river method; it leaves the model as ``predict_one``
+        does, so a test-then-train loop may use either.
+
+        >>> model = IHOMER(labels=["a", "b", "c"], decision="routing")
+        >>> for i in range(40):
+        ...     model.learn_one({"f": float(i % 2)}, {"a", "c"} if i % 2 else {"b"})
+        >>> sorted(model.predict_positives_one({"f": 1.0}))
+        ['a', 'c']
+        >>> model.predict_one({"f": 1.0})
+        {'a': True, 'b': False, 'c': True}
+        """
+        if not self._state.started:
+            return set()
+        return self._state.labels.named(self._state.predict(x))
+
     def predict_proba_one(self, x: dict, **kwargs) -> dict:
         """Each label's P(True): the experts' weighted mix calibrated online by isotonic
         regression on past (mix, truth) pairs (``decision="experts"``; the label set is still

@@ -148,6 +148,9 @@ class Transition:
         their old learner, and (when warm) keep the old hierarchy as the shadow."""
         old = self.active
         old_index = {g: k for k, g in enumerate(old.groups)}
+        place = np.zeros(len(old.group_of), dtype=np.int64)  # each label's place in its old group
+        for members in old.members:
+            place[members] = np.arange(len(members))
         warm, fresh = {}, []
         for k, group in enumerate(groups):
             if group in old_index:
@@ -157,9 +160,7 @@ class Transition:
             parent = old.group_of[group[0]]
             inside_parent = all(old.group_of[label] == parent for label in group)
             if self.warm and inside_parent and len(group) > 1:
-                members = old.groups[parent]
-                positions = [members.index(label) for label in group]
-                warm[k] = old.locals[parent].subset(positions)
+                warm[k] = old.locals[parent].subset(place[list(group)].tolist())
             elif len(group) > 1:
                 fresh.append(k)
         self.active = self.make_hierarchy(groups, warm)

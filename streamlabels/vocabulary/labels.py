@@ -129,6 +129,16 @@ class LabelVocabulary:
             )
         return np.array(sorted(set(ids)), dtype=np.int64)
 
+    def named(self, row: np.ndarray) -> set:
+        """The names of the labels a bool row over the vocabulary sets: the positives alone,
+        whatever the vocabulary's size.
+
+        >>> LabelVocabulary(["a", "b", "c"]).named(np.array([True, False, True])) == {"a", "c"}
+        True
+        """
+        names = self.names
+        return {names[i] for i in np.flatnonzero(row).tolist()}
+
     def truth(self, y) -> np.ndarray:
         """``y`` as a bool row over the vocabulary."""
         row = np.zeros(len(self.names), dtype=bool)
