@@ -183,6 +183,8 @@ def probabilities(layer, scratch, out):
 
 @kernel
 def _hedge(y, layer, ex):
+    """The Hedge update of every label's weights. An expert that is off has weight 0 and keeps
+    it, so it is skipped: the same sums, bit for bit, without its exp per label."""
     prm, w = layer.prm, layer.weights
     eta, share = prm[ETA], prm[SHARE]
     n_on = 0.0
@@ -192,11 +194,13 @@ def _hedge(y, layer, ex):
         truth = 1.0 if y[l] else 0.0
         z = 0.0
         for e in range(N_EXPERTS):
-            d = ex[l, e] - truth
-            w[l, e] *= math.exp(-eta * d * d)
-            z += w[l, e]
+            if prm[ON + e] > 0.0:
+                d = ex[l, e] - truth
+                w[l, e] *= math.exp(-eta * d * d)
+                z += w[l, e]
         for e in range(N_EXPERTS):
-            w[l, e] = (1.0 - share) * w[l, e] / z + share * prm[ON + e] / n_on
+            if prm[ON + e] > 0.0:
+                w[l, e] = (1.0 - share) * w[l, e] / z + share * prm[ON + e] / n_on
 
 
 @kernel
