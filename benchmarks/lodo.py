@@ -1,21 +1,28 @@
-"""Leave-one-dataset-out choice of the decision layer's constants (docs/algorithm.md §8).
+"""Leave-one-dataset-out choice of the decision layer's constants (docs/algorithm.md §8, §9).
 
 The hierarchy's own scores do not depend on the layer (the layer never feeds back into the
 learners, and the loss detector watches the hierarchy's own predictions), so each stream's
 test-then-train scores are computed once (``IHOMER(decision="routing")``: ``score_one`` then
 ``learn_one``, cached under ``--cache``) and the layer (:mod:`streamlabels.kernels.experts`, the
 very kernels the model runs) is replayed over them for every point of a grid. For each held-out
-dataset, the point with the best mean micro-F1 over the other datasets (both orders) is chosen
-and scored on the held-out one; the default is the best point over all of them.
+dataset, the point with the best mean score over the other datasets (both orders) is chosen and
+scored on the held-out one; the default is the best point over all of them.
 
-    STREAMLABELS_DATA=../shared/datasets python benchmarks/lodo.py --cache /tmp/lodo-cache
+Without ``--target`` the grid is the layer's own constants, scored by micro-F1. With
+``--target T`` (``macro_f1``, ``example_f1``, ``subset``) it is that target's constants
+(:data:`TARGET_GRIDS`, :mod:`streamlabels.kernels.targets`), the layer's at their defaults,
+scored by the target's own metric.
 
-Writes ``benchmarks/results/lodo.json`` and ``lodo.md``.
+    STREAMLABELS_DATA=../shared/datasets python benchmarks/lodo.py --cache /tmp/lodo-cache \
+        [--target subset]
+
+Writes ``benchmarks/results/lodo.json`` and ``lodo.md`` (``lodo-<target>.*`` for a target).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import itertools
 import json
 from pathlib import Path
@@ -25,7 +32,7 @@ from numba import njit
 
 from streamlabels import IHOMER
 from streamlabels.evaluate.metrics import MultiLabelMetrics
-from streamlabels.kernels import experts
+from streamlabels.kernels import experts, targets
 from streamlabels.streams import datasets
 from streamlabels.streams.arrays import ArrayStream
 
@@ -39,6 +46,24 @@ GRID = {
     "k": (5, 10, 20),
 }
 PARAMETER = {"eta": experts.ETA, "share": experts.SHARE, "horizon": experts.HORIZON}
+SET_GRID = {
+    "set_eta": (0.05, 0.15, 0.5, 1.5),
+    "set_share": (0.001, 0.01, 0.05),
+    "set_horizon": (200.0, 1000.0),
+}
+TARGET_GRIDS = {
+    "macro_f1": {"prior": (0.5, 1.0, 5.0, 20.0), "cut_horizon": (500.0, 2000.0, 8000.0, 32000.0)},
+    "example_f1": SET_GRID,
+    "subset": SET_GRID,
+}
+TARGET_PARAMETER = {"set_eta": targets.SET_ETA, "set_share": targets.SET_SHARE,
+                    "prior": targets.PRIOR, "set_horizon": targets.SET_HORIZON,
+                    "cut_horizon": targets.CUT_HORIZON}
+METRIC = {"micro_f1": "micro_f1", "macro_f1": "macro_f1", "example_f1": "example_f1",
+          "subset": "subset_accuracy"}
+LAYER_DEFAULTS = {"eta": experts.DEFAULTS["eta"], "share": experts.DEFAULTS["share"],
+                  "horizon": experts.DEFAULTS["horizon"],
+                  "k": inspect.signature(IHOMER).parameters["knn_k"].default}
 
 
 def model_scores(name: str, order: str, cache: Path) -> dict:
@@ -74,38 +99,47 @@ def _replay(scores, indptr, indices, values, Y, layer, scratch, predicted):
         experts.learn_row(Y[i], xi, xv, layer, scratch)
 
 
-def layer_micro_f1(data: dict, point: dict) -> float:
-    """Micro-F1 of the layer at ``point`` replayed test-then-train over cached scores."""
+def layer_score(data: dict, point: dict, target: str = "micro_f1") -> float:
+    """The target's metric for the layer at ``point`` (the layer's constants, or the target's
+    over the layer's defaults) replayed test-then-train over cached scores."""
     Y = data["Y"]
     n_columns = int(data["indices"].max(initial=0)) + 1
+    point = {**LAYER_DEFAULTS, **point}
     layer = experts.new_layer(Y.shape[1], n_columns, ("knn", "context"), "hedge", "f-optimal",
-                              point["k"], 400, bool(data["dense"]))
+                              point["k"], 400, bool(data["dense"]), target)
     for key, index in PARAMETER.items():
         layer.prm[index] = point[key]
+    for key, index in TARGET_PARAMETER.items():
+        if key in point:
+            layer.target_prm[index] = point[key]
     predicted = np.zeros(Y.shape, dtype=bool)
     _replay(data["scores"], data["indptr"], data["indices"], data["values"], Y, layer,
             experts.new_scratch(layer), predicted)
     predicted[0] = False  # a fresh model predicts nothing
     metrics = MultiLabelMetrics(Y.shape[1])
     metrics.update(Y, predicted)
-    return metrics.get()["micro_f1"]
+    return metrics.get()[METRIC[target]]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", required=True, help="folder for the cached model scores")
     parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--target", choices=tuple(TARGET_GRIDS), help="a decision target's "
+                        "constants, scored by its metric (default: the layer's, by micro-F1)")
     args = parser.parse_args()
+    target = args.target or "micro_f1"
+    grid = TARGET_GRIDS[target] if args.target else GRID
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     names = args.datasets.split(",")
-    points = [dict(zip(GRID, values)) for values in itertools.product(*GRID.values())]
-    score = {}  # (dataset, order, point index) -> micro-F1
+    points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    score = {}  # (dataset, order, point index) -> the target's metric
     for name in names:
         for order in ("file", "shuffled"):
             data = model_scores(name, order, cache)
             for p, point in enumerate(points):
-                score[name, order, p] = layer_micro_f1(data, point)
+                score[name, order, p] = layer_score(data, point, target)
             print(name, order, f"{max(score[name, order, p] for p in range(len(points))):.4f}",
                   flush=True)
 
@@ -121,20 +155,23 @@ def main() -> None:
                      "file": score[held, "file", chosen],
                      "shuffled": score[held, "shuffled", chosen]})
     means = mean_over(lambda d: True)
-    report = {"grid": GRID, "default": points[default], "held_out": rows,
-              "mean_by_point": [{**point, "micro_f1": float(m)} for point, m in zip(points, means)],
+    metric = METRIC[target]
+    report = {"target": target, "metric": metric, "grid": grid, "default": points[default],
+              "held_out": rows,
+              "mean_by_point": [{**point, metric: float(m)} for point, m in zip(points, means)],
               "mean_in_sample": float(means[default]),
               "mean_held_out": float(np.mean([(r["file"] + r["shuffled"]) / 2 for r in rows]))}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "lodo.json").write_text(json.dumps(report, indent=1))
+    stem = f"lodo-{args.target}" if args.target else "lodo"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=1))
     lines = ["| held out | chosen on the others | file | shuffled |", "|---|---|---:|---:|"]
     lines += [f"| {r['held_out']} | {r['chosen']} | {r['file']:.4f} | {r['shuffled']:.4f} |"
               for r in rows]
     same = sum(r["chosen"] == points[default] for r in rows)
-    lines += ["", (f"Default (best over all): {points[default]}; mean micro-F1 "
+    lines += ["", (f"Default (best over all): {points[default]}; mean {metric} "
                    f"{report['mean_in_sample']:.4f} in sample, {report['mean_held_out']:.4f} "
                    f"held out; {same} of {len(rows)} held-out choices equal the default.")]
-    (RESULTS / "lodo.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

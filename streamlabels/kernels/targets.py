@@ -72,9 +72,14 @@ PRIOR = 3  # pseudo-positives of the global histogram in a label's cut
 SET_HORIZON = 4  # rows, of the recent label-set counts
 CUT_HORIZON = 5  # rows, of the labels' histograms
 N_TARGET_PARAMS = 6
-VALUES = {SET_ETA: 0.15, SET_SHARE: 0.01, PRIOR: 5.0, SET_HORIZON: 200.0, CUT_HORIZON: 2000.0}
-"""The parameters' values, chosen by leave-one-dataset-out over the shared datasets in both
-orders (benchmarks/README.md)."""
+VALUES = {
+    MACRO: {PRIOR: 0.5, CUT_HORIZON: 32000.0},
+    EXAMPLE: {SET_ETA: 1.5, SET_SHARE: 0.001, SET_HORIZON: 200.0},
+    SUBSET: {SET_ETA: 0.15, SET_SHARE: 0.01, SET_HORIZON: 200.0},
+}
+"""Each target's parameters (those it does not read stay 0), chosen for it by leave-one-dataset-out
+over the shared datasets in both orders on its own metric (``benchmarks/lodo.py --target``,
+benchmarks/README.md)."""
 # running scalars (``target_run``): the weights of the coming row in the labels' histograms and
 # in the recent set counts (decays cost O(1) per row by scaling a growing increment)
 CUT_INCREMENT = 0
@@ -113,7 +118,7 @@ def new_state(target: str, n_labels: int, n_bins: int) -> dict:
     state = {name: np.zeros(shape, dtype=DTYPES.get(name, np.float64))
              for name, shape in shapes(kind, n_labels, n_bins).items()}
     state["target_prm"][KIND] = kind
-    for index, value in VALUES.items():
+    for index, value in VALUES.get(kind, {}).items():
         state["target_prm"][index] = value
     state["target_run"][:] = 1.0
     state["label_cut"][:] = n_bins // 2
