@@ -17,12 +17,12 @@ minimization in multi-label classification", MLJ 2012), so the decision layer
   no per-label rule minimises, so they are decided over whole label sets. Set experts each
   propose a set: the marginal mode, the micro rule's set, the plug-in F1 maximiser (under label
   independence: the top k labels for the k that maximises ``2 sum_{i<=k} p_(i) / (k + sum p)``,
-  or none when ``prod (1 - p)`` is larger; Jansche 2007),
-  the marginal mode made non-empty, the previous set (PREV-LS), the most frequent set so far
-  (MAJ-LS) and recently, the nearest neighbour's set and the most frequent among the k
-  neighbours. Hedge weighs them by the target's own loss (0/1, or 1 - F1) with fixed share, and
-  the set with the largest total weight is predicted: no worse, up to the regret, than the best
-  of them, the two label-set baselines included.
+  or none when ``prod (1 - p)`` is larger; Jansche 2007), the marginal mode made non-empty, the
+  previous set (PREV-LS), the most frequent set so far (MAJ-LS) and recently, the nearest
+  neighbour's set and the most frequent among the k neighbours. Hedge weighs them by the
+  target's own loss (0/1, or 1 - F1) with fixed share, and the set with the largest total weight
+  is predicted: no worse, up to the regret, than the best of them, the two label-set baselines
+  included.
 
 The marginal mode is Bayes-optimal for Hamming loss on calibrated probabilities, so ``HAMMING``
 decides on the scores calibrated (:mod:`.calibration`): the Hamming loss fell on 14 of the 20
