@@ -63,7 +63,8 @@ METRIC = {"micro_f1": "micro_f1", "macro_f1": "macro_f1", "example_f1": "example
           "subset": "subset_accuracy"}
 LAYER_DEFAULTS = {"eta": experts.DEFAULTS["eta"], "share": experts.DEFAULTS["share"],
                   "horizon": experts.DEFAULTS["horizon"],
-                  "k": inspect.signature(IHOMER).parameters["knn_k"].default}
+                  "k": inspect.signature(IHOMER).parameters["knn_k"].default,
+                  "window": inspect.signature(IHOMER).parameters["knn_window"].default}
 
 
 def model_scores(name: str, order: str, cache: Path) -> dict:
@@ -100,13 +101,13 @@ def _replay(scores, indptr, indices, values, Y, layer, scratch, predicted):
 
 
 def layer_score(data: dict, point: dict, target: str = "micro_f1") -> float:
-    """The target's metric for the layer at ``point`` (the layer's constants, or the target's
-    over the layer's defaults) replayed test-then-train over cached scores."""
+    """The target's metric for the layer at ``point`` (the layer's constants and kNN window, or
+    the target's, over the layer's defaults) replayed test-then-train over cached scores."""
     Y = data["Y"]
     n_columns = int(data["indices"].max(initial=0)) + 1
     point = {**LAYER_DEFAULTS, **point}
     layer = experts.new_layer(Y.shape[1], n_columns, ("knn", "context"), "hedge", "f-optimal",
-                              point["k"], 400, bool(data["dense"]), target)
+                              point["k"], point["window"], bool(data["dense"]), target)
     for key, index in PARAMETER.items():
         layer.prm[index] = point[key]
     for key, index in TARGET_PARAMETER.items():
