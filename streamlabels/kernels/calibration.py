@@ -4,8 +4,8 @@ The layer's combined score ``p`` is a Hedge mix of experts (:mod:`.experts`); it
 but nothing makes it a probability: the mix's expected calibration error reached 0.03-0.05 on
 the smaller shared streams. The layer already keeps a decayed histogram of past (score, truth)
 pairs, the one its threshold is cut from. Isotonic regression on that histogram (Zadrozny and
-Elkan, KDD 2002), refitted for every row that is scored, maps a score to the share of positives
-among past scores like it, constrained to grow with the score:
+Elkan, KDD 2002), refitted whenever the histogram has changed, maps a score to the share of
+positives among past scores like it, constrained to grow with the score:
 
 1. each bin's rate of positives, smoothed by :data:`PSEUDO` pseudo-rows at the bin's centre, so
    an empty bin (no data yet, or a fixed threshold that keeps no histogram) maps a score to
@@ -19,8 +19,9 @@ among past scores like it, constrained to grow with the score:
 What is reported changes (``predict_proba_one``, ``score_one``, the scorers' scores); the layer
 learns from the mix itself, and every target but ``hamming`` (the marginal mode of these
 probabilities: :mod:`.targets`) decides on the mix, so their predictions are unchanged bit for
-bit. The map costs one pass over the histogram per scored row, and nothing when only labels are
-asked for (but for ``hamming``).
+bit. The map costs one pass over the histogram each time the histogram has changed (every
+learned row in a test-then-train run, once per block of a frozen model's rows), and nothing when
+only labels are asked for (but for ``hamming``).
 """
 
 from __future__ import annotations
@@ -38,16 +39,35 @@ POSITIVES = 0
 WEIGHT = 1
 SIZE = 2
 KNOT = 3
-N_ROWS = 4
+FITTED = 4
+N_ROWS = 6
 """Rows of the work array (``(N_ROWS, n_bins)``): the pooled blocks' (smoothed) positives,
-weights and sizes, then the map's value at each bin centre."""
+weights and sizes, the map's value at each bin centre, then the two rows of the histogram the
+map was fitted to."""
+
+
+@kernel
+def _fitted_to(histogram, work):
+    """Whether ``work[KNOT]`` is already the map of ``histogram``: a map was fitted (its knots
+    are positive) and to these very counts."""
+    if work[KNOT, 0] <= 0.0:
+        return False
+    for b in range(histogram.shape[1]):
+        if work[FITTED, b] != histogram[0, b] or work[FITTED + 1, b] != histogram[1, b]:
+            return False
+    return True
 
 
 @kernel
 def fit(histogram, work):
     """The isotonic map of ``histogram`` ((2, n_bins) decayed counts of negatives and positives
-    per score bin) into ``work[KNOT]``, its value at each bin's centre. Blocks keep their
-    positives and weight, and compare rates by cross-multiplying: one division per block."""
+    per score bin) into ``work[KNOT]``, its value at each bin's centre; nothing to do when the
+    work array holds the map of these counts already (a frozen model's rows share one fit, and
+    a learned row changes the counts). Blocks keep their positives and weight, and compare rates
+    by cross-multiplying: one division per block."""
+    if _fitted_to(histogram, work):
+        return
+    work[FITTED : FITTED + 2] = histogram
     n_bins = histogram.shape[1]
     positives, weight, size, knot = work[POSITIVES], work[WEIGHT], work[SIZE], work[KNOT]
     width = 1.0 / n_bins

@@ -87,3 +87,18 @@ def test_iHOMER_reports_calibrated_probabilities_on_a_real_stream(name):
     metrics = CalibrationMetrics(len(labels))
     metrics.update(Y, proba)
     assert metrics.get()["ece"] < 0.02
+
+
+def test_a_work_array_refits_when_and_only_as_the_histogram_changes():
+    """The scorers keep one work array for many rows of a frozen model; a learned row changes
+    one bin's counts, and the map must follow it."""
+    rng = np.random.default_rng(4)
+    histogram = rng.exponential(3.0, size=(2, N_BINS))
+    work = _fitted(histogram)
+    calibration.fit(histogram, work)  # the same counts: the same map
+    np.testing.assert_array_equal(work[calibration.KNOT], _fitted(histogram)[calibration.KNOT])
+    for b in (0, N_BINS // 2, N_BINS - 1):
+        histogram[1, b] += 40.0
+        calibration.fit(histogram, work)
+        np.testing.assert_array_equal(work[calibration.KNOT],
+                                      _fitted(histogram)[calibration.KNOT])
