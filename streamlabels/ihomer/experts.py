@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from streamlabels.kernels import experts as kernel
-from streamlabels.kernels import knn
+from streamlabels.kernels import jit, knn
 from streamlabels.vocabulary import Row
 
 __all__ = ["ExpertLayer"]
@@ -53,6 +53,9 @@ class ExpertLayer:
         for name, value in zip(kernel.KEPT, kept):
             getattr(self.scratch, name)[:] = value
         kernel.learn_row(truth, row.indices, row.values, self.layer, self.scratch)
+        # queued after the kernels a predict-and-learn loop needs, ahead of its first use (any
+        # float array of one row's labels gives the type of its output)
+        jit.prepare(kernel.probabilities, self.layer, self.scratch, self.scratch.calibrated)
 
     def weights(self) -> np.ndarray:
         """The experts' weights per label, (n_labels, n_experts), experts in

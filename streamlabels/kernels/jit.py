@@ -25,7 +25,7 @@ import threading
 from numba import config
 from numba.core.registry import CPUDispatcher
 
-__all__ = ["Kernel", "compile_queue_empty", "kernel"]
+__all__ = ["Kernel", "compile_queue_empty", "kernel", "prepare"]
 
 _python = threading.local()  # .active: this thread is running kernels' Python source
 _pending: queue.Queue = queue.Queue()  # (kernel, signature) for the background compiler
@@ -65,6 +65,15 @@ def _enqueue(job: Kernel, signature: tuple) -> None:
 def compile_queue_empty() -> bool:
     """Whether every kernel asked for so far has been compiled (or loaded from the cache)."""
     return _pending.unfinished_tasks == 0
+
+
+def prepare(function, *args) -> None:
+    """Have the background thread compile ``function`` for the types of ``args`` without calling
+    it, so that a kernel a later call will want (the calibrated probabilities after a loop that
+    only learned) is compiled by then rather than run as Python. Nothing for other functions."""
+    if isinstance(function, Kernel) and function.background and not function._asked:
+        function._asked = True
+        _enqueue(function, tuple(function.typeof_pyval(arg) for arg in args))
 
 
 class Kernel(CPUDispatcher):

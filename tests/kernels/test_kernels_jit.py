@@ -116,3 +116,33 @@ def test_the_decision_layer_in_python_decides_and_learns_as_compiled(target, dat
     for name in experts.Layer._fields[:-1]:
         np.testing.assert_array_equal(getattr(layers[0].layer, name),
                                       getattr(layers[1].layer, name), err_msg=name)
+
+
+_LEARN_ONLY = textwrap.dedent(
+    """
+    import time
+    from streamlabels import IHOMER
+    from streamlabels.kernels import experts, jit
+    from streamlabels.streams import datasets
+
+    stream = datasets.load("yeast")
+    model = IHOMER(labels=list(stream.label_names), n_min=50)
+    for x, y in list(stream)[:5]:
+        model.predict_one(x)
+        model.learn_one(x, y)
+    deadline = time.monotonic() + 600
+    while not jit.compile_queue_empty() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    print(getattr(experts.probabilities, "ready", False))
+    """
+)
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="needs numba's compiler")
+def test_a_loop_that_only_learns_has_the_probabilities_compiled_for_its_first_proba(data_dir):
+    """predict_proba_one after a predict/learn loop must not run the calibration as Python."""
+    env = {**os.environ, "STREAMLABELS_DATA": str(data_dir)}
+    result = subprocess.run([sys.executable, "-c", _LEARN_ONLY], env=env, capture_output=True,
+                            text=True, timeout=900, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "True"
