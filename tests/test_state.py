@@ -424,3 +424,22 @@ def test_an_older_checkpoint_loads_and_continues_as_the_release_that_wrote_it(ve
             np.testing.assert_array_equal(np.argsort(scores, kind="stable"),
                                           np.argsort(mix, kind="stable"))
             restored.learn_one(x, y)
+
+
+def test_a_subset_checkpoint_saved_with_nine_set_experts_continues_with_them(data_dir):
+    """``fixtures/ihomer-format5-subset.state`` was written by main 338624c, before the
+    likeliest-set expert: ``IHOMER(labels=<yeast's>, n_min=25, delta=0.5, router_warmup=100,
+    local_warmup=60, knn_window=100, target="subset")`` after yeast's first 200 instances
+    (``predict_one`` then ``learn_one``); ``-continued.npz`` holds its labels and the experts'
+    mix (``score_one``) for instances 200-599, each before ``learn_one``. It keeps its nine set
+    experts, and so its decisions, exactly."""
+    model = IHOMER.from_state(loads((FIXTURES / "ihomer-format5-subset.state").read_bytes()))
+    assert model._state.experts.layer.set_weights.shape == (9,)
+    fresh = IHOMER(labels=["a", "b"], target="subset")._state.experts.layer
+    assert fresh.set_weights.shape == (10,)  # a new model has the likeliest set too
+    expected = np.load(FIXTURES / "ihomer-format5-subset-continued.npz")
+    for i, (x, y) in enumerate(list(datasets.load("yeast"))[200:600]):
+        labels, _ = model.score_one(x)
+        np.testing.assert_array_equal(labels, expected["labels"][i])
+        np.testing.assert_array_equal(model._state.experts.scratch.scores, expected["scores"][i])
+        model.learn_one(x, y)

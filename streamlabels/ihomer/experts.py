@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from streamlabels.kernels import experts as kernel
-from streamlabels.kernels import jit, knn
+from streamlabels.kernels import jit, knn, targets
 from streamlabels.vocabulary import Row
 
 __all__ = ["ExpertLayer"]
@@ -99,6 +99,6 @@ class ExpertLayer:
 
 def _like(mine: np.ndarray, theirs, name: str) -> np.ndarray:
     theirs = np.asarray(theirs, dtype=mine.dtype)
-    if theirs.shape != mine.shape:
+    if not targets.accepts(name, theirs.shape, mine.shape):
         raise ValueError(f"decision layer state: {name} has shape {theirs.shape}, not {mine.shape}")
     return theirs.copy()

@@ -76,13 +76,15 @@ arrays (:data:`.targets.FIELDS`); ``window``, a :class:`~streamlabels.kernels.kn
 
 Scratch = namedtuple(
     "Scratch",
-    ["experts", "scores", "knn", "candidates", "choices", "taken", "calibration", "calibrated"],
+    ["experts", "scores", "knn", "candidates", "choices", "taken", "calibration", "calibrated",
+     "odds"],
 )
 """Per-row work arrays: ``experts`` (L, E), each expert's score; ``scores`` (L,), the combined
 scores; ``knn``, a :class:`~streamlabels.kernels.knn.KnnScratch`; the target's
 (:mod:`.targets`) ``candidates`` (set experts x L) and ``choices`` (3 x L) bool, ``taken`` (L,)
 bool; ``calibration``, the work array of :func:`.calibration.fit`, and ``calibrated`` (L,),
-the calibrated scores (:func:`probabilities`). :func:`learn_row` reads
+the calibrated scores (:func:`probabilities`); ``odds`` (L,), the set targets' per-label
+evidence. :func:`learn_row` reads
 ``experts``, ``scores``, ``candidates`` and ``choices`` as :func:`decide_row` left them for the
 same row (:data:`KEPT`)."""
 
@@ -130,7 +132,8 @@ def new_scratch(layer: Layer) -> Scratch:
                    np.zeros((layer.set_weights.shape[0], n_labels), dtype=np.bool_),
                    np.zeros((n_choices, n_labels), dtype=np.bool_),
                    np.zeros(n_labels, dtype=np.bool_),
-                   np.zeros((calibration.N_ROWS, layer.histogram.shape[1])), np.zeros(n_labels))
+                   np.zeros((calibration.N_ROWS, layer.histogram.shape[1])), np.zeros(n_labels),
+                   np.zeros(n_labels))
 
 
 @kernel(background=True)

@@ -32,7 +32,7 @@ def thread_scratch(scratch, i):
             knn.KnnScratch(layer.knn.query[:, i], layer.knn.neighbours[:, i],
                            layer.knn.similarities[:, i], layer.knn.dots[:, i]),
             layer.candidates[:, :, i], layer.choices[:, :, i], layer.taken[:, i],
-            layer.calibration[:, :, i], layer.calibrated[:, i],
+            layer.calibration[:, :, i], layer.calibrated[:, i], layer.odds[:, i],
         ),
     )
 

@@ -298,7 +298,7 @@ def _check_layer(layer, n_labels: int) -> None:
         "histogram": (2, bins), **targets.shapes(kind, n_labels, bins),
     }
     for name, shape in shapes.items():
-        if getattr(layer, name).shape != shape:
+        if not targets.accepts(name, getattr(layer, name).shape, shape):
             raise ValueError(f"Snapshot layer.{name} must have shape {shape}")
     if np.any((layer.label_cut < 0) | (layer.label_cut > bins)):
         raise ValueError(f"Snapshot layer.label_cut must be bins 0 .. {bins}")

@@ -5,13 +5,14 @@ is for on streams where the right decision is known."""
 from __future__ import annotations
 
 import itertools
+from collections import namedtuple
 
 import numpy as np
 import pytest
 
 from streamlabels.evaluate.metrics import MultiLabelMetrics
 from streamlabels.ihomer import IHOMER
-from streamlabels.kernels import targets
+from streamlabels.kernels import experts, targets
 from streamlabels.streams import datasets
 from streamlabels.streams.arrays import ArrayStream
 
@@ -52,6 +53,41 @@ def test_a_label_cut_maximises_f1_on_its_histogram_plus_the_prior():
             assert cut == n_bins
         else:
             assert f1[cut] == pytest.approx(max(f1.values()), rel=1e-12)
+
+
+def test_the_likeliest_set_is_the_table_set_bayes_rule_ranks_first():
+    """``_likeliest`` against the posterior of every table set written out in full:
+    P(S) times, per label, P(its value in S | x) / P(its value), labels independent."""
+    rng = np.random.default_rng(8)
+    view = namedtuple("View", ["sets", "set_counts", "run", "frequency"])  # what it reads
+    n_labels = 6
+    for _ in range(300):
+        fields = targets.new_state("subset", n_labels, 20)
+        sets, counts = fields["sets"], fields["set_counts"]
+        n_sets = int(rng.integers(1, targets.N_SETS + 1))
+        sets[:n_sets] = rng.random((n_sets, n_labels)) < 0.4
+        counts[:n_sets, targets.TOTAL_COUNT] = rng.integers(1, 50, n_sets)
+        run = np.array([1.0, float(rng.integers(1, 500)), 0.5])
+        frequency = (0.05 + 0.9 * rng.random(n_labels)) * run[targets.ROWS]
+        q = 0.01 + 0.98 * rng.random(n_labels)
+        got = np.zeros(n_labels, dtype=bool)
+        targets._likeliest(q, view(sets, counts, run, frequency), np.zeros(n_labels), got)
+        f = frequency / run[targets.ROWS]
+        posterior = np.array([
+            np.log(counts[s, 0]) + np.sum(np.where(sets[s], np.log(q / f),
+                                                   np.log((1 - q) / (1 - f))))
+            for s in range(n_sets)])
+        chosen = [s for s in range(n_sets) if np.array_equal(sets[s], got)]
+        assert chosen and posterior[chosen].max() == pytest.approx(posterior.max(), abs=1e-9)
+    got = np.ones(n_labels, dtype=bool)  # an empty table proposes the empty set
+    empty = targets.new_state("subset", n_labels, 20)
+    targets._likeliest(q, view(empty["sets"], empty["set_counts"], run, frequency),
+                       np.zeros(n_labels), got)
+    assert not got.any()
+
+
+def test_the_set_targets_read_the_row_count_where_the_layer_keeps_it():
+    assert targets.ROWS == experts.TOTAL
 
 
 def _featureless_stream(sets, weights, n, seed):
