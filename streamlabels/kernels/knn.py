@@ -13,24 +13,18 @@ one-at-a-time and batch paths agree bit for bit.
 State (:func:`new_window`): ``meta`` int64 [next slot, rows held, columns learned, k, dense];
 ``ids`` (W, C) int64 and ``values`` (W, C) float64, the stored entries of each row; ``sizes``
 (W,) their count; ``labels`` (W, L) bool; ``stats`` (3, F) float64, per-feature count, mean and
-sum of squared deviations (dense only). A sparse window also keeps an inverted index: each
-column's stored entries, oldest first, in a list of chunks of :data:`CHUNK` entries drawn from
-one pool. ``columns`` (F, 5) int64 holds per column its oldest chunk, the entries of that chunk
-already gone, its newest chunk, that chunk's fill and its live entries; ``chunk_slots``
-(P, CHUNK) int64 and ``chunk_values`` (P, CHUNK) float64 the entries; ``chunk_next`` (P,) int64
-each chunk's successor in its column's list or in the free list, whose head is ``free`` (1,).
-The pool holds every entry the window can store plus two part-filled chunks per column, so its
-memory follows the window's rows and their length, not columns x rows; past
-:data:`INDEX_BUDGET` entries the window has no index and queries scan it. Saved states leave the
-index out (:func:`indexed` rebuilds it). Scratch (:func:`new_scratch`): ``query`` (F,) all-zero
-between calls, ``neighbours`` (k,) int64, ``similarities`` (k,) and ``dots`` (W,).
+sum of squared deviations (dense only). A sparse window also keeps an inverted index, each
+column's stored entries in a ring, oldest first: ``starts`` and ``counts`` (F,) int64,
+``post_slots`` (F, W) int64 and ``post_values`` (F, W) float64; saved states leave it out
+(:func:`indexed` rebuilds it), and past :data:`INDEX_BUDGET` entries it has no rows and queries
+scan the window instead. Scratch (:func:`new_scratch`): ``query`` (F,) all-zero between calls,
+``neighbours`` (k,) int64, ``similarities`` (k,) and ``dots`` (W,).
 
 Through the index a sparse query's cost follows the window rows that share its columns, not the
-window's size times its rows' length (tmc2007-500: about 1,800 entries against 9,000 at 400
-rows). A column's entries leave the window oldest first, as rows do, so each column's list is a
-queue: entries join at its newest chunk and leave from its oldest. Each row's dot product adds
-its terms in ascending column order either way, and the terms a scan adds besides are exact
-zeros: both give the same similarities, bit for bit.
+window's size times its rows' length (tmc2007-500: about 1,800 entries against 9,000). A column's
+entries leave the window oldest first, as rows do, so a ring per column needs no search. Each
+row's dot product adds its terms in ascending column order either way, and the terms a scan adds
+besides are exact zeros: both give the same similarities, bit for bit.
 """
 
 from __future__ import annotations
@@ -50,23 +44,15 @@ DENSE = 4
 
 KnnWindow = namedtuple(
     "KnnWindow",
-    ["meta", "ids", "values", "sizes", "labels", "stats", "columns", "chunk_slots",
-     "chunk_values", "chunk_next", "free"],
+    ["meta", "ids", "values", "sizes", "labels", "stats", "starts", "counts", "post_slots",
+     "post_values"],
 )
 KnnScratch = namedtuple("KnnScratch", ["query", "neighbours", "similarities", "dots"])
 SAVED = KnnWindow._fields[:6]
 """The fields a saved state holds (:func:`used`); the index is rebuilt from them."""
 INDEX_BUDGET = 1 << 22
-"""Most entries of the index's pool (16 bytes each: 64 MiB); a window that would need more scans
-instead (1,600 rows of up to 256 entries need 409,600 and 16 per column: past 230,000 columns)."""
-CHUNK = 8
-"""Entries per chunk of a column's list."""
-# the per-column fields (``columns``)
-FIRST = 0  # oldest chunk (-1: none)
-GONE = 1  # entries of the oldest chunk already gone
-LAST = 2  # newest chunk
-LAST_FILL = 3  # entries in the newest chunk
-LIVE = 4  # the column's entries in the window
+"""Most index entries (columns x window rows, 16 bytes each: 64 MiB); a window over more
+columns scans instead (default window: past 2,621 columns)."""
 
 
 def new_window(n_labels: int, n_columns: int, k: int, window: int, dense: bool,
@@ -77,47 +63,15 @@ def new_window(n_labels: int, n_columns: int, k: int, window: int, dense: bool,
     return KnnWindow(
         meta, np.zeros((window, width), dtype=np.int64), np.zeros((window, width)),
         np.zeros(window, dtype=np.int64), np.zeros((window, n_labels), dtype=np.bool_),
-        np.zeros((3, n_columns)), *_new_index(0 if dense else n_columns, window, width),
+        np.zeros((3, n_columns)), *_new_index(0 if dense else n_columns, window),
     )
 
 
-def _pool_size(n_columns: int, window: int, width: int) -> int:
-    """Chunks for every entry of ``window`` rows of ``width`` and two part-filled per column."""
-    return -(-window * width // CHUNK) + 2 * n_columns
-
-
-def _new_index(n_columns: int, window: int, width: int) -> tuple:
-    """An empty index over ``n_columns`` columns, every chunk free (no room past
-    :data:`INDEX_BUDGET`)."""
-    chunks = _pool_size(n_columns, window, width) if n_columns else 0
-    if chunks * CHUNK > INDEX_BUDGET:
-        n_columns = chunks = 0
-    columns = np.zeros((n_columns, 5), dtype=np.int64)
-    columns[:, FIRST] = columns[:, LAST] = -1
-    chunk_next = np.arange(1, chunks + 1, dtype=np.int64)
-    chunk_next[-1:] = -1
-    return (columns, np.zeros((chunks, CHUNK), dtype=np.int64), np.zeros((chunks, CHUNK)),
-            chunk_next, np.array([0 if chunks else -1], dtype=np.int64))
-
-
-def _index_grown(window: KnnWindow, n_columns: int) -> tuple:
-    """The window's index with room for ``n_columns`` columns: the columns' lists kept, the
-    pool's new chunks put at the head of the free list; none past :data:`INDEX_BUDGET`."""
-    rows, width = window.ids.shape
-    have = window.columns.shape[0]
-    chunks = _pool_size(n_columns, rows, width)
-    if chunks * CHUNK > INDEX_BUDGET:
-        return _new_index(0, rows, width)
-    old = window.chunk_next.shape[0]
-    columns = np.zeros((n_columns, 5), dtype=np.int64)
-    columns[:, FIRST] = columns[:, LAST] = -1
-    columns[:have] = window.columns
-    added = np.arange(old + 1, chunks + 1, dtype=np.int64)
-    added[-1] = window.free[0]
-    chunk_next = np.concatenate([window.chunk_next, added])
-    pad = ((0, chunks - old), (0, 0))
-    return (columns, np.pad(window.chunk_slots, pad), np.pad(window.chunk_values, pad),
-            chunk_next, np.array([old], dtype=np.int64))
+def _new_index(n_columns: int, window: int) -> tuple:
+    """An empty index over ``n_columns`` columns (no rows past :data:`INDEX_BUDGET`)."""
+    rows = n_columns if n_columns * window <= INDEX_BUDGET else 0
+    return (np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=np.int64),
+            np.zeros((rows, window), dtype=np.int64), np.zeros((rows, window)))
 
 
 @kernel
@@ -136,10 +90,10 @@ def grown(window: KnnWindow, n_columns: int) -> KnnWindow:
     extra = max(n_columns, 2 * have) - have
     stats = np.pad(window.stats, ((0, 0), (0, extra)))
     if not window.meta[DENSE]:  # an index grows with the columns, or past the budget is gone
-        if _has_index(window):
-            index = _index_grown(window, stats.shape[1])
-        else:
-            index = _new_index(0, *window.ids.shape)
+        index = _new_index(stats.shape[1] if _has_index(window) else 0, window.ids.shape[0])
+        for new, old in zip(index, window[len(SAVED):]):
+            if new.shape[0]:  # the rings keep their places
+                new[: old.shape[0]] = old
         return window._replace(stats=stats, **dict(zip(KnnWindow._fields[len(SAVED):], index)))
     return window._replace(
         ids=np.pad(window.ids, ((0, 0), (0, extra))),
@@ -168,12 +122,12 @@ def used(window: KnnWindow) -> dict:
 def _has_index(window: KnnWindow) -> bool:
     """Whether the window keeps an index: one row per column (:func:`_uses_index` in the
     kernels)."""
-    return window.columns.shape[0] > 0 and window.columns.shape[0] == window.stats.shape[1]
+    return window.starts.shape[0] > 0 and window.starts.shape[0] == window.stats.shape[1]
 
 
 @kernel
 def _uses_index(w):
-    return w.columns.shape[0] > 0 and w.columns.shape[0] == w.stats.shape[1]
+    return w.starts.shape[0] > 0 and w.starts.shape[0] == w.stats.shape[1]
 
 
 def indexed(arrays: dict) -> KnnWindow:
@@ -192,7 +146,7 @@ def indexed(arrays: dict) -> KnnWindow:
         np.arange(width) < sizes[:, None]
     ].max(initial=0) >= max(stats.shape[1], 1):
         raise ValueError("kNN window state: its stored entries lie outside the window")
-    index = _new_index(0 if meta[DENSE] else stats.shape[1], rows, width)
+    index = _new_index(0 if meta[DENSE] else stats.shape[1], rows)
     window = KnnWindow(*(saved[name] for name in SAVED), *index)
     if _has_index(window):
         reindex(window)
@@ -212,41 +166,14 @@ def reindex(w):
 
 @kernel
 def _append(w, j, s, value):
-    """Add slot ``s``'s entry ``value`` as column ``j``'s newest, in a free chunk where the
-    newest is full (or the column has none)."""
-    columns = w.columns
-    live, fill = columns[j, LIVE], columns[j, LAST_FILL]
-    if live == 0 or fill == CHUNK:
-        chunk = w.free[0]
-        w.free[0] = w.chunk_next[chunk]
-        w.chunk_next[chunk] = -1
-        if live == 0:
-            columns[j, FIRST] = chunk
-            columns[j, GONE] = 0
-        else:
-            w.chunk_next[columns[j, LAST]] = chunk
-        columns[j, LAST] = chunk
-        fill = 0
-    last = columns[j, LAST]
-    w.chunk_slots[last, fill] = s
-    w.chunk_values[last, fill] = value
-    columns[j, LAST_FILL] = fill + 1
-    columns[j, LIVE] = live + 1
-
-
-@kernel
-def _drop_oldest(w, j):
-    """Column ``j``'s oldest entry leaves; a chunk left empty returns to the free list."""
-    columns = w.columns
-    gone, live = columns[j, GONE] + 1, columns[j, LIVE] - 1
-    columns[j, LIVE] = live
-    if live == 0 or gone == CHUNK:
-        chunk = columns[j, FIRST]
-        columns[j, FIRST] = w.chunk_next[chunk] if live else -1
-        gone = 0
-        w.chunk_next[chunk] = w.free[0]
-        w.free[0] = chunk
-    columns[j, GONE] = gone
+    """Add slot ``s``'s entry ``value`` as column ``j``'s newest."""
+    rows = w.post_slots.shape[1]
+    at = w.starts[j] + w.counts[j]
+    if at >= rows:
+        at -= rows
+    w.post_slots[j, at] = s
+    w.post_values[j, at] = value
+    w.counts[j] += 1
 
 
 @kernel
@@ -287,7 +214,8 @@ def _clear(xi, w, query):
 @kernel
 def _indexed_dots(xi, w, query, dots):
     """Each filled slot's dot product with the loaded query, through the index: the query's
-    columns ascending (as a row's are), each column's entries oldest first."""
+    columns ascending (as a row's are), each column's entries in its ring."""
+    rows = w.post_slots.shape[1]
     for s in range(w.meta[FILL]):
         dots[s] = 0.0
     ncols = w.meta[NCOLS]
@@ -295,14 +223,12 @@ def _indexed_dots(xi, w, query, dots):
         j = xi[t]
         if j < ncols:
             v = query[j]
-            chunk, at, left = w.columns[j, FIRST], w.columns[j, GONE], w.columns[j, LIVE]
-            while left > 0:
-                end = min(CHUNK, at + left)
-                for e in range(at, end):
-                    dots[w.chunk_slots[chunk, e]] += v * w.chunk_values[chunk, e]
-                left -= end - at
-                chunk = w.chunk_next[chunk]
-                at = 0
+            at = w.starts[j]
+            for _ in range(w.counts[j]):
+                dots[w.post_slots[j, at]] += v * w.post_values[j, at]
+                at += 1
+                if at == rows:
+                    at = 0
 
 
 @kernel
@@ -373,7 +299,9 @@ def insert(y, xi, xv, w, scratch):
     index = _uses_index(w)
     if index and w.meta[FILL] == w.ids.shape[0]:  # the oldest row leaves: each of its columns'
         for t in range(w.sizes[s]):  # oldest entry
-            _drop_oldest(w, w.ids[s, t])
+            j = w.ids[s, t]
+            w.starts[j] = w.starts[j] + 1 if w.starts[j] + 1 < w.post_slots.shape[1] else 0
+            w.counts[j] -= 1
     norm2 = _load(xi, xv, w, query)
     inv = 1.0 / math.sqrt(norm2) if norm2 > 0.0 else 0.0
     c = 0

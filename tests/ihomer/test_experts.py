@@ -116,14 +116,13 @@ def test_the_sparse_index_finds_what_a_scan_finds_bit_for_bit(monkeypatch):
     rng = np.random.default_rng(4)
     n_labels, k, size = 3, 4, 25
     walking = knn.new_window(n_labels, 6, k, size, dense=False)
-    # no room for an index; room up to 10 columns
-    budgets = {"scan": 0, "drop": knn._pool_size(10, size, 256) * knn.CHUNK}
+    budgets = {"scan": 0, "drop": 10 * size}  # no room for an index; room up to 10 columns
     windows = {}
     for name, budget in budgets.items():
         monkeypatch.setattr(knn, "INDEX_BUDGET", budget)
         windows[name] = knn.new_window(n_labels, 6, k, size, dense=False)
     monkeypatch.undo()
-    assert walking.columns.shape == (6, 5) and windows["scan"].columns.shape == (0, 5)
+    assert walking.starts.shape == (6,) and windows["scan"].starts.shape == (0,)
     for step in range(150):
         n_columns = 6 + step // 10
         walking = knn.grown(walking, n_columns)
@@ -132,7 +131,7 @@ def test_the_sparse_index_finds_what_a_scan_finds_bit_for_bit(monkeypatch):
             windows[name] = knn.grown(windows[name], n_columns)
         monkeypatch.undo()
         if step == 30:  # past ten columns, the index gave way to the scan
-            assert windows["drop"].columns.shape == (0, 5)
+            assert windows["drop"].starts.shape == (0,)
         if step == 90:  # loaded from the saved arrays: the index is rebuilt from the rows
             walking = knn.indexed({name: getattr(walking, name) for name in knn.SAVED})
         ids = np.flatnonzero(rng.random(n_columns) < 0.4).astype(np.int64)
@@ -148,29 +147,8 @@ def test_the_sparse_index_finds_what_a_scan_finds_bit_for_bit(monkeypatch):
         for other in answers[1:]:
             for a, b in zip(answers[0], other):
                 np.testing.assert_array_equal(a, b, err_msg=f"row {step}")
-    assert walking.columns.shape[0] == walking.stats.shape[1]
-    assert walking.columns[:, knn.LIVE].sum() == walking.sizes.sum()  # every stored entry, once
-    _assert_every_chunk_in_one_list(walking)
-
-
-def _assert_every_chunk_in_one_list(window):
-    """The columns' lists hold each live entry, in as few chunks as their ends allow, and the
-    chunks in no list are exactly the free list's."""
-    held = []
-    for first, gone, last, fill, live in window.columns:
-        chunk, chain = first, []
-        while chunk >= 0 and len(chain) <= len(window.chunk_next):
-            chain.append(int(chunk))
-            chunk = window.chunk_next[chunk] if chunk != last else -1
-        if live:
-            assert chain[-1] == last and len(chain) == -(-(gone + live) // knn.CHUNK)
-            assert (len(chain) - 1) * knn.CHUNK + fill == gone + live
-        held += chain if live else []
-    free, chunk = [], window.free[0]
-    while chunk >= 0 and len(free) <= len(window.chunk_next):
-        free.append(int(chunk))
-        chunk = window.chunk_next[chunk]
-    assert sorted(held + free) == list(range(len(window.chunk_next)))
+    assert walking.starts.shape[0] == walking.stats.shape[1]
+    assert walking.counts.sum() == walking.sizes.sum()  # every stored entry, once
 
 
 def test_knn_finds_a_repeated_dense_row_and_ignores_columns_it_never_learned():
