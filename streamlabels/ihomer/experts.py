@@ -82,7 +82,8 @@ class ExpertLayer:
         ncols = int(np.asarray(saved["meta"])[knn.NCOLS])
         self.reserve(ncols)
         fields = {
-            name: _like(getattr(self.layer, name), state[name], name)
+            name: _like(getattr(self.layer, name),
+                        kernel.saved_run(state[name]) if name == "run" else state[name], name)
             for name in kernel.Layer._fields if name != "window"
         }
         window = {name: getattr(self.layer.window, name).copy() for name in knn.SAVED}

@@ -60,6 +60,8 @@ N_PARAMS = ON + N_EXPERTS
 INCREMENT = 0  # the weight of the coming row in the decayed counts
 TOTAL = 1  # decayed row count
 TAU = 2  # the threshold
+EMPTY = 3  # decayed count of rows without a label (-1: not counted, in states saved before it)
+N_RUN = 4
 
 DEFAULTS = {"eta": 0.5, "share": 0.005, "horizon": 200.0, "threshold_horizon": 2000.0}
 N_BINS = 200
@@ -68,7 +70,7 @@ Layer = namedtuple(
     ["prm", "run", "weights", "previous", "frequency", "context", "histogram", *targets.FIELDS,
      "window"],
 )
-"""The layer's state: ``prm`` (N_PARAMS,), ``run`` (3,), ``weights`` (L, E), ``previous`` (L,)
+"""The layer's state: ``prm`` (N_PARAMS,), ``run`` (N_RUN,), ``weights`` (L, E), ``previous`` (L,)
 bool, the previous row's labels; ``frequency`` (L,) decayed positive counts; ``context`` (L, 4)
 decayed counts (previous row had l: rows, positives; had not: rows, positives); ``histogram``
 (2, N_BINS) decayed counts of past scores of negatives and positives; the decision target's
@@ -107,11 +109,19 @@ def new_layer(n_labels: int, n_columns: int, experts, weighting: str, threshold:
     weights = np.zeros((n_labels, N_EXPERTS))
     weights[:] = on / on.sum()
     return Layer(
-        prm, np.array([1.0, 0.0, 0.5]), weights, np.zeros(n_labels, dtype=np.bool_),
+        prm, np.array([1.0, 0.0, 0.5, 0.0]), weights, np.zeros(n_labels, dtype=np.bool_),
         np.zeros(n_labels), np.zeros((n_labels, 4)), np.zeros((2, N_BINS)),
         **targets.new_state(target, n_labels, N_BINS),
         window=knn.new_window(n_labels, n_columns, max(k, 1), max(window, 1), dense),
     )
+
+
+def saved_run(run) -> np.ndarray:
+    """A saved ``run`` in this release's shape (N_RUN,): one saved before the count of empty rows
+    gets -1 there, not counted, so the layer answers empty sets as the release that saved it did
+    (:func:`_not_empty_by_default` stays off). Other shapes are left for the caller to refuse."""
+    run = np.asarray(run, dtype=np.float64)
+    return np.append(run, -1.0) if run.shape == (N_RUN - 1,) else run
 
 
 @functools.cache
@@ -160,10 +170,35 @@ def decide_row(model_scores, xi, xv, layer, scratch, out):
             s += layer.weights[l, e] * ex[l, e]
         p[l] = s
         out[l] = s >= tau and s > 0.0
+    if run[EMPTY] >= 0.0:
+        _not_empty_by_default(p, tau, run, out)
     found = min(layer.window.meta[knn.FILL], layer.window.meta[knn.K]) if prm[ON + KNN] else 0
     if targets.calibrated(layer):
         _calibrate(layer, scratch)
     targets.decide(p, scratch.calibrated, tau, found, layer, scratch, out)
+
+
+@kernel
+def _not_empty_by_default(p, tau, run, out):
+    """Where no label reaches the threshold, the top label, if its probability given what the
+    stream says of empty rows reaches it: P(l | x) = P(Y is not empty) P(l | x, Y is not empty),
+    and with the labels independent given x, P(l | x, Y is not empty) = p_l / (1 - prod (1 - p)).
+    On a stream whose rows all have labels (scene, medical, bibtex) the threshold alone answers
+    empty sets that are certainly wrong; where empty rows are common it seldom changes a thing."""
+    top = -1
+    for l in range(p.shape[0]):
+        if out[l]:
+            return
+        if top < 0 or p[l] > p[top]:
+            top = l
+    if top < 0 or p[top] <= 0.0 or run[TOTAL] <= 0.0:
+        return
+    none = 1.0
+    for l in range(p.shape[0]):
+        none *= 1.0 - min(max(p[l], 0.0), 1.0)
+    labelled = 1.0 - run[EMPTY] / run[TOTAL]
+    if none < 1.0 and labelled * p[top] / (1.0 - none) >= tau:
+        out[top] = True
 
 
 @kernel
@@ -254,13 +289,19 @@ def _counts(y, layer):
         freq *= inv
         ctx *= inv
         run[TOTAL] *= inv
+        if run[EMPTY] >= 0.0:
+            run[EMPTY] *= inv
         run[INCREMENT] = 1.0
         g = 1.0
     run[TOTAL] += g
+    empty = True
     for l in range(y.shape[0]):
         if y[l]:
             freq[l] += g
+            empty = False
         layer.previous[l] = y[l]
+    if empty and run[EMPTY] >= 0.0:
+        run[EMPTY] += g
 
 
 @kernel(background=True)

@@ -199,6 +199,7 @@ def _layer(state: dict):
         name: np.array(state[name], dtype=dtypes.get(name, _FLOAT))
         for name in experts.Layer._fields if name != "window"
     }
+    fields["run"] = experts.saved_run(fields["run"])
     return experts.Layer(**fields, window=knn.indexed(state["window"]))
 
 
@@ -293,7 +294,7 @@ def _check_layer(layer, n_labels: int) -> None:
     if not 0 <= kind < len(targets.TARGET_NAMES):
         raise ValueError("Snapshot layer.target_prm must name a decision target")
     shapes = {
-        "prm": (experts.N_PARAMS,), "run": (3,), "weights": (n_labels, e),
+        "prm": (experts.N_PARAMS,), "run": (experts.N_RUN,), "weights": (n_labels, e),
         "previous": (n_labels,), "frequency": (n_labels,), "context": (n_labels, 4),
         "histogram": (2, bins), **targets.shapes(kind, n_labels, bins),
     }

@@ -12,6 +12,8 @@ import pytest
 from streamlabels import IHOMER
 from streamlabels.evaluate.metrics import MultiLabelMetrics
 from streamlabels.kernels import experts, knn
+from streamlabels.streams import datasets
+from streamlabels.streams.arrays import ArrayStream
 
 EMPTY_IDS = np.empty(0, dtype=np.int64)
 EMPTY_VALUES = np.empty(0)
@@ -44,6 +46,17 @@ def _best_cut(history, keep, n_bins):
     return cut, best, f_of
 
 
+def _threshold_answer(p, tau, run):
+    """The micro rule written out: labels at or above the threshold; none, then the top label if
+    P(l | x) = P(Y not empty) p_l / (1 - prod(1 - p)) reaches it."""
+    out = (p >= tau) & (p > 0)
+    if not out.any() and p.max() > 0 and run[experts.TOTAL] > 0:
+        top = int(np.argmax(p))
+        labelled = 1.0 - run[experts.EMPTY] / run[experts.TOTAL]
+        out[top] = labelled * p[top] / (1.0 - np.prod(1.0 - np.clip(p, 0, 1))) >= tau
+    return out
+
+
 def test_threshold_is_the_f_optimal_cut_of_the_decayed_history():
     rng = np.random.default_rng(0)
     layer, scratch = _layer(7)  # the model's scores alone, so combined = model scores
@@ -57,7 +70,8 @@ def test_threshold_is_the_f_optimal_cut_of_the_decayed_history():
         truth = rng.random(7) < (np.sqrt(scores) if t < 600 else scores**3)
         experts.decide_row(scores, EMPTY_IDS, EMPTY_VALUES, layer, scratch, out)
         np.testing.assert_array_equal(scratch.scores, scores)
-        np.testing.assert_array_equal(out, scores >= layer.run[experts.TAU])
+        np.testing.assert_array_equal(
+            out, _threshold_answer(scores, layer.run[experts.TAU], layer.run))
         experts.learn_row(truth, EMPTY_IDS, EMPTY_VALUES, layer, scratch)
         history.append((scores, truth))
         if t % 300 == 299:
@@ -262,3 +276,38 @@ def test_window_state_is_cut_to_its_longest_row_and_forgets_what_slots_held_befo
     assert mine["ids"].shape == (4, 6)
     for name in mine:
         np.testing.assert_array_equal(mine[name], theirs[name], err_msg=name)
+
+
+def test_an_empty_answer_gives_way_to_the_top_label_as_the_formula_says():
+    """``_not_empty_by_default`` against the rule written out (:func:`_threshold_answer`) for
+    random scores, thresholds and shares of empty rows; it does change answers."""
+    rng = np.random.default_rng(11)
+    added = kept_empty = 0
+    for _ in range(500):
+        n = int(rng.integers(1, 7))
+        p = rng.random(n) * rng.choice([0.3, 1.0])
+        tau = float(rng.uniform(0.05, 0.9))
+        run = np.array([1.0, 100.0, tau, float(rng.choice([0.0, 10.0, 60.0]))])
+        out = (p >= tau) & (p > 0)
+        before = out.any()
+        experts._not_empty_by_default(p, tau, run, out)
+        np.testing.assert_array_equal(out, _threshold_answer(p, tau, run))
+        added += not before and out.any()
+        kept_empty += not out.any()
+    assert added > 20 and kept_empty > 20
+
+
+def test_a_stream_whose_rows_all_have_labels_gets_no_empty_answers_it_need_not(data_dir):
+    """scene in file order (sorted by label set, every row labelled): the threshold alone left
+    31 rows empty and example-F1 below PREV-LS's; given that rows have labels, the default
+    answers at least PREV-LS's example-F1, and the layer counts no empty row."""
+    stream = ArrayStream.read(datasets.load("scene"))
+    model = IHOMER(labels=stream.label_names, features=stream.feature_names)
+    predicted = model.predict_learn_many(stream.X, stream.Y, stream.feature_names)
+    Y = np.asarray(stream.Y, dtype=bool)
+    metrics, previous = MultiLabelMetrics(Y.shape[1]), MultiLabelMetrics(Y.shape[1])
+    metrics.update(Y, predicted)
+    previous.update(Y, np.vstack([np.zeros((1, Y.shape[1]), dtype=bool), Y[:-1]]))
+    assert metrics.get()["example_f1"] >= previous.get()["example_f1"]
+    assert (~predicted[1000:].any(axis=1)).sum() <= 5
+    assert model._state.experts.layer.run[experts.EMPTY] == 0.0
