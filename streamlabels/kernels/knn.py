@@ -21,10 +21,11 @@ scan the window instead. Scratch (:func:`new_scratch`): ``query`` (F,) all-zero 
 ``neighbours`` (k,) int64, ``similarities`` (k,) and ``dots`` (W,).
 
 Through the index a sparse query's cost follows the window rows that share its columns, not the
-window's size times its rows' length (tmc2007-500: about 1,800 entries against 9,000). A column's
-entries leave the window oldest first, as rows do, so a ring per column needs no search. Each
-row's dot product adds its terms in ascending column order either way, and the terms a scan adds
-besides are exact zeros: both give the same similarities, bit for bit.
+window's size times its rows' length (tmc2007-500 at 400 rows: about 1,800 entries against
+9,000; at the default 1,600, 11.3 µs a row against a 71.1 µs scan, benchmarks/README.md). A
+column's entries leave the window oldest first, as rows do, so a ring per column needs no search.
+Each row's dot product adds its terms in ascending column order either way, and the terms a scan
+adds besides are exact zeros: both give the same similarities, bit for bit.
 """
 
 from __future__ import annotations
