@@ -114,6 +114,18 @@ class ADWIN(base.DriftDetector):
             self.grace_period,
         )
 
+    def update_many(self, xs: np.ndarray) -> np.ndarray:
+        """:meth:`update` with each value of ``xs`` in turn, in one compiled call; returns, per
+        value, whether a change was detected there with the estimation risen (a detected fall
+        is not flagged). ``drift_detected`` is then the last update's."""
+        xs = np.ascontiguousarray(xs, dtype=np.float64)
+        detected, rose = np.zeros(len(xs), dtype=bool), np.zeros(len(xs), dtype=bool)
+        kernel.update_many(0, xs, self._state, self.delta, self.clock, self.min_window_length,
+                           self.grace_period, detected, rose)
+        if len(xs):
+            self._drift_detected = bool(detected[-1])
+        return rose
+
     # -- persistence ------------------------------------------------------------------------
 
     # river.checks.check_estimator reads these two from every estimator; river's DriftDetector

@@ -49,6 +49,25 @@ def test_matches_river_at_every_step(kind, seed):
         assert ours.n_detections == theirs.n_detections
 
 
+@pytest.mark.parametrize("kind, seed", CASES[::3])
+def test_many_updates_at_once_equal_one_at_a_time(kind, seed):
+    """``update_many`` flags exactly the updates that detect a change with the estimation risen,
+    and leaves the detector as the loop does (saved states equal)."""
+    values = _stream(kind, seed)
+    one, many = ADWIN(), ADWIN()
+    rose = []
+    for value in values:
+        before = one.estimation
+        one.update(value)
+        rose.append(one.drift_detected and one.estimation > before)
+    cuts = [0, len(values) // 3, len(values) // 3, len(values)]  # an empty stretch too
+    flags = np.concatenate([many.update_many(np.array(values[a:b]))
+                            for a, b in zip(cuts, cuts[1:])])
+    assert flags.tolist() == rose
+    assert many.drift_detected == one.drift_detected
+    assert dumps(many.get_state()) == dumps(one.get_state())
+
+
 def test_the_parity_streams_do_detect_drifts():
     """The parity test would be weak on streams where nothing ever happens."""
     detections = 0

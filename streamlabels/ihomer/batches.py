@@ -3,8 +3,10 @@ lists of feature dicts, giving exactly what the ``_one`` methods give row by row
 
 With the compiled linear learners, test-then-train runs each stretch of rows up to the label
 tree's next test point as one compiled call (:mod:`.compiled`), and scoring is one compiled call
-over the live model (or one per thread); only the label tree and the loss detector are updated
-row by row in Python. Other learners take the ``_one`` path row by row.
+over the live model (or one per thread); then the loss detector takes the stretch's losses in
+one compiled call and the label tree counts its label sets in numpy
+(:meth:`~.structure.LabelStructure.track_many`). Other learners take the ``_one`` path row by
+row.
 """
 
 from __future__ import annotations
@@ -85,19 +87,14 @@ def test_then_train(state: LearnedState, X, Y, feature_names: Sequence | None,
 def _run(state: LearnedState, rows: Rows, Y: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Test-then-train on rows that end at or before the label tree's next test point: the
     learners in one compiled call (writing the rows' scores into ``scores`` unless it has no
-    rows), then the label structure row by row."""
+    rows), then the label structure over the same rows."""
     out = Outputs(np.zeros(Y.shape, dtype=bool), np.zeros(Y.shape, dtype=bool), scores)
     state.compiled.predict_learn(state.transition, state.experts, len(state.features), rows, Y,
                                  out)
-    losses = [None] * Y.shape[0]
+    losses = None
     if state.params["global_drift"] == "adwin_rebuild":
-        losses = (np.count_nonzero(out.own != Y, axis=1) / Y.shape[1]).tolist()
-    row_ids, labels = Y.nonzero()
-    ends = np.searchsorted(row_ids, np.arange(1, Y.shape[0] + 1)).tolist()
-    start = 0
-    for end, loss in zip(ends, losses):
-        state.t += 1
-        state.structure.track(state.t, labels[start:end], loss)
-        start = end
+        losses = np.count_nonzero(out.own != Y, axis=1) / Y.shape[1]
+    state.structure.track_many(state.t, Y, losses)
+    state.t += Y.shape[0]
     state.at_test_point()
     return out.labels

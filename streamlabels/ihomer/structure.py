@@ -52,9 +52,38 @@ class LabelStructure:
         if loss is not None:
             self._watch_loss(t, loss)
         for event in self.tree.update(positives):
-            self.changed = True
-            self.events.append({"t": t, "kind": event.kind, "labels": self._names(event.labels)})
+            self._log_change(t, event)
         self.partitioner.observe_labelset_size(len(positives))
+
+    def track_many(self, t: int, Y: np.ndarray, losses: np.ndarray | None) -> None:
+        """:meth:`track` for instances ``t + 1``, ``t + 2``, ... with the positive labels of the
+        rows of ``Y`` (bool) and ``losses`` (when watched): the loss detector in one compiled
+        call, the tree counted per stretch between resets (:meth:`LabelTree.update_many`)."""
+        start = 0
+        if losses is not None:
+            for row in np.flatnonzero(self.loss_detector.update_many(losses)).tolist():
+                if t + row + 1 - self.last_reset >= 2 * self.n_min:
+                    self._update_tree(t + start, Y[start:row])
+                    self._reset_tree(t + row + 1)
+                    start = row
+        self._update_tree(t + start, Y[start:])
+        self.partitioner.observe_labelset_sizes(np.count_nonzero(Y, axis=1))
+
+    def _update_tree(self, t: int, Y: np.ndarray) -> None:
+        """The tree's counts of rows ``t + 1``, ...; its events logged with their instance."""
+        before = self.tree.t
+        for event in self.tree.update_many(Y):
+            self._log_change(t + event.t - before, event)
+
+    def _log_change(self, t: int, event) -> None:
+        self.changed = True
+        self.events.append({"t": t, "kind": event.kind, "labels": self._names(event.labels)})
+
+    def _reset_tree(self, t: int) -> None:
+        self.tree.reset()
+        self.changed = True
+        self.last_reset = t
+        self.events.append({"t": t, "kind": "drift", "labels": []})
 
     def _watch_loss(self, t: int, loss: float) -> None:
         before = self.loss_detector.estimation
@@ -63,10 +92,7 @@ class LabelStructure:
             return
         rose = self.loss_detector.estimation > before
         if rose and t - self.last_reset >= 2 * self.n_min:
-            self.tree.reset()
-            self.changed = True
-            self.last_reset = t
-            self.events.append({"t": t, "kind": "drift", "labels": []})
+            self._reset_tree(t)
 
     def test_point(self, t: int) -> list[tuple[int, ...]] | None:
         """At a test point instance, the partition to commit, if any; else None."""

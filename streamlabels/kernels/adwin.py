@@ -201,3 +201,14 @@ def update(d, x, state, delta, clock, min_length, grace):
     detected = _detect(d, state, delta, clock, min_length, grace)
     ints[d, DETECTED] = detected
     return detected
+
+
+@kernel
+def update_many(d, xs, state, delta, clock, min_length, grace, detected, rose):
+    """:func:`update` for each value of ``xs`` in turn, writing whether each detected a change
+    into ``detected`` and whether the estimation rose with it into ``rose`` (a batch's Python
+    side then looks only at the rows that did)."""
+    for i in range(xs.shape[0]):
+        before = estimation(d, state)
+        detected[i] = update(d, xs[i], state, delta, clock, min_length, grace)
+        rose[i] = detected[i] and estimation(d, state) > before

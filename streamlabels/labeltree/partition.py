@@ -13,6 +13,8 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable
 
+import numpy as np
+
 from streamlabels.labeltree.tree import LabelTree
 
 __all__ = ["Partitioner", "coarsen", "group_id"]
@@ -161,6 +163,14 @@ class Partitioner:
     def observe_labelset_size(self, k: int) -> None:
         """Record one instance's number of positive labels (for ``m_min="auto"``)."""
         self._sizes[k] += 1
+
+    def observe_labelset_sizes(self, sizes: np.ndarray) -> None:
+        """:meth:`observe_labelset_size` for each of ``sizes`` in turn (new sizes enter the
+        counts in the order they first appear, as one at a time)."""
+        distinct, first, n = np.unique(sizes, return_index=True, return_counts=True)
+        order = np.argsort(first)
+        for k, add in zip(distinct[order].tolist(), n[order].tolist()):
+            self._sizes[k] += add
 
     def effective_m_min(self) -> int:
         """The m_min in force: the fixed value, or the modal label-set size (ties: the smaller)."""

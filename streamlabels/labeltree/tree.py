@@ -236,6 +236,61 @@ class LabelTree:
             return self._test_point()
         return []
 
+    def update_many(self, Y: np.ndarray) -> list[TreeEvent]:
+        """:meth:`update` for each row of ``Y`` (bool, one column per label) in turn: the same
+        counts, dict orders and events, with the counting done in numpy per stretch of rows
+        between test points rather than in Python per row."""
+        Y = np.asarray(Y, dtype=bool)
+        if Y.ndim != 2 or Y.shape[1] != self.n_labels:
+            raise ValueError(f"Y must have {self.n_labels} label columns, got shape {Y.shape}")
+        events: list[TreeEvent] = []
+        start = 0
+        while start < Y.shape[0]:
+            stop = min(Y.shape[0], start + self.n_min - self.t % self.n_min)
+            self._count_rows(Y[start:stop])
+            self.t += stop - start
+            if self.t % self.n_min == 0:
+                events += self._test_point()
+            start = stop
+        return events
+
+    def _count_rows(self, Y: np.ndarray) -> None:
+        """Add rows to the leaves' counts, the label index fixed throughout (no test point in
+        between). Each leaf gets its labels and pairs in :meth:`update`'s order: row by row,
+        labels ascending, pairs ``(a, b)`` with ``a`` then ``b`` ascending."""
+        rows, labels = np.nonzero(Y)
+        if not labels.size:
+            return
+        present = np.unique(labels)
+        leaves: dict[LabelNode, int] = {}
+        ids = np.array([leaves.setdefault(self._leaf_of[i], len(leaves))
+                        for i in present.tolist()], dtype=np.int64)
+        leaf = ids[np.searchsorted(present, labels)]
+        order = np.lexsort((labels, rows, leaf))
+        rows, labels, leaf = rows[order], labels[order], leaf[order]
+        n = labels.size
+        opens = np.ones(n, dtype=bool)  # where a (leaf, row) group begins
+        opens[1:] = (leaf[1:] != leaf[:-1]) | (rows[1:] != rows[:-1])
+        starts = np.flatnonzero(opens)
+        ends = np.append(starts[1:], n)[np.cumsum(opens) - 1]
+        partners = ends - np.arange(n) - 1  # the group's entries after each entry
+        first = np.repeat(np.arange(n), partners)
+        offset = np.arange(first.size) - np.repeat(np.cumsum(partners) - partners, partners)
+        keys = labels[first] * self.n_labels + labels[first + offset + 1]
+        counts = [node.counts for node in leaves]
+        for name, keys, key_leaf in (("c", labels, leaf), ("c2", keys, leaf[first])):
+            # keys are distinct across leaves (a leaf's pairs join its own labels), and the
+            # rows are in order within each leaf: first occurrence is insertion order
+            distinct, at, n = np.unique(keys, return_index=True, return_counts=True)
+            order = np.argsort(at)
+            dicts = [getattr(c, name) for c in counts]
+            for key, k, add in zip(distinct[order].tolist(), key_leaf[at[order]].tolist(),
+                                   n[order].tolist()):
+                found = dicts[k]
+                found[key] = found.get(key, 0) + add
+        for c, n_rows in zip(counts, np.bincount(leaf[starts], minlength=len(counts)).tolist()):
+            c.c_any += n_rows  # type: ignore[union-attr]
+
     def reset(self) -> TreeEvent:
         """Start again from one active root with fresh counts (the global-drift rebuild)."""
         self._new_root()

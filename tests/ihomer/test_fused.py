@@ -16,7 +16,7 @@ from streamlabels.ihomer import IHOMER
 from streamlabels.learners.linear import LinearLearner, stack
 from streamlabels.scoring.batch import SERIAL_ROWS
 from streamlabels.state import dumps, loads
-from streamlabels.streams import SyntheticStream, datasets
+from streamlabels.streams import Drift, SyntheticStream, datasets
 from streamlabels.streams.arrays import ArrayStream
 from streamlabels.vocabulary import FeatureSpace, feature_dicts
 
@@ -109,6 +109,17 @@ def test_fused_path_equals_one_at_a_time_across_options(params):
     stream = ArrayStream.read(SyntheticStream(n_instances=2_500, seed=11))
     one, _ = _assert_same({"n_min": 100, **params}, stream, 333)
     assert any(event["kind"] == "commit" for event in one.events)
+
+
+def test_fused_path_equals_one_at_a_time_across_a_drift_reset():
+    """The loss detector's reset of the label tree falls inside a block (the batch path takes a
+    block's losses in one call and splits its counting there)."""
+    stream = ArrayStream.read(
+        SyntheticStream(n_instances=2_500, drifts=(Drift(at=1_500, kind="both"),), seed=1)
+    )
+    one, _ = _assert_same({"n_min": 100}, stream, 333)
+    resets = [event["t"] for event in one.events if event["kind"] == "drift"]
+    assert resets and all(t % 333 and t % 100 for t in resets)
 
 
 @pytest.mark.parametrize("target", ["macro_f1", "example_f1", "hamming", "subset"])

@@ -18,6 +18,7 @@ from streamlabels.labeltree import (
     plot_tree,
     render_text,
 )
+from streamlabels.state import dumps
 from streamlabels.streams import datasets
 
 PLANTED = [(0, 1, 2, 3), (4, 5, 6, 7), (8, 9, 10, 11)]
@@ -477,6 +478,35 @@ def test_yeast_stream_keeps_an_exact_partition_at_every_checkpoint(data_dir, mon
     assert tree.n_nodes == sum(1 for _ in tree.nodes())
     assert part.effective_m_min() == 4  # yeast's modal label-set size
     assert all(len(group) >= 4 for group in part.current)
+
+
+@pytest.mark.parametrize("name, n_rows", [("yeast", 2417), ("enron", 1702)])
+def test_counting_many_rows_at_once_equals_one_at_a_time(data_dir, monkeypatch, name, n_rows):
+    """``update_many`` over stretches of any length (test points inside them, across them) gives
+    the events, counts and dict orders (the coefficients' float sums follow them) of ``update``
+    row by row: the saved states are the same bytes."""
+    monkeypatch.setenv("STREAMLABELS_DATA", str(data_dir))
+    Y = datasets.load_arrays(name).Y.astype(bool)[:n_rows]
+    one, many = LabelTree(Y.shape[1], n_min=100), LabelTree(Y.shape[1], n_min=100)
+    part_one, part_many = Partitioner(), Partitioner()
+    events_one = []
+    for y in Y:
+        events_one += one.update(np.flatnonzero(y))
+        part_one.observe_labelset_size(int(y.sum()))
+    events_many, start = [], 0
+    for stop in np.cumsum(np.random.default_rng(7).integers(0, 350, size=n_rows)).tolist():
+        events_many += many.update_many(Y[start:stop])
+        part_many.observe_labelset_sizes(Y[start:stop].sum(axis=1))
+        start = min(stop, n_rows)
+    assert len(events_one) >= 5 and any(e.kind == "split" for e in events_one)
+    assert events_many == events_one
+    assert dumps(many.get_state()) == dumps(one.get_state())
+    assert part_many.get_state() == part_one.get_state()
+
+
+def test_update_many_refuses_a_matrix_of_other_labels():
+    with pytest.raises(ValueError, match="4 label columns"):
+        LabelTree(4).update_many(np.zeros((3, 5), dtype=bool))
 
 
 def test_render_text_shows_leaves_and_statistics():
