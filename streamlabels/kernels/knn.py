@@ -15,14 +15,14 @@ State (:func:`new_window`): ``meta`` int64 [next slot, rows held, columns learne
 (W,) their count; ``labels`` (W, L) bool; ``stats`` (3, F) float64, per-feature count, mean and
 sum of squared deviations (dense only). A sparse window also keeps an inverted index, each
 column's stored entries in a ring, oldest first: ``starts`` and ``counts`` (F,) int64,
-``post_slots`` (F, W) int64 and ``post_values`` (F, W) float64; saved states leave it out
+``post_slots`` (F, W) int32 and ``post_values`` (F, W) float64; saved states leave it out
 (:func:`indexed` rebuilds it), and past :data:`INDEX_BUDGET` entries it has no rows and queries
 scan the window instead. Scratch (:func:`new_scratch`): ``query`` (F,) all-zero between calls,
 ``neighbours`` (k,) int64, ``similarities`` (k,) and ``dots`` (W,).
 
 Through the index a sparse query's cost follows the window rows that share its columns, not the
 window's size times its rows' length (tmc2007-500 at 400 rows: about 1,800 entries against
-9,000; at the default 1,600, 11.3 µs a row against a 71.1 µs scan, benchmarks/README.md). A
+9,000; at the default 1,600, 9.4 µs a row against a 67.1 µs scan, benchmarks/README.md). A
 column's entries leave the window oldest first, as rows do, so a ring per column needs no search.
 Each row's dot product adds its terms in ascending column order either way, and the terms a scan
 adds besides are exact zeros: both give the same similarities, bit for bit.
@@ -52,7 +52,7 @@ KnnScratch = namedtuple("KnnScratch", ["query", "neighbours", "similarities", "d
 SAVED = KnnWindow._fields[:6]
 """The fields a saved state holds (:func:`used`); the index is rebuilt from them."""
 INDEX_BUDGET = 1 << 22
-"""Most index entries (columns x window rows, 16 bytes each: 64 MiB); a window over more
+"""Most index entries (columns x window rows, 12 bytes each: 48 MiB); a window over more
 columns scans instead (default window: past 2,621 columns)."""
 
 
@@ -72,7 +72,7 @@ def _new_index(n_columns: int, window: int) -> tuple:
     """An empty index over ``n_columns`` columns (no rows past :data:`INDEX_BUDGET`)."""
     rows = n_columns if n_columns * window <= INDEX_BUDGET else 0
     return (np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=np.int64),
-            np.zeros((rows, window), dtype=np.int64), np.zeros((rows, window)))
+            np.zeros((rows, window), dtype=np.int32), np.zeros((rows, window)))
 
 
 @kernel
@@ -215,7 +215,8 @@ def _clear(xi, w, query):
 @kernel
 def _indexed_dots(xi, w, query, dots):
     """Each filled slot's dot product with the loaded query, through the index: the query's
-    columns ascending (as a row's are), each column's entries in its ring."""
+    columns ascending (as a row's are), each column's entries in its ring, walked as the one or
+    two stretches of the row it fills (loops without a wrap test, which the compiler unrolls)."""
     rows = w.post_slots.shape[1]
     for s in range(w.meta[FILL]):
         dots[s] = 0.0
@@ -223,13 +224,17 @@ def _indexed_dots(xi, w, query, dots):
     for t in range(xi.shape[0]):
         j = xi[t]
         if j < ncols:
-            v = query[j]
-            at = w.starts[j]
-            for _ in range(w.counts[j]):
-                dots[w.post_slots[j, at]] += v * w.post_values[j, at]
-                at += 1
-                if at == rows:
-                    at = 0
+            start = w.starts[j]
+            end = start + w.counts[j]
+            _add_entries(w.post_slots[j], w.post_values[j], start, min(end, rows), query[j], dots)
+            if end > rows:
+                _add_entries(w.post_slots[j], w.post_values[j], 0, end - rows, query[j], dots)
+
+
+@kernel
+def _add_entries(slots, values, start, stop, v, dots):
+    for at in range(start, stop):
+        dots[slots[at]] += v * values[at]
 
 
 @kernel
