@@ -155,10 +155,10 @@ class Single(_Learning):
     def _batch(self, instances: list, send) -> int:
         """Score the unlabelled instances at once from the model before the batch, and the
         labelled ones test-then-train in one pass; send every prediction in offset order."""
-        if not instances:
-            return 0
-        version = self.model.n_instances
         labelled = np.array([instance.y is not None for instance in instances])
+        if labelled.all() or not labelled.any():  # one kind: the same single pass as strict's
+            return self._strict(instances, send)
+        version = self.model.n_instances
         flags = np.zeros((len(instances), self.prequential.n_labels), dtype=bool)
         scores = np.zeros(flags.shape)
         versions = np.full(len(instances), version)
