@@ -1,5 +1,6 @@
-"""IHOMER over batches: test-then-train and scoring of pandas, numpy, scipy.sparse blocks or
-lists of feature dicts, giving exactly what the ``_one`` methods give row by row, in order.
+"""IHOMER over batches: test-then-train, scoring and positives of pandas, numpy, scipy.sparse
+blocks or lists of feature dicts, giving exactly what the ``_one`` methods give row by row, in
+order.
 
 With the compiled linear learners, test-then-train runs each stretch of rows up to the label
 tree's next test point as one compiled call (:mod:`.compiled`), and scoring is one compiled call
@@ -14,13 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse
 
 from streamlabels.ihomer.learned import LearnedState
 from streamlabels.kernels.hierarchy import Outputs
 from streamlabels.kernels.rows import Rows
 from streamlabels.vocabulary import LabelVocabulary, feature_dicts
 
-__all__ = ["score_many", "test_then_train"]
+__all__ = ["positives_many", "score_many", "test_then_train"]
 
 
 def _n_rows(X) -> int:
@@ -45,6 +47,32 @@ def score_many(state: LearnedState, X, feature_names: Sequence | None):
     state.compiled.score(state.transition, state.experts, len(state.features),
                          Rows(indptr, indices, values), out)
     return out.labels, out.scores
+
+
+BLOCK_CELLS = 1 << 20
+"""Most (row, label) cells :func:`positives_many` holds densely at a time."""
+
+
+def positives_many(state: LearnedState, X,
+                   feature_names: Sequence | None) -> scipy.sparse.csr_array:
+    """``predict_one``'s True labels for every row of ``X`` as a bool CSR array (rows x labels):
+    rows are scored in blocks of at most :data:`BLOCK_CELLS` cells kept by their positives, so
+    memory follows the positives rather than rows x labels."""
+    if not state.started or not state.compiled_path:
+        return scipy.sparse.csr_array(score_many(state, X, feature_names)[0])
+    n_rows, n_labels = _n_rows(X), len(state.labels)
+    names = state.features.names_of(X, feature_names, fixed=True)
+    indptr, indices, values = state.features.csr(X, names, grow=False)
+    step = max(1, BLOCK_CELLS // n_labels)
+    blocks = [scipy.sparse.csr_array((0, n_labels), dtype=bool)]
+    for start in range(0, n_rows, step):
+        block = _rows(indptr, indices, values, start, min(n_rows, start + step))
+        shape = (block.indptr.shape[0] - 1, n_labels)
+        out = Outputs(np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool),
+                      np.zeros((0, n_labels)))
+        state.compiled.score(state.transition, state.experts, len(state.features), block, out)
+        blocks.append(scipy.sparse.csr_array(out.labels))
+    return scipy.sparse.vstack(blocks, format="csr")
 
 
 def test_then_train(state: LearnedState, X, Y, feature_names: Sequence | None,
@@ -73,8 +101,7 @@ def test_then_train(state: LearnedState, X, Y, feature_names: Sequence | None,
         n_min, start = state.params["n_min"], 0
         while start < Y.shape[0]:
             stop = min(Y.shape[0], start + n_min - state.t % n_min)
-            rows = indptr[start : stop + 1]
-            run = Rows(rows - rows[0], indices[rows[0] : rows[-1]], values[rows[0] : rows[-1]])
+            run = _rows(indptr, indices, values, start, stop)
             predicted[start:stop] = _run(state, run, Y[start:stop], scores[start:stop])
             start = stop
     if not started and len(predicted):
@@ -82,6 +109,12 @@ def test_then_train(state: LearnedState, X, Y, feature_names: Sequence | None,
         if with_scores:
             scores[0] = 0.0
     return predicted, scores if with_scores else None
+
+
+def _rows(indptr, indices, values, start: int, stop: int) -> Rows:
+    """Rows ``start`` to ``stop`` of a CSR batch as :class:`Rows` of their own."""
+    rows = indptr[start : stop + 1]
+    return Rows(rows - rows[0], indices[rows[0] : rows[-1]], values[rows[0] : rows[-1]])
 
 
 def _run(state: LearnedState, rows: Rows, Y: np.ndarray, scores: np.ndarray) -> np.ndarray:

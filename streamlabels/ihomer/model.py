@@ -365,6 +365,21 @@ class IHOMER(base.MultiLabelClassifier, base.MiniBatchClassifier):
         """
         return self._framed(X, self._batch(X, device, feature_names)[0])
 
+    def predict_positives_many(self, X, feature_names: Sequence | None = None):
+        """:meth:`predict_positives_one` for every row of ``X`` (read as :meth:`predict_many`
+        reads it): a bool ``scipy.sparse.csr_array`` whose columns follow the labels, holding
+        the positives only. Rows are scored in blocks kept by their positives, so memory follows
+        the positives rather than rows x labels. Not a river method.
+
+        >>> model = IHOMER(labels=["a", "b", "c"], decision="routing")
+        >>> for i in range(40):
+        ...     model.learn_one({"f": float(i % 2)}, {"a", "c"} if i % 2 else {"b"})
+        >>> model.predict_positives_many(np.array([[1.0], [0.0]]), feature_names=["f"]).toarray()
+        array([[ True, False,  True],
+               [False,  True, False]])
+        """
+        return batches.positives_many(self._state, X, feature_names)
+
     def predict_proba_many(self, X, device: str = "cpu", feature_names: Sequence | None = None):
         """``predict_proba_one``'s P(True) for every row, shaped as :meth:`predict_many`'s."""
         return self._framed(X, self._batch(X, device, feature_names)[1])

@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse
 
 from streamlabels.evaluate import prequential
-from streamlabels.ihomer import IHOMER
+from streamlabels.ihomer import IHOMER, batches
 from streamlabels.learners.linear import LinearLearner, stack
 from streamlabels.scoring.batch import SERIAL_ROWS
 from streamlabels.state import dumps, loads
@@ -153,6 +153,32 @@ def test_first_prediction_of_a_fresh_model_is_empty_as_predict_one_says():
     got = fused.predict_learn_many(X, Y, stream.feature_names)
     assert not got[0].any()
     assert np.array_equal(got[1:], _one_at_a_time(one, stream)[1:])
+
+
+@pytest.mark.parametrize(("decision", "learner"), [("experts", "linear"), ("routing", "linear"),
+                                                  ("routing", "tree")])
+def test_positives_many_are_predict_many_in_sparse_form(decision, learner, data_dir, monkeypatch):
+    """Blocks of rows (here 7 of enron's 53 labels' rows, so the last block is short) kept by
+    their positives give ``predict_many``'s labels, and leave the model as it was."""
+    stream = ArrayStream.read(datasets.load("enron"), 1_300)
+    model = IHOMER(labels=stream.label_names, features=stream.feature_names, n_min=100,
+                   scaling="sparse", decision=decision, learner=learner)
+    assert model.predict_positives_many(stream.X[:4], stream.feature_names).nnz == 0
+    model.learn_many(stream.X[:1_000], stream.Y[:1_000], stream.feature_names)
+    before = dumps(model.get_state())
+    monkeypatch.setattr(batches, "BLOCK_CELLS", 7 * len(stream.label_names))
+    X = stream.X[1_000:]
+    positives = model.predict_positives_many(X, stream.feature_names)
+    assert isinstance(positives, scipy.sparse.csr_array) and positives.dtype == bool
+    expected = model.predict_many(X, feature_names=stream.feature_names)
+    assert positives.shape == expected.shape and positives.nnz == expected.sum() > 0
+    np.testing.assert_array_equal(positives.toarray(), expected)
+    assert dumps(model.get_state()) == before
+
+
+def test_positives_many_of_a_model_without_labels_have_no_columns():
+    positives = IHOMER().predict_positives_many([{"f": 1.0}, {"g": 2.0}])
+    assert positives.shape == (2, 0) and positives.nnz == 0
 
 
 @pytest.mark.parametrize("ranking", [False, True])
