@@ -35,6 +35,8 @@ def test_bench_writes_every_measure_and_matches_prequential(data_dir, tmp_path, 
         assert result["n_instances"] == n
         assert result["instances_per_second"] > 0 and result["seconds"] > 0
         assert result["warmup_s"] is not None and result["steady_us_per_instance"] > 0
+        assert result["steady_instances_per_second"] == pytest.approx(
+            1e6 / result["steady_us_per_instance"])
         assert result["memory"]["tracemalloc_peak_mb"] > 0
         model = make_model(result["model"], stream.feature_names, stream.label_names)
         expected = prequential(itertools.islice(stream, n), model, stream.label_names).metrics
@@ -42,9 +44,9 @@ def test_bench_writes_every_measure_and_matches_prequential(data_dir, tmp_path, 
             assert result["metrics"][key] == pytest.approx(expected[key], abs=1e-12), key
     first, second = report["models"]
     assert first["ratio_vs_first"]["instances_per_second"] == 1.0
-    assert second["ratio_vs_first"]["instances_per_second"] == pytest.approx(
-        second["instances_per_second"] / first["instances_per_second"]
-    )
+    for key in ("instances_per_second", "steady_instances_per_second"):
+        assert first["ratio_vs_first"][key] == 1.0
+        assert second["ratio_vs_first"][key] == pytest.approx(second[key] / first[key])
 
 
 @pytest.mark.parametrize(
