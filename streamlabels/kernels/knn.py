@@ -216,7 +216,7 @@ def _clear(xi, w, query):
 def _indexed_dots(xi, w, query, dots):
     """Each filled slot's dot product with the loaded query, through the index: the query's
     columns ascending (as a row's are), each column's entries in its ring, walked as the one or
-    two stretches of the row it fills (loops without a wrap test, which the compiler unrolls)."""
+    two stretches of the row it fills (plain loops, without a wrap test per entry)."""
     rows = w.post_slots.shape[1]
     for s in range(w.meta[FILL]):
         dots[s] = 0.0

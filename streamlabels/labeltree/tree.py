@@ -276,16 +276,16 @@ class LabelTree:
         partners = ends - np.arange(n) - 1  # the group's entries after each entry
         first = np.repeat(np.arange(n), partners)
         offset = np.arange(first.size) - np.repeat(np.cumsum(partners) - partners, partners)
-        keys = labels[first] * self.n_labels + labels[first + offset + 1]
+        pairs = labels[first] * self.n_labels + labels[first + offset + 1]
         counts = [node.counts for node in leaves]
-        for name, keys, key_leaf in (("c", labels, leaf), ("c2", keys, leaf[first])):
+        for name, entries, owner in (("c", labels, leaf), ("c2", pairs, leaf[first])):
             # keys are distinct across leaves (a leaf's pairs join its own labels), and the
             # rows are in order within each leaf: first occurrence is insertion order
-            distinct, at, n = np.unique(keys, return_index=True, return_counts=True)
-            order = np.argsort(at)
+            keys, at, times = np.unique(entries, return_index=True, return_counts=True)
+            by_first = np.argsort(at)
             dicts = [getattr(c, name) for c in counts]
-            for key, k, add in zip(distinct[order].tolist(), key_leaf[at[order]].tolist(),
-                                   n[order].tolist()):
+            for key, k, add in zip(keys[by_first].tolist(), owner[at[by_first]].tolist(),
+                                   times[by_first].tolist()):
                 found = dicts[k]
                 found[key] = found.get(key, 0) + add
         for c, n_rows in zip(counts, np.bincount(leaf[starts], minlength=len(counts)).tolist()):
