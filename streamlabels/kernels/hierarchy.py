@@ -204,16 +204,16 @@ def score_row(idx, vals, bank, sgd, rule, active, shadow, warmup, layer, scratch
 @kernel(inline=True)
 def _learn_hierarchy(idx, vals, y, bank, sgd, relevant_only, h, scratch):
     """``Hierarchy.learn``: the router on the meta-labels (left in ``scratch.meta``), then each
-    trained group's learner."""
+    trained group's learner (``scratch.part``, free while learning, holds their gradients)."""
     offsets, members, locals_ = h.offsets, h.members, h.locals_
     n_groups = offsets.shape[0] - 1
     meta = scratch.meta[:n_groups]
-    cols, xs, target = scratch.cols, scratch.xs, scratch.target
+    cols, xs, target, grads = scratch.cols, scratch.xs, scratch.target, scratch.part
     meta[:] = False
     for label in range(y.shape[0]):
         if y[label]:
             meta[h.group_of[label]] = True
-    bank_learn(idx, vals, meta, bank, h.router, sgd, cols, xs)
+    bank_learn(idx, vals, meta, bank, h.router, sgd, cols, xs, grads)
     h.seen[0] += 1
     for k in range(n_groups):
         j = locals_[k]
@@ -224,7 +224,7 @@ def _learn_hierarchy(idx, vals, y, bank, sgd, relevant_only, h, scratch):
         part = target[: b - a]
         for p in range(a, b):
             part[p - a] = y[members[p]]
-        bank_learn(idx, vals, part, bank, j, sgd, cols, xs)
+        bank_learn(idx, vals, part, bank, j, sgd, cols, xs, grads)
         h.local_seen[k] += 1
 
 

@@ -7,7 +7,11 @@ loop of ``learn_one`` bit for bit.
 
 State layout, shared by all modes (``cap`` is the column capacity):
 
-- ``weights`` (n_outputs, cap) and ``intercepts`` (n_outputs,), float64.
+- ``weights`` (cap, n_outputs) and ``intercepts`` (n_outputs,), float64: a column's weights for
+  every output side by side, so that a row's few columns are read and updated as whole rows of
+  ``weights`` (contiguous, over every output at once) rather than gathered per output. Each
+  output's raw score still adds its terms in the row's column order, so the figures are those of
+  one dot product per output, bit for bit; saved states keep the outputs x columns orientation.
 - ``counts`` (cap,) int64, ``stat1`` and ``stat2`` (cap,) float64: the scaler. ``STANDARD``: how
   many instances updated the column, its running mean and its running (population) variance, as
   river's ``StandardScaler`` keeps them. ``SPARSE``: how many explicit entries the column had,
@@ -41,9 +45,14 @@ LinearState = namedtuple(
 LinearBank = namedtuple(
     "LinearBank", ["rows", "weights", "intercepts", "counts", "stat1", "stat2", "meta"]
 )
-"""The state of several learners stacked at one column capacity: learner ``j`` owns rows
-``rows[j]:rows[j + 1]`` of ``weights`` (outputs x capacity) and ``intercepts``, and row ``j`` of
-``counts``, ``stat1``, ``stat2`` (learners x capacity) and ``meta`` (learners x 2)."""
+"""The state of several learners stacked at one column capacity: learner ``j`` owns outputs
+``rows[j]:rows[j + 1]``, the columns of ``weights`` (capacity x outputs) and the entries of
+``intercepts`` between them, and row ``j`` of ``counts``, ``stat1``, ``stat2`` (learners x
+capacity) and ``meta`` (learners x 2)."""
+
+COLUMN_LOOP = 8
+"""From this many outputs on, :func:`_raw` walks the row's columns over every output at once
+(contiguous, vectorised); below it, each output's columns (too few outputs to fill a vector)."""
 
 # river's LogisticRegression default ``clip_gradient``: the loss gradient is clamped to +/- this.
 CLIP_GRADIENT = 1e12
@@ -144,6 +153,27 @@ def _scaled(indices, values, counts, stat1, stat2, meta, mode, learn, cols, xs):
                            cols, xs)
 
 
+@kernel(inline=True)
+def _raw(weights, cols, xs, m, out):
+    """Each output's raw score, the sum over ``t < m`` of ``weights[cols[t], k] * xs[t]``, added
+    from 0.0 in ``t`` order whichever way the loops run, into ``out``."""
+    n = weights.shape[1]
+    if n < COLUMN_LOOP:
+        for k in range(n):
+            raw = 0.0
+            for t in range(m):
+                raw += weights[cols[t], k] * xs[t]
+            out[k] = raw
+        return
+    for k in range(n):
+        out[k] = 0.0
+    for t in range(m):
+        row = weights[cols[t]]
+        x = xs[t]
+        for k in range(n):
+            out[k] += row[k] * x
+
+
 @kernel
 def _predict(indices, values, weights, intercepts, counts, stat1, stat2, meta, mode, cols, xs,
              out):
@@ -152,51 +182,55 @@ def _predict(indices, values, weights, intercepts, counts, stat1, stat2, meta, m
     reference counting numba does each time it takes an array out of a tuple, which per learner
     and row adds up."""
     m = _scaled(indices, values, counts, stat1, stat2, meta, mode, False, cols, xs)
-    for k in range(weights.shape[0]):
-        raw = 0.0
-        for t in range(m):
-            raw += weights[k, cols[t]] * xs[t]
-        out[k] = sigmoid(raw + intercepts[k])
+    _raw(weights, cols, xs, m, out)
+    for k in range(weights.shape[1]):
+        out[k] = sigmoid(out[k] + intercepts[k])
 
 
 @kernel
-def _learn(indices, values, y, weights, intercepts, counts, stat1, stat2, meta, sgd, cols, xs):
-    """:func:`learn_row` over the learner's arrays one by one (see :func:`_predict`)."""
+def _learn(indices, values, y, weights, intercepts, counts, stat1, stat2, meta, sgd, cols, xs,
+           grads):
+    """:func:`learn_row` over the learner's arrays one by one (see :func:`_predict`); ``grads``
+    is scratch with room for the outputs."""
     m = _scaled(indices, values, counts, stat1, stat2, meta, sgd.mode, True, cols, xs)
-    lr, l2 = sgd.lr, sgd.l2
-    for k in range(weights.shape[0]):
-        raw = 0.0
-        for t in range(m):
-            raw += weights[k, cols[t]] * xs[t]
-        g = log_loss_gradient(raw + intercepts[k], y[k])
+    _raw(weights, cols, xs, m, grads)
+    for k in range(weights.shape[1]):
+        g = log_loss_gradient(grads[k] + intercepts[k], y[k])
         intercepts[k] -= sgd.intercept_lr * g
+        grads[k] = g
+    lr, l2 = sgd.lr, sgd.l2
+    for t in range(m):
+        row = weights[cols[t]]
+        x = xs[t]
         if l2 != 0.0:
-            for t in range(m):
-                j = cols[t]
-                weights[k, j] -= lr * (xs[t] * g + weights[k, j] * l2)
+            for k in range(weights.shape[1]):
+                row[k] -= lr * (x * grads[k] + row[k] * l2)
         else:
-            for t in range(m):
-                weights[k, cols[t]] -= lr * (xs[t] * g)
+            for k in range(weights.shape[1]):
+                row[k] -= lr * (x * grads[k])
 
 
 @kernel(background=True)
 def predict_row(indices, values, state, mode, cols, xs, out):
     """Write P(output = 1) of every output for one row into ``out``; the state is not touched.
     ``cols`` and ``xs`` are scratch with room for the learner's column capacity (no allocation
-    here, so the GPU can run it too)."""
+    here, so the GPU can run it too); ``out`` is written before the end (it holds the raw scores
+    on the way)."""
     _predict(indices, values, state.weights, state.intercepts, state.counts, state.stat1,
              state.stat2, state.meta, mode, cols, xs, out)
 
 
 @kernel(background=True)
-def learn_row(indices, values, y, state, sgd, cols, xs):
+def learn_row(indices, values, y, state, sgd, cols, xs, grads):
     """One SGD step on the log loss of every output, after the scaler learned the row.
 
     Per output, the order is river's: raw score, clipped loss gradient, intercept step, then the
-    weight step ``w -= lr * (x * g + l2 * w)`` on the row's (scaled) columns only.
+    weight step ``w -= lr * (x * g + l2 * w)`` on the row's (scaled) columns only (the outputs'
+    raw scores all come before any weight moves, which changes nothing: each reads only its own
+    weights). ``grads`` is scratch with room for the outputs.
     """
     _learn(indices, values, y, state.weights, state.intercepts, state.counts, state.stat1,
-           state.stat2, state.meta, sgd, cols, xs)
+           state.stat2, state.meta, sgd, cols, xs, grads)
 
 
 @kernel(inline=True)
@@ -204,17 +238,17 @@ def bank_predict(indices, values, bank, j, mode, cols, xs, out):
     """:func:`predict_row` of learner ``j`` of a :class:`LinearBank`."""
     a = bank.rows[j]
     b = bank.rows[j + 1]
-    _predict(indices, values, bank.weights[a:b], bank.intercepts[a:b], bank.counts[j],
+    _predict(indices, values, bank.weights[:, a:b], bank.intercepts[a:b], bank.counts[j],
              bank.stat1[j], bank.stat2[j], bank.meta[j], mode, cols, xs, out)
 
 
 @kernel(inline=True)
-def bank_learn(indices, values, y, bank, j, sgd, cols, xs):
+def bank_learn(indices, values, y, bank, j, sgd, cols, xs, grads):
     """:func:`learn_row` of learner ``j`` of a :class:`LinearBank`."""
     a = bank.rows[j]
     b = bank.rows[j + 1]
-    _learn(indices, values, y, bank.weights[a:b], bank.intercepts[a:b], bank.counts[j],
-           bank.stat1[j], bank.stat2[j], bank.meta[j], sgd, cols, xs)
+    _learn(indices, values, y, bank.weights[:, a:b], bank.intercepts[a:b], bank.counts[j],
+           bank.stat1[j], bank.stat2[j], bank.meta[j], sgd, cols, xs, grads)
 
 
 @kernel
@@ -222,16 +256,17 @@ def learn_batch(rows, Y, state, sgd):
     """``learn_row`` over the :class:`~streamlabels.kernels.rows.Rows` in order."""
     cols = np.empty(state.counts.shape[0], dtype=np.int64)
     xs = np.empty(state.counts.shape[0])
+    grads = np.empty(state.weights.shape[1])
     for i in range(rows.indptr.shape[0] - 1):
         indices, values = row_of(rows, i)
-        learn_row(indices, values, Y[i], state, sgd, cols, xs)
+        learn_row(indices, values, Y[i], state, sgd, cols, xs, grads)
 
 
 @kernel
 def predict_batch(rows, state, mode):
     """``predict_row`` over the rows; returns an (n_rows, n_outputs) array."""
     n = rows.indptr.shape[0] - 1
-    out = np.empty((n, state.weights.shape[0]), dtype=np.float64)
+    out = np.empty((n, state.weights.shape[1]), dtype=np.float64)
     cols = np.empty(state.counts.shape[0], dtype=np.int64)
     xs = np.empty(state.counts.shape[0])
     for i in range(n):

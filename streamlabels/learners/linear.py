@@ -100,13 +100,13 @@ class LinearLearner(MultiOutputLearner):
         self.intercept_lr = intercept_lr
         self.scaling = scaling
         self._mode = _MODES[scaling]
-        self._weights = np.zeros((self.n_outputs, _INITIAL_CAPACITY))
+        self._weights = np.zeros((_INITIAL_CAPACITY, self.n_outputs))  # columns x outputs
         self._intercepts = np.zeros(self.n_outputs)
         self._counts = np.zeros(_INITIAL_CAPACITY, dtype=np.int64)
         self._stat1 = np.zeros(_INITIAL_CAPACITY)
         self._stat2 = np.zeros(_INITIAL_CAPACITY)
         self._meta = np.zeros(2, dtype=np.int64)  # instances learned, 1 + highest column learned
-        self._scratch = _scratch(_INITIAL_CAPACITY)  # a row's scaled columns, for the kernels
+        self._scratch = _scratch(_INITIAL_CAPACITY, self.n_outputs)  # work arrays of the kernels
 
     def __repr__(self) -> str:
         return (
@@ -116,7 +116,7 @@ class LinearLearner(MultiOutputLearner):
 
     @property
     def weights(self) -> np.ndarray:
-        return self._weights[:, : self._meta[1]].copy()
+        return self._weights[: self._meta[1]].T.copy()
 
     @property
     def intercepts(self) -> np.ndarray:
@@ -135,11 +135,11 @@ class LinearLearner(MultiOutputLearner):
         while capacity < n_columns:
             capacity *= 2
         extra = capacity - self._counts.shape[0]
-        self._weights = np.pad(self._weights, ((0, 0), (0, extra)))
+        self._weights = np.pad(self._weights, ((0, extra), (0, 0)))
         self._counts = np.pad(self._counts, (0, extra))
         self._stat1 = np.pad(self._stat1, (0, extra))
         self._stat2 = np.pad(self._stat2, (0, extra))
-        self._scratch = _scratch(capacity)
+        self._scratch = _scratch(capacity, self.n_outputs)
 
     def _arrays(self) -> kernels.LinearState:
         return kernels.LinearState(
@@ -168,9 +168,8 @@ class LinearLearner(MultiOutputLearner):
     def predict_proba_one(self, row: Row) -> np.ndarray:
         """P(output = 1 | x) for every output; columns never learned from are ignored."""
         out = np.empty(self.n_outputs)
-        kernels.predict_row(
-            row.indices, row.values, self._arrays(), self._mode, *self._scratch, out
-        )
+        cols, xs, _ = self._scratch
+        kernels.predict_row(row.indices, row.values, self._arrays(), self._mode, cols, xs, out)
         return out
 
     def learn_many(self, indptr, indices, values, Y) -> None:
@@ -225,13 +224,13 @@ class LinearLearner(MultiOutputLearner):
             outputs.shape[0], lr=self.lr, l2=self.l2, intercept_lr=self.intercept_lr,
             scaling=self.scaling,
         )
-        new._weights = self._weights[outputs].copy()
+        new._weights = self._weights[:, outputs].copy()
         new._intercepts = self._intercepts[outputs].copy()
         new._counts = self._counts.copy()
         new._stat1 = self._stat1.copy()
         new._stat2 = self._stat2.copy()
         new._meta = self._meta.copy()
-        new._scratch = _scratch(new._counts.shape[0])
+        new._scratch = _scratch(new._counts.shape[0], new.n_outputs)
         return new
 
     def get_state(self) -> dict:
@@ -255,7 +254,7 @@ class LinearLearner(MultiOutputLearner):
             "l2": self.l2,
             "intercept_lr": self.intercept_lr,
             "scaling": self.scaling,
-            "weights": self._weights[:, :n].copy(),
+            "weights": self._weights[:n].T.copy(),
             "intercepts": self._intercepts.copy(),
             "counts": self._counts[:n].copy(),
             "stat1": self._stat1[:n].copy(),
@@ -281,7 +280,7 @@ class LinearLearner(MultiOutputLearner):
                 raise ValueError(f"LinearLearner state: {name} has shape "
                                  f"{np.shape(state[name])}, expected {shape}")
         new._reserve(n)
-        new._weights[:, :n] = state["weights"]
+        new._weights[:n] = np.asarray(state["weights"]).T
         new._intercepts[:] = state["intercepts"]
         new._counts[:n] = state["counts"]
         new._stat1[:n] = state["stat1"]
@@ -304,7 +303,7 @@ class Bank:
         np.cumsum([learner.n_outputs for learner in learners], out=rows[1:])
         self.arrays = kernels.LinearBank(
             rows,
-            np.concatenate([learner._weights for learner in learners]),
+            np.concatenate([learner._weights for learner in learners], axis=1),
             np.concatenate([learner._intercepts for learner in learners]),
             np.stack([learner._counts for learner in learners]),
             np.stack([learner._stat1 for learner in learners]),
@@ -314,7 +313,7 @@ class Bank:
         _, weights, intercepts, counts, stat1, stat2, meta = self.arrays
         for j, learner in enumerate(learners):
             a, b = rows[j], rows[j + 1]
-            learner._weights, learner._intercepts = weights[a:b], intercepts[a:b]
+            learner._weights, learner._intercepts = weights[:, a:b], intercepts[a:b]
             learner._counts, learner._stat1, learner._stat2 = counts[j], stat1[j], stat2[j]
             learner._meta = meta[j]
         self._views = [learner._arrays() for learner in learners]
@@ -343,9 +342,10 @@ def stack(learners: Sequence[LinearLearner], n_columns: int, bank: Bank | None) 
     return Bank(learners)
 
 
-def _scratch(capacity: int) -> tuple[np.ndarray, np.ndarray]:
-    """Room for one row's scaled columns: their ids and values (at most ``capacity`` of each)."""
-    return np.empty(capacity, dtype=np.int64), np.empty(capacity)
+def _scratch(capacity: int, n_outputs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Room for one row's scaled columns, their ids and values (at most ``capacity`` of each),
+    and for the outputs' gradients."""
+    return np.empty(capacity, dtype=np.int64), np.empty(capacity), np.empty(n_outputs)
 
 
 def _check_csr(indptr, indices, values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -99,7 +99,7 @@ class Snapshot:
             "labels": self.labels,
             "scaling": self.scaling,
             "n_instances": self.n_instances,
-            "bank": model.bank._asdict(),
+            "bank": {**model.bank._asdict(), "weights": model.bank.weights.T},  # outputs x columns
             "sgd": model.sgd._asdict(),
             "rule": model.rule._asdict(),
             "relevant_only": model.relevant_only,
@@ -124,8 +124,9 @@ class Snapshot:
                         bool(rule["ensure_nonempty"]), bool(rule["use_layer"]))
             sgd = SGD(int(sgd["mode"]), float(sgd["lr"]), float(sgd["l2"]),
                       float(sgd["intercept_lr"]))
+            bank = _tuple(LinearBank, state["bank"])
             model = Model(
-                _tuple(LinearBank, state["bank"]), sgd, rule,
+                bank._replace(weights=np.ascontiguousarray(bank.weights.T)), sgd, rule,
                 bool(state["relevant_only"]), active,
                 active if state["shadow"] is None else _tuple(Hierarchy, state["shadow"]),
                 _tuple(WarmUp, state["warmup"]),
@@ -145,7 +146,7 @@ def freeze(model: Model, feature_names, labels, scaling: str, n_instances: int) 
     bank = model.bank
     width = int(bank.meta[:, 1].max(initial=0))
     frozen_bank = LinearBank(
-        bank.rows.copy(), bank.weights[:, :width].copy(), bank.intercepts.copy(),
+        bank.rows.copy(), bank.weights[:width].copy(), bank.intercepts.copy(),
         bank.counts[:, :width].copy(), bank.stat1[:, :width].copy(),
         bank.stat2[:, :width].copy(), bank.meta.copy(),
     )
@@ -210,7 +211,7 @@ def _check(model: Model, n_labels: int, mode: int) -> None:
     outputs = _pointers("bank.rows", bank.rows, n_learners)
     width = bank.counts.shape[1] if bank.counts.ndim == 2 else -1
     shapes = {
-        "bank.weights": (bank.rows[-1], width), "bank.intercepts": (bank.rows[-1],),
+        "bank.weights": (width, bank.rows[-1]), "bank.intercepts": (bank.rows[-1],),
         "bank.counts": (n_learners, width), "bank.stat1": (n_learners, width),
         "bank.stat2": (n_learners, width), "bank.meta": (n_learners, 2),
     }

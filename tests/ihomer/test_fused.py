@@ -253,13 +253,13 @@ def test_bank_views_are_the_learners_state_until_one_grows():
     learners = [LinearLearner(2), LinearLearner(3, scaling="sparse")]
     bank = stack(learners, 10, None)
     rows, weights, *_ = bank.arrays
-    assert rows.tolist() == [0, 2, 5] and weights.shape == (5, 64)
-    weights[3, 1] = 7.0
+    assert rows.tolist() == [0, 2, 5] and weights.shape == (64, 5)  # columns x outputs
+    weights[1, 3] = 7.0  # column 1 of the second learner's output 1
     assert learners[1].weights.shape == (3, 0)  # no column learned yet: the view is there
     assert learners[1]._weights[1, 1] == 7.0
     assert stack(learners, 10, bank) is bank
     grown = stack(learners, 100, bank)  # capacity 128 now: the learners are stacked anew
-    assert grown is not bank and grown.arrays[1].shape == (5, 128)
+    assert grown is not bank and grown.arrays[1].shape == (128, 5)
     assert learners[1]._weights[1, 1] == 7.0
     assert stack(list(reversed(learners)), 100, grown) is not grown
 

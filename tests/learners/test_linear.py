@@ -247,7 +247,7 @@ def test_late_columns_grow_the_state_and_are_ignored_until_learned(scaling):
     model.learn_one(late, np.array([True, False]))
     model.learn_one(fs.row({"a": 0.0, "late": 3.0}), np.array([False, True]))  # non-zero variance
     assert model.weights.shape == (2, 203)
-    assert model._weights.shape == (2, 256)  # capacity doubled from 64
+    assert model._weights.shape == (256, 2)  # capacity doubled from 64 (columns x outputs)
     assert (model.weights[:, 2:202] == 0).all() and (model.weights[:, 202] != 0).all()
     assert (model.predict_proba_one(late) != model.predict_proba_one(without)).all()
 
