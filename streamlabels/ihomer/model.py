@@ -366,10 +366,8 @@ class IHOMER(base.MultiLabelClassifier, base.MiniBatchClassifier):
         return self._framed(X, self._batch(X, device, feature_names)[0])
 
     def predict_positives_many(self, X, feature_names: Sequence | None = None):
-        """:meth:`predict_positives_one` for every row of ``X`` (read as :meth:`predict_many`
-        reads it): a bool ``scipy.sparse.csr_array`` whose columns follow the labels, holding
-        the positives only. Rows are scored in blocks kept by their positives, so memory follows
-        the positives rather than rows x labels. Not a river method.
+        """:meth:`predict_many`'s True entries alone, as a bool ``scipy.sparse.csr_array`` over
+        the labels; rows are scored in blocks, so memory follows the positives. Not river's.
 
         >>> model = IHOMER(labels=["a", "b", "c"], decision="routing")
         >>> for i in range(40):

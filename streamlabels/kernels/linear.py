@@ -188,11 +188,11 @@ def _predict(indices, values, weights, intercepts, counts, stat1, stat2, meta, m
 
 
 @kernel
-def _learn(indices, values, y, weights, intercepts, counts, stat1, stat2, meta, sgd, cols, xs,
-           grads):
-    """:func:`learn_row` over the learner's arrays one by one (see :func:`_predict`); ``grads``
-    is scratch with room for the outputs."""
-    m = _scaled(indices, values, counts, stat1, stat2, meta, sgd.mode, True, cols, xs)
+def _step(weights, intercepts, y, sgd, cols, xs, m, grads):
+    """One SGD step of every output on the row's ``m`` scaled columns ``(cols, xs)``: per output
+    the raw score, the clipped loss gradient (kept in ``grads``, scratch with room for the
+    outputs), the intercept's step, then the weights' over the row's columns (see
+    :func:`_predict` for why the arrays come singly)."""
     _raw(weights, cols, xs, m, grads)
     for k in range(weights.shape[1]):
         g = log_loss_gradient(grads[k] + intercepts[k], y[k])
@@ -229,8 +229,9 @@ def learn_row(indices, values, y, state, sgd, cols, xs, grads):
     raw scores all come before any weight moves, which changes nothing: each reads only its own
     weights). ``grads`` is scratch with room for the outputs.
     """
-    _learn(indices, values, y, state.weights, state.intercepts, state.counts, state.stat1,
-           state.stat2, state.meta, sgd, cols, xs, grads)
+    m = _scaled(indices, values, state.counts, state.stat1, state.stat2, state.meta, sgd.mode,
+                True, cols, xs)
+    _step(state.weights, state.intercepts, y, sgd, cols, xs, m, grads)
 
 
 @kernel(inline=True)
@@ -247,8 +248,9 @@ def bank_learn(indices, values, y, bank, j, sgd, cols, xs, grads):
     """:func:`learn_row` of learner ``j`` of a :class:`LinearBank`."""
     a = bank.rows[j]
     b = bank.rows[j + 1]
-    _learn(indices, values, y, bank.weights[:, a:b], bank.intercepts[a:b], bank.counts[j],
-           bank.stat1[j], bank.stat2[j], bank.meta[j], sgd, cols, xs, grads)
+    m = _scaled(indices, values, bank.counts[j], bank.stat1[j], bank.stat2[j], bank.meta[j],
+                sgd.mode, True, cols, xs)
+    _step(bank.weights[:, a:b], bank.intercepts[a:b], y, sgd, cols, xs, m, grads)
 
 
 @kernel
