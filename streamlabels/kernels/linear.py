@@ -214,8 +214,7 @@ def _step(weights, intercepts, y, sgd, cols, xs, m, grads):
 def predict_row(indices, values, state, mode, cols, xs, out):
     """Write P(output = 1) of every output for one row into ``out``; the state is not touched.
     ``cols`` and ``xs`` are scratch with room for the learner's column capacity (no allocation
-    here, so the GPU can run it too); ``out`` is written before the end (it holds the raw scores
-    on the way)."""
+    here, so the GPU can run it too); ``out`` holds the raw scores on the way."""
     _predict(indices, values, state.weights, state.intercepts, state.counts, state.stat1,
              state.stat2, state.meta, mode, cols, xs, out)
 
