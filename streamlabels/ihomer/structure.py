@@ -49,8 +49,8 @@ class LabelStructure:
 
     def track(self, t: int, positives: np.ndarray, loss: float | None) -> None:
         """Instance ``t``'s bookkeeping: its loss (when watched) and its positive labels."""
-        if loss is not None:
-            self._watch_loss(t, loss)
+        if loss is not None and self._resets(t - 1, np.array([loss])):
+            self._reset_tree(t)
         for event in self.tree.update(positives):
             self._log_change(t, event)
         self.partitioner.observe_labelset_size(len(positives))
@@ -60,12 +60,10 @@ class LabelStructure:
         rows of ``Y`` (bool) and ``losses`` (when watched): the loss detector in one compiled
         call, the tree counted per stretch between resets (:meth:`LabelTree.update_many`)."""
         start = 0
-        if losses is not None:
-            for row in np.flatnonzero(self.loss_detector.update_many(losses)).tolist():
-                if t + row + 1 - self.last_reset >= 2 * self.n_min:
-                    self._update_tree(t + start, Y[start:row])
-                    self._reset_tree(t + row + 1)
-                    start = row
+        for row in self._resets(t, losses) if losses is not None else ():
+            self._update_tree(t + start, Y[start:row])
+            self._reset_tree(t + row + 1)
+            start = row
         self._update_tree(t + start, Y[start:])
         self.partitioner.observe_labelset_sizes(np.count_nonzero(Y, axis=1))
 
@@ -79,20 +77,21 @@ class LabelStructure:
         self.changed = True
         self.events.append({"t": t, "kind": event.kind, "labels": self._names(event.labels)})
 
+    def _resets(self, t: int, losses: np.ndarray) -> list[int]:
+        """Feed the loss detector the losses of instances ``t + 1``, ``t + 2``, ...; returns the
+        offsets of those where the tree is reset: a detected change with the loss risen, at least
+        ``2 n_min`` instances after the last reset."""
+        resets = []
+        for row in np.flatnonzero(self.loss_detector.update_many(losses)).tolist():
+            if t + row + 1 - self.last_reset >= 2 * self.n_min:
+                self.last_reset = t + row + 1
+                resets.append(row)
+        return resets
+
     def _reset_tree(self, t: int) -> None:
         self.tree.reset()
         self.changed = True
-        self.last_reset = t
         self.events.append({"t": t, "kind": "drift", "labels": []})
-
-    def _watch_loss(self, t: int, loss: float) -> None:
-        before = self.loss_detector.estimation
-        self.loss_detector.update(loss)
-        if not self.loss_detector.drift_detected:
-            return
-        rose = self.loss_detector.estimation > before
-        if rose and t - self.last_reset >= 2 * self.n_min:
-            self._reset_tree(t)
 
     def test_point(self, t: int) -> list[tuple[int, ...]] | None:
         """At a test point instance, the partition to commit, if any; else None."""

@@ -203,11 +203,12 @@ def update(d, x, state, delta, clock, min_length, grace):
     return detected
 
 
-@kernel
+@kernel(background=True)
 def update_many(d, xs, state, delta, clock, min_length, grace, detected, rose):
     """:func:`update` for each value of ``xs`` in turn, writing whether each detected a change
-    into ``detected`` and whether the estimation rose with it into ``rose`` (a batch's Python
-    side then looks only at the rows that did)."""
+    into ``detected`` and whether the estimation rose with it into ``rose`` (the caller then
+    looks only at the values that did). One value at a time (``learn_one``) calls it too, so it
+    answers from Python while it compiles, as the one-row kernels do."""
     for i in range(xs.shape[0]):
         before = estimation(d, state)
         detected[i] = update(d, xs[i], state, delta, clock, min_length, grace)
