@@ -41,12 +41,18 @@ def score_many(state: LearnedState, X, feature_names: Sequence | None):
         shape = (len(rows), len(state.labels))
         labels = np.array([r[0] for r in rows], dtype=bool).reshape(shape)
         return labels, np.array([r[2] for r in rows], dtype=np.float64).reshape(shape)
-    indptr, indices, values = state.features.csr(X, names, grow=False)
-    shape = (indptr.shape[0] - 1, len(state.labels))
-    out = Outputs(np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool), np.zeros(shape))
-    state.compiled.score(state.transition, state.experts, len(state.features),
-                         Rows(indptr, indices, values), out)
+    out = _scored(state, Rows(*state.features.csr(X, names, grow=False)), with_scores=True)
     return out.labels, out.scores
+
+
+def _scored(state: LearnedState, rows: Rows, with_scores: bool) -> Outputs:
+    """``score_one``'s labels (and scores, ``with_scores``) of ``rows`` from one compiled call on
+    the live model (or one per thread)."""
+    shape = (rows.indptr.shape[0] - 1, len(state.labels))
+    out = Outputs(np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool),
+                  np.zeros(shape if with_scores else (0, shape[1])))
+    state.compiled.score(state.transition, state.experts, len(state.features), rows, out)
+    return out
 
 
 BLOCK_CELLS = 1 << 20
@@ -67,11 +73,7 @@ def positives_many(state: LearnedState, X,
     blocks = [scipy.sparse.csr_array((0, n_labels), dtype=bool)]
     for start in range(0, n_rows, step):
         block = _rows(indptr, indices, values, start, min(n_rows, start + step))
-        shape = (block.indptr.shape[0] - 1, n_labels)
-        out = Outputs(np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool),
-                      np.zeros((0, n_labels)))
-        state.compiled.score(state.transition, state.experts, len(state.features), block, out)
-        blocks.append(scipy.sparse.csr_array(out.labels))
+        blocks.append(scipy.sparse.csr_array(_scored(state, block, with_scores=False).labels))
     return scipy.sparse.vstack(blocks, format="csr")
 
 
