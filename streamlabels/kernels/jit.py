@@ -89,9 +89,11 @@ class Kernel(CPUDispatcher):
             return self.py_func(*args)
         if not self.background:  # a batch: it waits for the one-row kernels queued before it
             _pending.join()
-            return super().__call__(*args)
+            return CPUDispatcher.__call__(self, *args)
         if self.ready:
-            return super().__call__(*args)
+            # not super(): the compiler thread may have made this a CPUDispatcher since the call
+            # began, and super(Kernel, self) then refuses it
+            return CPUDispatcher.__call__(self, *args)
         if not self._asked:
             self._asked = True
             _enqueue(self, tuple(self.typeof_pyval(arg) for arg in args))

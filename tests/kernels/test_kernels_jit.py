@@ -146,3 +146,25 @@ def test_a_loop_that_only_learns_has_the_probabilities_compiled_for_its_first_pr
                             text=True, timeout=900, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "True"
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="needs numba's compiler")
+def test_a_call_under_way_when_the_compiler_swaps_the_class_reaches_the_compiled_code():
+    """The compiler thread marks a kernel ready, then makes it a plain CPUDispatcher; a call that
+    entered ``Kernel.__call__`` before the swap runs on after it (a race once seen in CI)."""
+    import time
+
+    import numpy as np
+    from numba.core.registry import CPUDispatcher
+
+    from streamlabels.kernels import adwin, jit
+
+    state = adwin.new_state(1)
+    adwin.update(0, 0.5, state, 0.002, 32, 5, 10)  # queue the kernels, or find them compiled
+    adwin.estimation(0, state)
+    deadline = time.monotonic() + 600
+    while not jit.compile_queue_empty() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert type(adwin.estimation) is CPUDispatcher and adwin.estimation.ready
+    under_way = jit.Kernel.__call__(adwin.estimation, 0, state)  # entered as a Kernel was
+    assert under_way == adwin.estimation(0, state) == np.float64(0.5)
